@@ -1,0 +1,203 @@
+//! `zoryn build`: the package in this gear repository, on the selected builders.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use super::{exit, print_error};
+use crate::config::Loaded;
+use crate::farm::arch;
+use crate::farm::selection::{choose, SelectionRequest};
+use crate::report::json::JsonReporter;
+use crate::report::plain::PlainReporter;
+use crate::report::{summary, Reporter};
+use crate::run::cancel::{install_signal_handlers, CancelToken};
+use crate::run::events::EventKind;
+use crate::run::executor::{execute, exit_code, info, Emitter, RunContext};
+use crate::source::{gear, repo};
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// Run as if started in DIR (a gear repository)
+    #[arg(short = 'C', value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    /// Builders to build on (pattern, e.g. `local2` or `local*,^local3`)
+    #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
+    pub builder: Option<String>,
+    /// Only builders of these architectures
+    #[arg(short = 'a', long = "arch", value_name = "ARCH[,ARCH]", value_delimiter = ',')]
+    pub arch: Vec<String>,
+    /// Only builders of these branches (and that branch's defaults)
+    #[arg(short = 'B', long = "branch", value_name = "BRANCH[,BRANCH]", value_delimiter = ',')]
+    pub branch: Vec<String>,
+    /// Build on all selected builders at once
+    #[arg(short = 'p', long, conflicts_with = "sequential")]
+    pub parallel: bool,
+    /// Build on one builder after another
+    #[arg(short = 's', long)]
+    pub sequential: bool,
+    /// Extra arguments for rpmbuild (passed as hsh --rpmbuild-args)
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub rpmbuild_args: Option<String>,
+    /// Packager tag (passed as hsh --packager)
+    #[arg(long, value_name = "NAME <EMAIL>")]
+    pub packager: Option<String>,
+    /// Machine-readable output: JSON lines of events, then a summary
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where a program would be found on PATH (or the path itself if it has a /).
+fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return std::path::Path::new(program).is_file();
+    }
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
+    let loaded = match Loaded::load() {
+        Ok(l) => l,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("zoryn: error: {e}");
+            }
+            return exit::USAGE;
+        }
+    };
+    let req = SelectionRequest {
+        pattern: args.builder.clone(),
+        arch: args.arch.clone(),
+        branch: args.branch.clone(),
+    };
+    let builders = match choose(&loaded.farm, &loaded.global.builders, &req) {
+        Ok(b) => b,
+        Err(e) => {
+            print_error(&e.message, e.hint.as_deref());
+            return exit::USAGE;
+        }
+    };
+    let branch_parallel = match args.branch.as_slice() {
+        [one] => loaded.global.builders.branches.get(one).and_then(|t| t.parallel),
+        _ => None,
+    };
+    let parallel = if args.parallel {
+        true
+    } else if args.sequential {
+        false
+    } else {
+        branch_parallel.unwrap_or(loaded.global.builders.parallel)
+    };
+
+    let start_dir = match args.directory.clone() {
+        Some(d) => d,
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    };
+    let git = &loaded.global.commands.git;
+    let root = match repo::git_root(git, &start_dir).and_then(|r| repo::open(&r)) {
+        Ok(r) => r,
+        Err(e) => {
+            print_error(&e.message, e.hint.as_deref());
+            return if e.missing_tool { exit::INFRA } else { exit::USAGE };
+        }
+    };
+    if builders.iter().any(|b| b.is_local()) {
+        let hsh = loaded.global.commands.hsh.first().map(String::as_str).unwrap_or("hsh");
+        let template_prog = loaded.global.build.command.raw_words().next().unwrap_or("hsh");
+        let prog = if template_prog == "hsh" { hsh } else { template_prog };
+        if !on_path(prog) {
+            print_error(
+                &format!("`{prog}` is not installed (or not in PATH)"),
+                Some("install hasher: apt-get install hasher (ALT package `hasher`), or set [commands] hsh in ~/.zoryn"),
+            );
+            return exit::INFRA;
+        }
+    }
+
+    let cancel = CancelToken::new();
+    if let Err(e) = install_signal_handlers(&cancel) {
+        print_error(&format!("cannot install signal handlers: {e}"), None);
+        return exit::INFRA;
+    }
+    let tarball = match gear::make_tarball(&loaded.global.commands.gear, &root, &cancel) {
+        Ok(t) => t,
+        Err(_) if cancel.is_cancelled() => return exit::INTERRUPTED,
+        Err(e) => {
+            print_error(&e.message, e.hint.as_deref());
+            return if e.missing_tool { exit::INFRA } else { exit::BUILD_FAILED };
+        }
+    };
+
+    let ctx = RunContext {
+        global: &loaded.global,
+        git_root: root.root.clone(),
+        home: loaded.paths.home.clone(),
+        host_arch: arch::local(),
+        tarball: &tarball,
+        rpmbuild_args: args.rpmbuild_args.clone(),
+        packager: args.packager.clone(),
+        cancel: cancel.clone(),
+    };
+    let excludes: Vec<PathBuf> = builders
+        .iter()
+        .flat_map(|b| {
+            let results = crate::run::local::results_dir(&ctx, b);
+            [crate::run::local::log_path(&ctx, b), results.parent().map(PathBuf::from).unwrap_or(results)]
+        })
+        .collect();
+    if let Err(e) = repo::exclude_from_git(git, &root.root, &excludes) {
+        tracing::warn!("could not update .git/info/exclude: {e}");
+    }
+
+    let mut reporter: Box<dyn Reporter> = if args.json {
+        Box::new(JsonReporter::new(std::io::stdout(), verbose > 0))
+    } else {
+        let live = std::io::stderr().is_terminal() && std::env::var_os("ZORYN_NO_LIVE").is_none();
+        Box::new(PlainReporter::new(std::io::stderr(), live, verbose > 0, quiet))
+    };
+    let (tx, rx) = mpsc::channel();
+    let emitter = Emitter::new(tx, Instant::now());
+    emitter.emit(EventKind::RunStarted {
+        package: tarball.spec.name.clone(),
+        version: format!("{}-{}", tarball.spec.version, tarball.spec.release),
+        builders: builders.iter().map(|b| info(b)).collect(),
+        parallel,
+    });
+    emitter.emit(EventKind::SourceReady {
+        tarball_bytes: tarball.size,
+    });
+    let results = std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            let emitter = emitter;
+            let results = execute(&ctx, &loaded.farm, &builders, parallel, &emitter);
+            let code = exit_code(&results);
+            emitter.emit(EventKind::RunFinished {
+                results: results.clone(),
+                exit_code: code,
+            });
+            results
+        });
+        loop {
+            match rx.recv_timeout(Duration::from_millis(250)) {
+                Ok(ev) => reporter.event(&ev),
+                Err(mpsc::RecvTimeoutError::Timeout) => reporter.tick(),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        reporter.finish();
+        worker.join().unwrap_or_default()
+    });
+    let code = exit_code(&results);
+    if !args.json {
+        print!("{}", summary::render(&results));
+    }
+    if cancel.is_cancelled() {
+        return exit::INTERRUPTED;
+    }
+    code
+}

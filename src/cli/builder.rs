@@ -1,0 +1,137 @@
+//! `zoryn builder ...`: look at (and later manage) the farm's builders.
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::{exit, print_error};
+use crate::config::Loaded;
+use crate::farm::selection::select;
+use crate::farm::Builder;
+
+#[derive(Subcommand, Debug)]
+pub enum BuilderCommand {
+    /// List builders: the built-in `local` and builders.d/*.conf
+    List(ListArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Only builders matching this pattern
+    #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
+    pub builder: Option<String>,
+    /// JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    host: String,
+    arch: String,
+    branch: String,
+    hasher_number: Option<u32>,
+    hasher_dir: String,
+    apt_config: &'static str,
+    source: String,
+    shares_slot_with: Vec<String>,
+}
+
+pub fn cmd_builder(cmd: BuilderCommand) -> i32 {
+    match cmd {
+        BuilderCommand::List(args) => cmd_list(args),
+    }
+}
+
+fn cmd_list(args: ListArgs) -> i32 {
+    let loaded = match Loaded::load() {
+        Ok(l) => l,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("zoryn: error: {e}");
+            }
+            return exit::USAGE;
+        }
+    };
+    let farm = &loaded.farm;
+    let chosen: Vec<&Builder> = match &args.builder {
+        Some(p) => match select(farm, p) {
+            Ok(v) => v,
+            Err(e) => {
+                print_error(&e.message, e.hint.as_deref());
+                return exit::USAGE;
+            }
+        },
+        None => farm.builders.iter().collect(),
+    };
+    let rows: Vec<Row> = chosen
+        .iter()
+        .map(|b| {
+            let apt = loaded.paths.apt_dir(&b.name);
+            Row {
+                name: b.name.clone(),
+                kind: if b.is_local() { "local" } else { "remote" },
+                host: b.host().to_string(),
+                arch: b.arch.clone(),
+                branch: b.branch.clone(),
+                hasher_number: b.hasher_number,
+                hasher_dir: b.hasher_dir_with_home(None),
+                apt_config: if apt.join("apt.conf").is_file() {
+                    "generated"
+                } else if b.is_local() {
+                    "system"
+                } else {
+                    "missing"
+                },
+                source: b.origin(),
+                shares_slot_with: farm.slot_mates(&b.name).into_iter().map(String::from).collect(),
+            }
+        })
+        .collect();
+    if args.json {
+        match serde_json::to_string_pretty(&rows) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                print_error(&format!("cannot encode JSON: {e}"), None);
+                return exit::INFRA;
+            }
+        }
+        return exit::OK;
+    }
+    let header = ["NAME", "TYPE", "HOST", "ARCH", "BRANCH", "NUMBER", "HASHER_DIR", "APT"];
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.kind.to_string(),
+                r.host.clone(),
+                r.arch.clone(),
+                r.branch.clone(),
+                r.hasher_number.map_or("-".into(), |n| n.to_string()),
+                r.hasher_dir.clone(),
+                r.apt_config.to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let print_row = |row: Vec<&str>| {
+        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", line.join("  ").trim_end());
+    };
+    print_row(header.to_vec());
+    for row in &cells {
+        print_row(row.iter().map(String::as_str).collect());
+    }
+    for (a, b) in &farm.shared_slots {
+        println!("note: {a} and {b} share hasher number and host, so they never build at the same time");
+    }
+    exit::OK
+}

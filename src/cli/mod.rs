@@ -1,0 +1,71 @@
+//! Command-line definitions (clap) and dispatch; one file per command.
+//!
+//! Each command parses its flags, asks the core (config, farm, executor) to
+//! do the work and renders the answer. Nothing below `cli/` prints.
+
+pub mod build;
+pub mod builder;
+pub mod generate;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes (SPEC 8).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const BUILD_FAILED: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const INFRA: i32 = 3;
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "zoryn",
+    version,
+    about = "Build ALT Linux packages with hasher on many builders at once",
+    long_about = "zoryn turns hasher setups on this machine and on SSH-reachable hosts into one build farm: \
+pick builders with a pattern, ship the gear source tarball, build in hsh on every selected builder, \
+and bring the RPMs back. The built-in `local` builder works with no configuration.",
+    after_help = "Files: ~/.zoryn (or $ZORYN_CONFIG), $XDG_CONFIG_HOME/zoryn/builders.d/NAME.conf.\n\
+Exit codes: 0 success, 1 build failure, 2 usage or configuration error, 3 infrastructure failure, 130 interrupted."
+)]
+pub struct Cli {
+    /// More output (-v shows every build log line)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only the summary and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build the package in the current gear repository on the selected builders
+    Build(build::BuildArgs),
+    /// Inspect and manage builders
+    #[command(subcommand)]
+    Builder(builder::BuilderCommand),
+    /// Print a shell completion script (bash, zsh, fish, ...)
+    Completions(generate::CompletionsArgs),
+    /// Print the man page (roff) to stdout
+    Man,
+}
+
+/// Print an error in zoryn's one format.
+pub fn print_error(message: &str, hint: Option<&str>) {
+    eprintln!("zoryn: error: {message}");
+    if let Some(h) = hint.filter(|h| !h.is_empty()) {
+        eprintln!("  hint: {h}");
+    }
+}
+
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Build(args) => build::cmd_build(args, cli.verbose, cli.quiet),
+        Command::Builder(cmd) => builder::cmd_builder(cmd),
+        Command::Completions(args) => generate::cmd_completions(args),
+        Command::Man => generate::cmd_man(),
+    }
+}

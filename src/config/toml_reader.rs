@@ -1,0 +1,285 @@
+//! Typed reading of a TOML document with exact error positions.
+//!
+//! `toml_edit` keeps the span of every key and value; this module walks a
+//! table against the keys zoryn knows, so an unknown key, a wrong type or a
+//! bad value is reported at its line and column with a "did you mean" hint.
+//! It knows nothing about what the keys mean — `global.rs` and
+//! `builder_file.rs` do.
+
+use std::ops::Range;
+use std::path::Path;
+
+use toml_edit::{ImDocument, Item, Table, Value};
+
+use super::error::{did_you_mean, ConfigError};
+
+/// A parsed file: its text (for positions) and its document.
+pub struct TomlFile<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+    pub doc: ImDocument<&'a str>,
+}
+
+impl<'a> TomlFile<'a> {
+    pub fn parse(path: &'a Path, text: &'a str) -> Result<Self, ConfigError> {
+        match ImDocument::parse(text) {
+            Ok(doc) => Ok(TomlFile { path, text, doc }),
+            Err(e) => {
+                let (line, column) = e
+                    .span()
+                    .map(|s| line_col(text, s.start))
+                    .unwrap_or((0, 0));
+                let message = e.message().trim().to_string();
+                Err(ConfigError {
+                    file: path.to_path_buf(),
+                    line,
+                    column,
+                    key: None,
+                    message: format!("invalid TOML: {message}"),
+                    hint: Some("fix the syntax at that position (strings need quotes, tables [like.this])".into()),
+                })
+            }
+        }
+    }
+
+    pub fn root(&self) -> TableReader<'_> {
+        TableReader {
+            file: self,
+            table: self.doc.as_table(),
+            name: String::new(),
+            span: None,
+        }
+    }
+
+    fn error_at(&self, span: Option<Range<usize>>, key: Option<&str>, message: String) -> ConfigError {
+        let (line, column) = span.map(|s| line_col(self.text, s.start)).unwrap_or((0, 0));
+        ConfigError {
+            file: self.path.to_path_buf(),
+            line,
+            column,
+            key: key.map(str::to_string),
+            message,
+            hint: None,
+        }
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// One table being read; `name` is its dotted path for messages ("" = top).
+pub struct TableReader<'f> {
+    file: &'f TomlFile<'f>,
+    table: &'f Table,
+    name: String,
+    span: Option<Range<usize>>,
+}
+
+/// A value read from a table, with where it came from.
+pub struct Located<T> {
+    pub value: T,
+    pub span: Option<Range<usize>>,
+    pub line: usize,
+}
+
+impl<'f> TableReader<'f> {
+    fn where_(&self) -> String {
+        if self.name.is_empty() {
+            "at the top level".to_string()
+        } else {
+            format!("in [{}]", self.name)
+        }
+    }
+
+    /// Reject keys not in `known`. Keys for which `is_subtable_ok` returns
+    /// true are skipped (e.g. per-branch tables under `[builders]`).
+    pub fn deny_unknown(&self, known: &[&str], is_subtable_ok: impl Fn(&str, &Item) -> bool) -> Result<(), ConfigError> {
+        for (key, item) in self.table.iter() {
+            if known.contains(&key) || is_subtable_ok(key, item) {
+                continue;
+            }
+            let span = self.table.key(key).and_then(|k| k.span());
+            let mut err = self.file.error_at(
+                span,
+                Some(key),
+                format!("unknown key `{key}` {}", self.where_()),
+            );
+            err.hint = Some(match did_you_mean(key, known.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("known keys here: {}", known.join(", ")),
+            });
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = (&'f str, &'f Item)> {
+        self.table.iter()
+    }
+
+    fn located<T>(&self, key: &str, value: T) -> Located<T> {
+        let span = self.value_span(key);
+        let line = span
+            .clone()
+            .map(|s| line_col(self.file.text, s.start).0)
+            .unwrap_or(0);
+        Located { value, span, line }
+    }
+
+    fn value_span(&self, key: &str) -> Option<Range<usize>> {
+        self.table
+            .get(key)
+            .and_then(|i| i.span())
+            .or_else(|| self.table.key(key).and_then(|k| k.span()))
+    }
+
+    /// An error about the value of `key`.
+    pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        let label = if self.name.is_empty() {
+            key.to_string()
+        } else {
+            format!("[{}] {key}", self.name)
+        };
+        self.file.error_at(
+            self.value_span(key).or(self.span.clone()),
+            Some(key),
+            format!("{label}: {}", message.into()),
+        )
+    }
+
+    fn type_error(&self, key: &str, expected: &str, item: &Item) -> ConfigError {
+        self.error(key, format!("expected {expected}, found {}", describe(item)))
+    }
+
+    fn value(&self, key: &str) -> Option<&'f Item> {
+        self.table.get(key)
+    }
+
+    pub fn string(&self, key: &str) -> Result<Option<Located<String>>, ConfigError> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(Item::Value(Value::String(s))) => Ok(Some(self.located(key, s.value().clone()))),
+            Some(other) => Err(self.type_error(key, "a string", other)),
+        }
+    }
+
+    pub fn integer(&self, key: &str) -> Result<Option<Located<i64>>, ConfigError> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(Item::Value(Value::Integer(i))) => Ok(Some(self.located(key, *i.value()))),
+            Some(other) => Err(self.type_error(key, "an integer", other)),
+        }
+    }
+
+    /// `true`/`false` or the strings "on"/"off" (also "yes"/"no").
+    pub fn switch(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(Item::Value(Value::Boolean(b))) => Ok(Some(*b.value())),
+            Some(Item::Value(Value::String(s))) => match s.value().to_ascii_lowercase().as_str() {
+                "on" | "yes" | "true" => Ok(Some(true)),
+                "off" | "no" | "false" => Ok(Some(false)),
+                other => Err(self
+                    .error(key, format!("expected \"on\" or \"off\", found \"{other}\""))
+                    .with_hint(format!("write {key} = \"on\" or {key} = \"off\""))),
+            },
+            Some(other) => Err(self.type_error(key, "\"on\"/\"off\" or true/false", other)),
+        }
+    }
+
+    /// A string or an array of strings.
+    pub fn string_list(&self, key: &str) -> Result<Option<Located<Vec<String>>>, ConfigError> {
+        match self.value(key) {
+            None => Ok(None),
+            Some(Item::Value(Value::String(s))) => Ok(Some(self.located(key, vec![s.value().clone()]))),
+            Some(Item::Value(Value::Array(a))) => {
+                let mut out = Vec::new();
+                for v in a.iter() {
+                    match v {
+                        Value::String(s) => out.push(s.value().clone()),
+                        _ => {
+                            return Err(self.error(key, "expected a list of strings, found a non-string element"))
+                        }
+                    }
+                }
+                Ok(Some(self.located(key, out)))
+            }
+            Some(other) => Err(self.type_error(key, "a string or a list of strings", other)),
+        }
+    }
+
+    /// A sub-table (`[name.key]` or an inline table).
+    pub fn table(&self, key: &str) -> Result<Option<TableReader<'f>>, ConfigError> {
+        let name = if self.name.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.name)
+        };
+        match self.value(key) {
+            None => Ok(None),
+            Some(Item::Table(t)) => Ok(Some(TableReader {
+                file: self.file,
+                table: t,
+                name,
+                span: self.table.key(key).and_then(|k| k.span()),
+            })),
+            Some(Item::Value(Value::InlineTable(_))) => Err(self
+                .error(key, "inline tables are not supported here")
+                .with_hint(format!("write it as a [{name}] section"))),
+            Some(other) => Err(self.type_error(key, &format!("a [{name}] table"), other)),
+        }
+    }
+}
+
+fn describe(item: &Item) -> &'static str {
+    match item {
+        Item::None => "nothing",
+        Item::Table(_) | Item::Value(Value::InlineTable(_)) => "a table",
+        Item::ArrayOfTables(_) => "an array of tables",
+        Item::Value(v) => match v {
+            Value::String(_) => "a string",
+            Value::Integer(_) => "an integer",
+            Value::Float(_) => "a float",
+            Value::Boolean(_) => "a boolean",
+            Value::Datetime(_) => "a date",
+            Value::Array(_) => "an array",
+            Value::InlineTable(_) => "a table",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_from_one() {
+        let t = "a = 1\nbb = 2\n";
+        assert_eq!(line_col(t, 0), (1, 1));
+        assert_eq!(line_col(t, 6), (2, 1));
+        assert_eq!(line_col(t, 11), (2, 6));
+    }
+
+    #[test]
+    fn invalid_toml_names_line_and_column() {
+        let p = Path::new("/x/.zoryn");
+        let err = TomlFile::parse(p, "[build]\ncommand = hsh\n").err().unwrap();
+        assert_eq!(err.line, 2);
+        assert!(err.message.starts_with("invalid TOML"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_reported_at_the_value() {
+        let p = Path::new("/x/b.conf");
+        let f = TomlFile::parse(p, "hasher_number = \"two\"\n").unwrap();
+        let err = f.root().integer("hasher_number").err().unwrap();
+        assert_eq!((err.line, err.column), (1, 17));
+        assert_eq!(err.message, "hasher_number: expected an integer, found a string");
+    }
+}

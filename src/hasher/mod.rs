@@ -1,0 +1,9 @@
+//! Everything about hasher itself: the `hsh` argv, the workdir and its lock,
+//! hasher-priv configuration checks, the result repository, and reading
+//! hasher's log into build phases. No process is started here.
+
+pub mod invocation;
+pub mod priv_config;
+pub mod results;
+pub mod stage;
+pub mod workdir;

@@ -1,0 +1,122 @@
+//! The hasher workdir: usable or not, and who holds its lock.
+//!
+//! hsh takes an flock on the workdir directory and writes its pid to
+//! `WORKDIR/pid`. "Busy" means that lock is held right now — by another
+//! zoryn, or by someone running hsh by hand. The pid file alone proves
+//! nothing (hasher leaves it behind).
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use nix::fcntl::{Flock, FlockArg};
+use nix::unistd::{access, AccessFlags};
+
+/// Why a workdir cannot be used, with the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkdirProblem {
+    pub message: String,
+    pub hint: String,
+}
+
+/// Check a local workdir the way hsh will (exists, is a directory, is
+/// writable, has no characters hsh rejects).
+pub fn check_local(dir: &Path) -> Result<(), WorkdirProblem> {
+    let shown = dir.display();
+    let meta = match std::fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(WorkdirProblem {
+                message: format!("hasher workdir {shown} does not exist"),
+                hint: format!("create it: mkdir -p '{shown}' (or set hasher_dir in the builder's .conf)"),
+            })
+        }
+        Err(e) => {
+            return Err(WorkdirProblem {
+                message: format!("hasher workdir {shown} is not accessible: {e}"),
+                hint: "check the permissions of the directory and its parents".into(),
+            })
+        }
+    };
+    if !meta.is_dir() {
+        return Err(WorkdirProblem {
+            message: format!("hasher workdir {shown} is not a directory"),
+            hint: "point hasher_dir at a directory".into(),
+        });
+    }
+    if access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_err() {
+        return Err(WorkdirProblem {
+            message: format!("hasher workdir {shown} is not writable"),
+            hint: format!("make it yours: chown \"$USER\" '{shown}' (hasher runs as you, not as root)"),
+        });
+    }
+    if dir.to_string_lossy().contains(['`', '"', '$', '\\']) {
+        return Err(WorkdirProblem {
+            message: format!("hasher workdir {shown} contains a character hsh refuses (` \" $ \\)"),
+            hint: "choose a hasher_dir without those characters".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether hsh's workdir lock is held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockState {
+    Free,
+    Busy { pid: Option<u32>, since: Option<SystemTime> },
+}
+
+/// Probe the lock without waiting (take it and let it go at once).
+pub fn probe_lock(dir: &Path) -> std::io::Result<LockState> {
+    let f = std::fs::File::open(dir)?;
+    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => {
+            drop(lock);
+            Ok(LockState::Free)
+        }
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+            let pid_file = dir.join("pid");
+            let pid = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            let since = std::fs::metadata(&pid_file).and_then(|m| m.modified()).ok();
+            Ok(LockState::Busy { pid, since })
+        }
+        Err((_, e)) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_unusable_workdirs() {
+        let t = tempfile::tempdir().unwrap();
+        let missing = t.path().join("nope");
+        assert!(check_local(&missing).unwrap_err().hint.starts_with("create it: mkdir -p"));
+        let file = t.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        assert!(check_local(&file).unwrap_err().message.ends_with("is not a directory"));
+        assert!(check_local(t.path()).is_ok());
+        let bad = t.path().join("a$b");
+        std::fs::create_dir(&bad).unwrap();
+        assert!(check_local(&bad).is_err());
+    }
+
+    #[test]
+    fn lock_probe_sees_a_holder() {
+        let t = tempfile::tempdir().unwrap();
+        assert_eq!(probe_lock(t.path()).unwrap(), LockState::Free);
+        std::fs::write(t.path().join("pid"), "4242\n").unwrap();
+        let held = Flock::lock(std::fs::File::open(t.path()).unwrap(), FlockArg::LockExclusiveNonblock).unwrap();
+        match probe_lock(t.path()).unwrap() {
+            LockState::Busy { pid, since } => {
+                assert_eq!(pid, Some(4242));
+                assert!(since.is_some());
+            }
+            LockState::Free => panic!("lock not seen"),
+        }
+        drop(held);
+        assert_eq!(probe_lock(t.path()).unwrap(), LockState::Free);
+    }
+}

@@ -1,0 +1,14 @@
+//! zoryn: a build farm for ALT Linux package maintainers.
+//!
+//! The crate is laid out the way a build flows (see README "Architecture"):
+//! `config` + `cli` flags → `farm::selection` → `run::executor` (using
+//! `source`, `hasher`, `transport`) → `run::events` → `report`.
+
+pub mod cli;
+pub mod config;
+pub mod farm;
+pub mod hasher;
+pub mod report;
+pub mod run;
+pub mod source;
+pub mod transport;

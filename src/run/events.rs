@@ -1,0 +1,114 @@
+//! Typed build events: the only thing the executor tells the outside world.
+//!
+//! Plain output, `--json` and (later) `--top` are consumers of this one
+//! stream. Every event carries the time since the run started.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::hasher::stage::Phase;
+
+/// What a builder is, as reporters show it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct BuilderInfo {
+    pub name: String,
+    pub host: String,
+    pub arch: String,
+    pub branch: String,
+}
+
+/// How one builder's build ended.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Success,
+    /// hsh ran and the build failed.
+    Failed,
+    /// The spec excludes the builder's arch.
+    Skipped,
+    /// Interrupted.
+    Cancelled,
+    /// The builder could not be used (workdir, hasher-priv, missing tool).
+    Unusable,
+}
+
+impl Outcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Success => "OK",
+            Outcome::Failed => "FAIL",
+            Outcome::Skipped => "SKIP",
+            Outcome::Cancelled => "CANCELLED",
+            Outcome::Unusable => "ERROR",
+        }
+    }
+}
+
+/// The final word on one builder.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct BuilderResult {
+    pub builder: BuilderInfo,
+    pub outcome: Outcome,
+    #[serde(serialize_with = "secs")]
+    pub elapsed: Duration,
+    pub packages: Vec<PathBuf>,
+    pub log: Option<PathBuf>,
+    /// Why it failed / was skipped / is unusable.
+    pub message: Option<String>,
+    pub hint: Option<String>,
+    /// Last lines of the log for a failed build.
+    pub log_tail: Vec<String>,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum EventKind {
+    RunStarted {
+        package: String,
+        version: String,
+        builders: Vec<BuilderInfo>,
+        parallel: bool,
+    },
+    SourceReady {
+        tarball_bytes: u64,
+    },
+    /// hsh's workdir lock is held by someone else; hsh waits for it.
+    Waiting {
+        builder: String,
+        holder_pid: Option<u32>,
+        held_for_secs: Option<u64>,
+    },
+    Started {
+        builder: String,
+        log: PathBuf,
+        command: Vec<String>,
+    },
+    Phase {
+        builder: String,
+        phase: Phase,
+    },
+    /// One line of the build log.
+    Line {
+        builder: String,
+        line: String,
+    },
+    Finished(BuilderResult),
+    RunFinished {
+        results: Vec<BuilderResult>,
+        exit_code: i32,
+    },
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Event {
+    #[serde(serialize_with = "secs")]
+    pub at: Duration,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}

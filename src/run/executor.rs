@@ -1,0 +1,162 @@
+//! Running one package on the selected builders, in parallel or in turn.
+//!
+//! The executor decides *when* each builder runs (all at once, one by one,
+//! never two builders of one hasher-priv slot together) and turns the
+//! results into an exit code. *How* a builder builds lives in [`super::local`]
+//! (and later the remote transport).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::cancel::CancelToken;
+use super::events::{BuilderInfo, BuilderResult, Event, EventKind, Outcome};
+use crate::config::global::GlobalConfig;
+use crate::farm::{Builder, Farm};
+use crate::source::gear::Tarball;
+
+/// Sends events stamped with the time since the run started.
+#[derive(Clone)]
+pub struct Emitter {
+    tx: Sender<Event>,
+    started: Instant,
+}
+
+impl Emitter {
+    pub fn new(tx: Sender<Event>, started: Instant) -> Self {
+        Emitter { tx, started }
+    }
+
+    pub fn emit(&self, kind: EventKind) {
+        let _ = self.tx.send(Event {
+            at: self.started.elapsed(),
+            kind,
+        });
+    }
+}
+
+/// Everything a build needs besides the builder.
+pub struct RunContext<'a> {
+    pub global: &'a GlobalConfig,
+    pub git_root: PathBuf,
+    pub home: PathBuf,
+    pub host_arch: String,
+    pub tarball: &'a Tarball,
+    pub rpmbuild_args: Option<String>,
+    pub packager: Option<String>,
+    pub cancel: CancelToken,
+}
+
+pub fn info(b: &Builder) -> BuilderInfo {
+    BuilderInfo {
+        name: b.name.clone(),
+        host: b.host().to_string(),
+        arch: b.arch.clone(),
+        branch: b.branch.clone(),
+    }
+}
+
+fn cancelled(b: &Builder) -> BuilderResult {
+    BuilderResult {
+        builder: info(b),
+        outcome: Outcome::Cancelled,
+        elapsed: Duration::ZERO,
+        packages: vec![],
+        log: None,
+        message: Some("not started: interrupted".into()),
+        hint: None,
+        log_tail: vec![],
+    }
+}
+
+/// Build on every builder; returns results in the builders' order.
+pub fn execute(ctx: &RunContext<'_>, farm: &Farm, builders: &[&Builder], parallel: bool, emit: &Emitter) -> Vec<BuilderResult> {
+    // Builders sharing a hasher-priv slot take turns.
+    let mut slot_locks: HashMap<String, Arc<Mutex<()>>> = HashMap::new();
+    let lock_for = |b: &Builder, locks: &mut HashMap<String, Arc<Mutex<()>>>| {
+        let mut mates: Vec<&str> = farm.slot_mates(&b.name);
+        mates.push(&b.name);
+        mates.sort();
+        locks.entry(mates[0].to_string()).or_default().clone()
+    };
+    let jobs: Vec<(&Builder, Arc<Mutex<()>>)> = builders.iter().map(|b| (*b, lock_for(b, &mut slot_locks))).collect();
+    let run_one = |b: &Builder, slot: &Mutex<()>| {
+        if ctx.cancel.is_cancelled() {
+            let r = cancelled(b);
+            emit.emit(EventKind::Finished(r.clone()));
+            return r;
+        }
+        let _turn = slot.lock().unwrap_or_else(|p| p.into_inner());
+        let r = if ctx.cancel.is_cancelled() {
+            cancelled(b)
+        } else {
+            super::local::build(ctx, b, emit)
+        };
+        emit.emit(EventKind::Finished(r.clone()));
+        r
+    };
+    if parallel && jobs.len() > 1 {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = jobs
+                .iter()
+                .map(|(b, slot)| s.spawn(|| run_one(b, slot)))
+                .collect();
+            handles
+                .into_iter()
+                .zip(&jobs)
+                .map(|(h, (b, _))| h.join().unwrap_or_else(|_| cancelled(b)))
+                .collect()
+        })
+    } else {
+        jobs.iter().map(|(b, slot)| run_one(b, slot)).collect()
+    }
+}
+
+/// SPEC 8: 0 all good (skips allowed), 130 interrupted, 1 any build failure,
+/// 3 a builder unusable.
+pub fn exit_code(results: &[BuilderResult]) -> i32 {
+    let has = |o: Outcome| results.iter().any(|r| r.outcome == o);
+    if has(Outcome::Cancelled) {
+        130
+    } else if has(Outcome::Failed) {
+        1
+    } else if has(Outcome::Unusable) {
+        3
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(o: Outcome) -> BuilderResult {
+        BuilderResult {
+            builder: BuilderInfo {
+                name: "b".into(),
+                host: "h".into(),
+                arch: "x86_64".into(),
+                branch: "sisyphus".into(),
+            },
+            outcome: o,
+            elapsed: Duration::ZERO,
+            packages: vec![],
+            log: None,
+            message: None,
+            hint: None,
+            log_tail: vec![],
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_spec() {
+        use Outcome::*;
+        assert_eq!(exit_code(&[r(Success), r(Skipped)]), 0);
+        assert_eq!(exit_code(&[r(Success), r(Failed), r(Unusable)]), 1);
+        assert_eq!(exit_code(&[r(Success), r(Unusable)]), 3);
+        assert_eq!(exit_code(&[r(Failed), r(Cancelled)]), 130);
+    }
+}

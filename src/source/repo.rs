@@ -1,0 +1,167 @@
+//! Finding the gear repository a build runs in.
+
+use std::path::{Path, PathBuf};
+
+use super::SourceError;
+use crate::transport::runner::{capture, CommandSpec};
+
+/// A git work tree that gear can pack.
+#[derive(Clone, Debug)]
+pub struct GearRepo {
+    pub root: PathBuf,
+    /// The spec path relative to the root, as gear will find it.
+    pub spec: PathBuf,
+}
+
+/// The top of the git work tree containing `dir`.
+pub fn git_root(git: &[String], dir: &Path) -> Result<PathBuf, SourceError> {
+    if !dir.is_dir() {
+        return Err(SourceError::new(
+            format!("{}: no such directory", dir.display()),
+            "pass an existing package directory with -C DIR",
+        ));
+    }
+    let spec = CommandSpec::new(git.iter().cloned())
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--show-toplevel"]);
+    let out = capture(&spec).map_err(|e| SourceError {
+        message: format!("cannot run git: {e}"),
+        hint: Some("install git (ALT and Debian package: git)".into()),
+        missing_tool: true,
+    })?;
+    if !out.success() {
+        return Err(SourceError::new(
+            format!("{} is not inside a git repository", dir.display()),
+            "run zoryn build inside a gear repository (a git tree with .gear/rules and a spec), or pass -C DIR",
+        ));
+    }
+    Ok(PathBuf::from(out.stdout.trim_end_matches('\n')))
+}
+
+/// The rules file gear will read, if any.
+pub fn rules_file(root: &Path) -> Option<PathBuf> {
+    [".gear/rules", ".gear-rules"]
+        .iter()
+        .map(|r| root.join(r))
+        .find(|p| p.is_file())
+}
+
+/// Check that `root` is a gear repository and find its spec the way gear
+/// does: the `spec:` directive, else the single `*.spec` at the top.
+pub fn open(root: &Path) -> Result<GearRepo, SourceError> {
+    let Some(rules) = rules_file(root) else {
+        return Err(SourceError::new(
+            format!("{} has no .gear/rules: not a gear repository", root.display()),
+            "create .gear/rules (for example with the line `tar: .` and `spec: NAME.spec`), see gear-rules(5)",
+        ));
+    };
+    let text = std::fs::read_to_string(&rules)
+        .map_err(|e| SourceError::new(format!("cannot read {}: {e}", rules.display()), "check its permissions"))?;
+    let directive = text.lines().find_map(|l| {
+        let l = l.trim();
+        l.strip_prefix("spec:").map(|s| s.trim().to_string())
+    });
+    let spec = match directive {
+        Some(s) if !s.is_empty() => {
+            if !root.join(&s).is_file() {
+                return Err(SourceError::new(
+                    format!("{} names spec `{s}`, which does not exist", rules.display()),
+                    "fix the `spec:` line or add the spec file",
+                ));
+            }
+            PathBuf::from(s)
+        }
+        _ => {
+            let mut specs: Vec<PathBuf> = std::fs::read_dir(root)
+                .map(|rd| {
+                    rd.filter_map(Result::ok)
+                        .map(|e| PathBuf::from(e.file_name()))
+                        .filter(|p| p.extension().is_some_and(|x| x == "spec"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            specs.sort();
+            match specs.len() {
+                0 => {
+                    return Err(SourceError::new(
+                        format!("no spec file in {}", root.display()),
+                        "add NAME.spec at the top of the repository, or a `spec: path/NAME.spec` line to .gear/rules",
+                    ))
+                }
+                1 => specs.remove(0),
+                _ => {
+                    let list: Vec<String> = specs.iter().map(|p| p.display().to_string()).collect();
+                    return Err(SourceError::new(
+                        format!("several spec files in {}: {}", root.display(), list.join(", ")),
+                        "name the one to build with a `spec:` line in .gear/rules",
+                    ));
+                }
+            }
+        }
+    };
+    Ok(GearRepo {
+        root: root.to_path_buf(),
+        spec,
+    })
+}
+
+/// Make git ignore zoryn's logs and results inside the work tree by listing
+/// them in `.git/info/exclude` (never a tracked `.gitignore`). Paths outside
+/// the tree are ignored; the file is rewritten atomically.
+pub fn exclude_from_git(git: &[String], root: &Path, paths: &[PathBuf]) -> std::io::Result<()> {
+    let spec = CommandSpec::new(git.iter().cloned())
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "--git-path", "info/exclude"]);
+    let out = capture(&spec).map_err(|e| std::io::Error::other(e.to_string()))?;
+    if !out.success() {
+        return Err(std::io::Error::other(out.stderr));
+    }
+    let exclude = root.join(out.stdout.trim_end_matches('\n'));
+    let old = std::fs::read_to_string(&exclude).unwrap_or_default();
+    let mut text = old.clone();
+    for p in paths {
+        let Ok(rel) = p.strip_prefix(root) else { continue };
+        let mut line = format!("/{}", rel.display());
+        if p.is_dir() || p.extension().is_none() {
+            line.push('/');
+        }
+        if !text.lines().any(|l| l.trim() == line) {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    if text == old {
+        return Ok(());
+    }
+    let dir = exclude.parent().unwrap_or(root);
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.persist(&exclude).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_found_by_directive_or_single_file() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(open(d.path()).unwrap_err().message.contains("no .gear/rules"));
+        std::fs::create_dir(d.path().join(".gear")).unwrap();
+        std::fs::write(d.path().join(".gear/rules"), "tar: .\n").unwrap();
+        assert!(open(d.path()).unwrap_err().message.starts_with("no spec file"));
+        std::fs::write(d.path().join("a.spec"), "").unwrap();
+        assert_eq!(open(d.path()).unwrap().spec, PathBuf::from("a.spec"));
+        std::fs::write(d.path().join("b.spec"), "").unwrap();
+        assert!(open(d.path()).unwrap_err().message.starts_with("several spec files"));
+        std::fs::write(d.path().join(".gear/rules"), "spec: b.spec\ntar: .\n").unwrap();
+        assert_eq!(open(d.path()).unwrap().spec, PathBuf::from("b.spec"));
+    }
+}

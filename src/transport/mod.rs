@@ -1,0 +1,4 @@
+//! Moving commands and data: the one command runner (local processes) and,
+//! later, ssh with a ControlMaster per host and rsync.
+
+pub mod runner;

@@ -1,0 +1,425 @@
+//! The one way zoryn runs an external command.
+//!
+//! Every process zoryn starts — `git`, `gear`, `hsh`, later `ssh` and `rsync` —
+//! goes through [`run`] (streamed, cancellable) or [`capture`] (short queries).
+//! The runner owns: the argv (never a shell string), extra environment, the
+//! working directory, merging stdout+stderr into one ordered stream, and
+//! cancellation. A cancelled command is stopped the way a terminal would stop
+//! it — SIGINT to its whole process group — then SIGTERM and SIGKILL if it
+//! lingers, so nothing it spawned survives.
+//!
+//! It must not know about builders, hasher or reporting: callers hand it a
+//! line callback and get an [`Outcome`] back.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use crate::run::cancel::CancelToken;
+
+/// How long a cancelled process group gets after SIGINT before SIGTERM, and
+/// again before SIGKILL.
+const GRACE: Duration = Duration::from_secs(5);
+/// How long to keep reading output after the main process exited (a grandchild
+/// may still hold the pipe open).
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// A command to run: program and arguments as separate values.
+#[derive(Clone, Debug)]
+pub struct CommandSpec {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    pub cwd: Option<PathBuf>,
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl CommandSpec {
+    /// `argv[0]` and the rest. `argv` must not be empty.
+    pub fn new<I, S>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let mut it = argv.into_iter().map(Into::into);
+        let program = it.next().unwrap_or_default();
+        CommandSpec {
+            program,
+            args: it.collect(),
+            cwd: None,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The program name as the user would recognise it.
+    pub fn program_name(&self) -> String {
+        self.program.to_string_lossy().into_owned()
+    }
+
+    /// A shell-quoted rendering, for messages and `--dry-run` only.
+    pub fn display(&self) -> String {
+        let mut words = vec![self.program.to_string_lossy().into_owned()];
+        words.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
+        shell_words::join(words)
+    }
+
+    fn to_command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args);
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+}
+
+/// How a streamed command ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// It ran to the end; the status says how.
+    Exited(ExitStatus),
+    /// It was stopped because the cancel token fired.
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        matches!(self, Outcome::Exited(s) if s.success())
+    }
+
+    /// Exit code, or 128+signal for a signalled process.
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            Outcome::Exited(s) => s.code().or_else(|| s.signal().map(|n| 128 + n)),
+            Outcome::Cancelled => None,
+        }
+    }
+}
+
+/// A command could not be started at all.
+#[derive(Debug)]
+pub struct SpawnError {
+    pub program: String,
+    pub source: std::io::Error,
+}
+
+impl SpawnError {
+    pub fn not_found(&self) -> bool {
+        self.source.kind() == std::io::ErrorKind::NotFound
+    }
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot run `{}`: {}", self.program, self.source)
+    }
+}
+
+enum Msg {
+    Chunk(Vec<u8>),
+    Eof,
+    Exited(std::io::Result<ExitStatus>),
+    Cancel,
+}
+
+/// Run a command to completion, feeding every output chunk (stdout and
+/// stderr merged, in order) to `on_output`. stdin is closed. Returns when the
+/// process has exited, or after it was stopped because `cancel` fired.
+pub fn run(
+    spec: &CommandSpec,
+    cancel: &CancelToken,
+    mut on_output: impl FnMut(&[u8]),
+) -> Result<Outcome, SpawnError> {
+    let spawn_err = |source| SpawnError {
+        program: spec.program_name(),
+        source,
+    };
+    let (reader, writer) = std::io::pipe().map_err(spawn_err)?;
+    let writer2 = writer.try_clone().map_err(spawn_err)?;
+    let mut cmd = spec.to_command();
+    cmd.stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(writer2)
+        .process_group(0);
+    let (tx, rx) = mpsc::channel::<Msg>();
+    // Register before spawning so a cancel that races the spawn is not lost.
+    let subscription = cancel.subscribe({
+        let tx = tx.clone();
+        move || {
+            let _ = tx.send(Msg::Cancel);
+        }
+    });
+    let mut child = cmd.spawn().map_err(spawn_err)?;
+    // Our copies of the write ends must go, or EOF never comes.
+    drop(cmd);
+    let pgid = Pid::from_raw(child.id() as i32);
+
+    let reader_tx = tx.clone();
+    let reader_thread = thread::spawn(move || {
+        let mut reader = reader;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if reader_tx.send(Msg::Chunk(buf[..n].to_vec())).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = reader_tx.send(Msg::Eof);
+    });
+    let waiter_tx = tx.clone();
+    thread::spawn(move || {
+        let status = child.wait();
+        let _ = waiter_tx.send(Msg::Exited(status));
+    });
+    drop(tx);
+
+    let mut exited: Option<std::io::Result<ExitStatus>> = None;
+    let mut eof = false;
+    let mut cancelled = cancel.is_cancelled();
+    let mut escalation = 0u8;
+    if cancelled {
+        let _ = killpg(pgid, Signal::SIGINT);
+    }
+    loop {
+        if eof && exited.is_some() {
+            break;
+        }
+        let timeout = if exited.is_some() {
+            DRAIN
+        } else if cancelled {
+            GRACE
+        } else {
+            Duration::from_secs(3600)
+        };
+        match rx.recv_timeout(timeout) {
+            Ok(Msg::Chunk(bytes)) => on_output(&bytes),
+            Ok(Msg::Eof) => eof = true,
+            Ok(Msg::Exited(status)) => {
+                exited = Some(status);
+                if cancelled {
+                    // The leader is gone; nothing it left behind may stay.
+                    let _ = killpg(pgid, Signal::SIGKILL);
+                }
+            }
+            Ok(Msg::Cancel) => {
+                if !cancelled && exited.is_none() {
+                    cancelled = true;
+                    let _ = killpg(pgid, Signal::SIGINT);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if exited.is_some() {
+                    // A grandchild holds the pipe; stop waiting for it and
+                    // make sure it does not outlive the build.
+                    let _ = killpg(pgid, Signal::SIGKILL);
+                    break;
+                }
+                if cancelled {
+                    escalation += 1;
+                    let sig = if escalation == 1 {
+                        Signal::SIGTERM
+                    } else {
+                        Signal::SIGKILL
+                    };
+                    let _ = killpg(pgid, sig);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    drop(subscription);
+    if eof {
+        let _ = reader_thread.join();
+    }
+    if cancelled {
+        // Whatever else is left in the group goes too.
+        let _ = killpg(pgid, Signal::SIGKILL);
+        return Ok(Outcome::Cancelled);
+    }
+    match exited {
+        Some(Ok(status)) => Ok(Outcome::Exited(status)),
+        Some(Err(e)) => Err(spawn_err(e)),
+        None => Err(spawn_err(std::io::Error::other("lost track of the process"))),
+    }
+}
+
+/// Output of a short query command.
+#[derive(Debug)]
+pub struct Captured {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Captured {
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+}
+
+/// Run a short query (`git rev-parse`, `uname -m`) and capture stdout and
+/// stderr separately. Not cancellable: use [`run`] for anything long.
+pub fn capture(spec: &CommandSpec) -> Result<Captured, SpawnError> {
+    let out = spec
+        .to_command()
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| SpawnError {
+            program: spec.program_name(),
+            source,
+        })?;
+    Ok(Captured {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// Split a byte stream into lines across chunk boundaries.
+#[derive(Default)]
+pub struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    /// Feed a chunk; calls `on_line` for every complete line (without the
+    /// newline; a trailing `\r` is dropped too).
+    pub fn feed(&mut self, chunk: &[u8], mut on_line: impl FnMut(&str)) {
+        for &b in chunk {
+            if b == b'\n' {
+                let mut line = std::mem::take(&mut self.partial);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                on_line(&String::from_utf8_lossy(&line));
+            } else {
+                self.partial.push(b);
+            }
+        }
+    }
+
+    /// The unterminated rest, if any.
+    pub fn finish(&mut self, mut on_line: impl FnMut(&str)) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            on_line(&String::from_utf8_lossy(&line));
+        }
+    }
+}
+
+/// Read lines from any reader (used for files, e.g. a log tail).
+pub fn read_lines(reader: impl Read) -> Vec<String> {
+    BufReader::new(reader).lines().map_while(Result::ok).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitter_handles_chunk_boundaries() {
+        let mut s = LineSplitter::default();
+        let mut lines = Vec::new();
+        s.feed(b"ab", |l| lines.push(l.to_string()));
+        s.feed(b"c\r\nde\nf", |l| lines.push(l.to_string()));
+        s.finish(|l| lines.push(l.to_string()));
+        assert_eq!(lines, ["abc", "de", "f"]);
+    }
+
+    #[test]
+    fn run_merges_output_in_order_and_reports_status() {
+        let cancel = CancelToken::new();
+        let mut out = Vec::new();
+        let spec = CommandSpec::new(["sh", "-c", "echo one; echo two >&2; exit 3"]);
+        let outcome = run(&spec, &cancel, |b| out.extend_from_slice(b)).unwrap();
+        assert_eq!(outcome.code(), Some(3));
+        assert_eq!(String::from_utf8(out).unwrap(), "one\ntwo\n");
+    }
+
+    #[test]
+    fn cancel_stops_the_whole_process_group() {
+        let cancel = CancelToken::new();
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!(
+            "sleep 300 & echo $! > {}; echo started; wait",
+            pidfile.display()
+        );
+        let spec = CommandSpec::new(["sh".to_string(), "-c".to_string(), script]);
+        let c2 = cancel.clone();
+        let outcome = run(&spec, &cancel, |b| {
+            if b.windows(7).any(|w| w == b"started") {
+                c2.cancel();
+            }
+        })
+        .unwrap();
+        assert!(matches!(outcome, Outcome::Cancelled));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SIGKILL was sent before `run` returned; the kernel finishes it at
+        // once, so a live, non-zombie `sleep` here means it was never killed.
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| !s.contains(") Z "))
+                .unwrap_or(false)
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while alive() && std::time::Instant::now() < deadline {
+            thread::yield_now();
+        }
+        assert!(!alive(), "sleep {pid} survived cancellation");
+    }
+
+    #[test]
+    fn missing_program_is_a_spawn_error() {
+        let cancel = CancelToken::new();
+        let err = run(
+            &CommandSpec::new(["/nonexistent/zoryn-test-prog"]),
+            &cancel,
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(err.not_found());
+    }
+}
