@@ -28,10 +28,20 @@ pub struct BuildArgs {
     #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
     pub builder: Option<String>,
     /// Only builders of these architectures
-    #[arg(short = 'a', long = "arch", value_name = "ARCH[,ARCH]", value_delimiter = ',')]
+    #[arg(
+        short = 'a',
+        long = "arch",
+        value_name = "ARCH[,ARCH]",
+        value_delimiter = ','
+    )]
     pub arch: Vec<String>,
     /// Only builders of these branches (and that branch's defaults)
-    #[arg(short = 'B', long = "branch", value_name = "BRANCH[,BRANCH]", value_delimiter = ',')]
+    #[arg(
+        short = 'B',
+        long = "branch",
+        value_name = "BRANCH[,BRANCH]",
+        value_delimiter = ','
+    )]
     pub branch: Vec<String>,
     /// Build on all selected builders at once
     #[arg(short = 'p', long, conflicts_with = "sequential")]
@@ -83,7 +93,12 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         }
     };
     let branch_parallel = match args.branch.as_slice() {
-        [one] => loaded.global.builders.branches.get(one).and_then(|t| t.parallel),
+        [one] => loaded
+            .global
+            .builders
+            .branches
+            .get(one)
+            .and_then(|t| t.parallel),
         _ => None,
     };
     let parallel = if args.parallel {
@@ -103,13 +118,33 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         Ok(r) => r,
         Err(e) => {
             print_error(&e.message, e.hint.as_deref());
-            return if e.missing_tool { exit::INFRA } else { exit::USAGE };
+            return if e.missing_tool {
+                exit::INFRA
+            } else {
+                exit::USAGE
+            };
         }
     };
     if builders.iter().any(|b| b.is_local()) {
-        let hsh = loaded.global.commands.hsh.first().map(String::as_str).unwrap_or("hsh");
-        let template_prog = loaded.global.build.command.raw_words().next().unwrap_or("hsh");
-        let prog = if template_prog == "hsh" { hsh } else { template_prog };
+        let hsh = loaded
+            .global
+            .commands
+            .hsh
+            .first()
+            .map(String::as_str)
+            .unwrap_or("hsh");
+        let template_prog = loaded
+            .global
+            .build
+            .command
+            .raw_words()
+            .next()
+            .unwrap_or("hsh");
+        let prog = if template_prog == "hsh" {
+            hsh
+        } else {
+            template_prog
+        };
         if !on_path(prog) {
             print_error(
                 &format!("`{prog}` is not installed (or not in PATH)"),
@@ -129,7 +164,11 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         Err(_) if cancel.is_cancelled() => return exit::INTERRUPTED,
         Err(e) => {
             print_error(&e.message, e.hint.as_deref());
-            return if e.missing_tool { exit::INFRA } else { exit::BUILD_FAILED };
+            return if e.missing_tool {
+                exit::INFRA
+            } else {
+                exit::BUILD_FAILED
+            };
         }
     };
 
@@ -147,7 +186,10 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         .iter()
         .flat_map(|b| {
             let results = crate::run::local::results_dir(&ctx, b);
-            [crate::run::local::log_path(&ctx, b), results.parent().map(PathBuf::from).unwrap_or(results)]
+            [
+                crate::run::local::log_path(&ctx, b),
+                results.parent().map(PathBuf::from).unwrap_or(results),
+            ]
         })
         .collect();
     if let Err(e) = repo::exclude_from_git(git, &root.root, &excludes) {
@@ -158,7 +200,12 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         Box::new(JsonReporter::new(std::io::stdout(), verbose > 0))
     } else {
         let live = std::io::stderr().is_terminal() && std::env::var_os("ZORYN_NO_LIVE").is_none();
-        Box::new(PlainReporter::new(std::io::stderr(), live, verbose > 0, quiet))
+        Box::new(PlainReporter::new(
+            std::io::stderr(),
+            live,
+            verbose > 0,
+            quiet,
+        ))
     };
     let (tx, rx) = mpsc::channel();
     let emitter = Emitter::new(tx, Instant::now());

@@ -86,7 +86,11 @@ fn cmd_list(args: ListArgs) -> i32 {
                     "missing"
                 },
                 source: b.origin(),
-                shares_slot_with: farm.slot_mates(&b.name).into_iter().map(String::from).collect(),
+                shares_slot_with: farm
+                    .slot_mates(&b.name)
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
             }
         })
         .collect();
@@ -100,7 +104,16 @@ fn cmd_list(args: ListArgs) -> i32 {
         }
         return exit::OK;
     }
-    let header = ["NAME", "TYPE", "HOST", "ARCH", "BRANCH", "NUMBER", "HASHER_DIR", "APT"];
+    let header = [
+        "NAME",
+        "TYPE",
+        "HOST",
+        "ARCH",
+        "BRANCH",
+        "NUMBER",
+        "HASHER_DIR",
+        "APT",
+    ];
     let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
@@ -123,7 +136,11 @@ fn cmd_list(args: ListArgs) -> i32 {
         }
     }
     let print_row = |row: Vec<&str>| {
-        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         println!("{}", line.join("  ").trim_end());
     };
     print_row(header.to_vec());
@@ -131,7 +148,9 @@ fn cmd_list(args: ListArgs) -> i32 {
         print_row(row.iter().map(String::as_str).collect());
     }
     for (a, b) in &farm.shared_slots {
-        println!("note: {a} and {b} share hasher number and host, so they never build at the same time");
+        println!(
+            "note: {a} and {b} share hasher number and host, so they never build at the same time"
+        );
     }
     exit::OK
 }

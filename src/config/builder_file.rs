@@ -32,7 +32,16 @@ pub struct BuilderFile {
     pub command: Option<CommandTemplate>,
 }
 
-pub const KEYS: &[&str] = &["type", "host", "arch", "branch", "hasher_dir", "hasher_number", "repo", "command"];
+pub const KEYS: &[&str] = &[
+    "type",
+    "host",
+    "arch",
+    "branch",
+    "hasher_dir",
+    "hasher_number",
+    "repo",
+    "command",
+];
 
 /// Why a builder name is not allowed, if it is not.
 pub fn check_name(name: &str) -> Result<(), String> {
@@ -42,7 +51,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if !first.is_ascii_alphabetic() {
         return Err(format!("builder name `{name}` must start with a letter"));
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
         return Err(format!(
             "builder name `{name}` contains `{bad}`; only ASCII letters, digits, `-` and `_` are allowed"
         ));
@@ -52,13 +64,17 @@ pub fn check_name(name: &str) -> Result<(), String> {
 
 impl BuilderFile {
     pub fn load(path: &Path) -> Result<BuilderFile, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::whole_file(path, format!("cannot read the builder file: {e}")))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::whole_file(path, format!("cannot read the builder file: {e}"))
+        })?;
         Self::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<BuilderFile, ConfigError> {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         check_name(&name).map_err(|msg| {
             ConfigError::whole_file(path, msg).with_hint(
                 "rename the file: the builder's name is the file name without .conf, and @ ^ , [ ] * ? belong to patterns",
@@ -82,8 +98,13 @@ impl BuilderFile {
         };
         match (kind, &host) {
             (BuilderKind::Remote, None) => {
-                return Err(ConfigError::whole_file(path, format!("remote builder `{name}` has no host"))
-                    .with_hint("add host = \"user@machine\" (an ssh destination or ~/.ssh/config alias)"))
+                return Err(ConfigError::whole_file(
+                    path,
+                    format!("remote builder `{name}` has no host"),
+                )
+                .with_hint(
+                    "add host = \"user@machine\" (an ssh destination or ~/.ssh/config alias)",
+                ))
             }
             (BuilderKind::Remote, Some(h)) if h.trim().is_empty() || h.starts_with('-') => {
                 return Err(t
@@ -91,9 +112,9 @@ impl BuilderFile {
                     .with_hint("write the host name or ~/.ssh/config alias"))
             }
             (BuilderKind::Local, Some(_)) => {
-                return Err(t
-                    .error("host", "a local builder has no host")
-                    .with_hint("remove host, or set type = \"remote\" to build on that machine over SSH"))
+                return Err(t.error("host", "a local builder has no host").with_hint(
+                    "remove host, or set type = \"remote\" to build on that machine over SSH",
+                ))
             }
             _ => {}
         }
@@ -101,16 +122,26 @@ impl BuilderFile {
         let arch = match t.string("arch")? {
             Some(a) if !arch::is_known(&a.value) => {
                 let hint = match super::error::did_you_mean(&a.value, arch::KNOWN.iter().copied()) {
-                    Some(s) => format!("did you mean \"{s}\"? hasher knows: {}", arch::KNOWN.join(", ")),
+                    Some(s) => format!(
+                        "did you mean \"{s}\"? hasher knows: {}",
+                        arch::KNOWN.join(", ")
+                    ),
                     None => format!("hasher knows: {}", arch::KNOWN.join(", ")),
                 };
-                return Err(t.error("arch", format!("unknown architecture \"{}\"", a.value)).with_hint(hint));
+                return Err(t
+                    .error("arch", format!("unknown architecture \"{}\"", a.value))
+                    .with_hint(hint));
             }
             a => a.map(|l| l.value),
         };
         if kind == BuilderKind::Remote && arch.is_none() {
-            return Err(ConfigError::whole_file(path, format!("remote builder `{name}` has no arch"))
-                .with_hint("add arch = \"aarch64\" (or the host's arch); `zoryn builder add` detects it"));
+            return Err(ConfigError::whole_file(
+                path,
+                format!("remote builder `{name}` has no arch"),
+            )
+            .with_hint(
+                "add arch = \"aarch64\" (or the host's arch); `zoryn builder add` detects it",
+            ));
         }
 
         let hasher_number = match t.integer("hasher_number")? {
@@ -149,7 +180,10 @@ mod tests {
     use super::*;
 
     fn parse(name: &str, text: &str) -> Result<BuilderFile, ConfigError> {
-        BuilderFile::parse(&Path::new("/c/builders.d").join(format!("{name}.conf")), text)
+        BuilderFile::parse(
+            &Path::new("/c/builders.d").join(format!("{name}.conf")),
+            text,
+        )
     }
 
     #[test]
@@ -185,7 +219,10 @@ mod tests {
         let e = parse("r", "type = \"remote\"\narch = \"aarch64\"\n").unwrap_err();
         assert_eq!(e.message, "remote builder `r` has no host");
         let e = parse("l", "type = \"local\"\nhost = \"x\"\n").unwrap_err();
-        assert_eq!((e.line, e.message.as_str()), (2, "host: a local builder has no host"));
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (2, "host: a local builder has no host")
+        );
         let e = parse("l", "type = \"cloud\"\n").unwrap_err();
         assert_eq!(e.message, "type: unknown builder type \"cloud\"");
     }

@@ -81,7 +81,8 @@ impl Default for GlobalConfig {
         GlobalConfig {
             source: None,
             build: BuildSection {
-                command: CommandTemplate::parse(DEFAULT_COMMAND).expect("built-in command is valid"),
+                command: CommandTemplate::parse(DEFAULT_COMMAND)
+                    .expect("built-in command is valid"),
                 log_filename: template(DEFAULT_LOG_FILENAME),
                 log_dir: template(DEFAULT_LOG_DIR),
             },
@@ -110,7 +111,14 @@ impl Default for GlobalConfig {
 }
 
 /// Turn a template error inside a string value into a positioned error.
-pub(super) fn template_error(path: &Path, text: &str, table: &TableReader<'_>, key: &str, loc: &Located<String>, e: TemplateError) -> ConfigError {
+pub(super) fn template_error(
+    path: &Path,
+    text: &str,
+    table: &TableReader<'_>,
+    key: &str,
+    loc: &Located<String>,
+    e: TemplateError,
+) -> ConfigError {
     let mut err = table.error(key, format!("{} in \"{}\"", e.message, loc.value));
     if let Some(span) = &loc.span {
         // +1 skips the opening quote; exact for strings without escapes.
@@ -123,7 +131,12 @@ pub(super) fn template_error(path: &Path, text: &str, table: &TableReader<'_>, k
     err
 }
 
-pub(super) fn read_template(path: &Path, text: &str, t: &TableReader<'_>, key: &str) -> Result<Option<Template>, ConfigError> {
+pub(super) fn read_template(
+    path: &Path,
+    text: &str,
+    t: &TableReader<'_>,
+    key: &str,
+) -> Result<Option<Template>, ConfigError> {
     match t.string(key)? {
         None => Ok(None),
         Some(loc) => Template::parse(&loc.value)
@@ -132,7 +145,12 @@ pub(super) fn read_template(path: &Path, text: &str, t: &TableReader<'_>, key: &
     }
 }
 
-pub(super) fn read_command(path: &Path, text: &str, t: &TableReader<'_>, key: &str) -> Result<Option<CommandTemplate>, ConfigError> {
+pub(super) fn read_command(
+    path: &Path,
+    text: &str,
+    t: &TableReader<'_>,
+    key: &str,
+) -> Result<Option<CommandTemplate>, ConfigError> {
     match t.string(key)? {
         None => Ok(None),
         Some(loc) => CommandTemplate::parse(&loc.value)
@@ -146,7 +164,9 @@ fn read_program(t: &TableReader<'_>, key: &str) -> Result<Option<Vec<String>>, C
         None => Ok(None),
         Some(loc) => match shell_words::split(&loc.value) {
             Ok(words) if !words.is_empty() => Ok(Some(words)),
-            Ok(_) => Err(t.error(key, "empty command").with_hint(format!("remove the key to use `{key}` from PATH"))),
+            Ok(_) => Err(t
+                .error(key, "empty command")
+                .with_hint(format!("remove the key to use `{key}` from PATH"))),
             Err(e) => Err(t.error(key, format!("cannot split into words: {e}"))),
         },
     }
@@ -156,7 +176,10 @@ fn read_branch_defaults(t: &TableReader<'_>) -> Result<BranchDefaults, ConfigErr
     t.deny_unknown(&["default", "default_arch", "parallel"], |_, _| false)?;
     Ok(BranchDefaults {
         default: t.string("default")?.map(|l| l.value),
-        default_arch: t.string_list("default_arch")?.map(|l| l.value).unwrap_or_default(),
+        default_arch: t
+            .string_list("default_arch")?
+            .map(|l| l.value)
+            .unwrap_or_default(),
         parallel: t.switch("parallel")?,
     })
 }
@@ -166,9 +189,14 @@ impl GlobalConfig {
     pub fn load(path: &Path, must_exist: bool) -> Result<GlobalConfig, ConfigError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(path, &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok(GlobalConfig::default()),
-            Err(e) => Err(ConfigError::whole_file(path, format!("cannot read the config file: {e}"))
-                .with_hint("check the path in $ZORYN_CONFIG, or unset it to use ~/.zoryn")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+                Ok(GlobalConfig::default())
+            }
+            Err(e) => Err(ConfigError::whole_file(
+                path,
+                format!("cannot read the config file: {e}"),
+            )
+            .with_hint("check the path in $ZORYN_CONFIG, or unset it to use ~/.zoryn")),
         }
     }
 
@@ -200,10 +228,19 @@ impl GlobalConfig {
         }
 
         if let Some(b) = root.table("builders")? {
-            let known = ["default", "default_arch", "parallel", "results_download_dir", "batch_repo"];
+            let known = [
+                "default",
+                "default_arch",
+                "parallel",
+                "results_download_dir",
+                "batch_repo",
+            ];
             b.deny_unknown(&known, |_, item| item.is_table())?;
             cfg.builders.default = b.string("default")?.map(|l| l.value);
-            cfg.builders.default_arch = b.string_list("default_arch")?.map(|l| l.value).unwrap_or_default();
+            cfg.builders.default_arch = b
+                .string_list("default_arch")?
+                .map(|l| l.value)
+                .unwrap_or_default();
             cfg.builders.parallel = b.switch("parallel")?.unwrap_or(false);
             if let Some(t) = read_template(path, text, &b, "results_download_dir")? {
                 cfg.builders.results_download_dir = t;
@@ -211,10 +248,16 @@ impl GlobalConfig {
             if let Some(t) = read_template(path, text, &b, "batch_repo")? {
                 cfg.builders.batch_repo = t;
             }
-            let branch_names: Vec<&str> = b.keys().filter(|(_, i)| i.is_table()).map(|(k, _)| k).collect();
+            let branch_names: Vec<&str> = b
+                .keys()
+                .filter(|(_, i)| i.is_table())
+                .map(|(k, _)| k)
+                .collect();
             for name in branch_names {
                 if let Some(t) = b.table(name)? {
-                    cfg.builders.branches.insert(name.to_string(), read_branch_defaults(&t)?);
+                    cfg.builders
+                        .branches
+                        .insert(name.to_string(), read_branch_defaults(&t)?);
                 }
             }
         }
@@ -233,7 +276,10 @@ impl GlobalConfig {
             if let Some(n) = s.integer("max_sessions")? {
                 if !(1..=64).contains(&n.value) {
                     return Err(s
-                        .error("max_sessions", format!("{} is out of range 1..=64", n.value))
+                        .error(
+                            "max_sessions",
+                            format!("{} is out of range 1..=64", n.value),
+                        )
                         .with_hint("keep it below the host sshd's MaxSessions (10 by default)"));
                 }
                 cfg.ssh.max_sessions = n.value as u32;
@@ -278,7 +324,10 @@ mod tests {
         assert!(!c.builders.parallel);
         assert!(c.ssh.multiplexing);
         assert_eq!(c.ssh.persist, Duration::from_secs(120));
-        assert_eq!(c.builders.results_download_dir.raw(), "{git_root}/hasher_out");
+        assert_eq!(
+            c.builders.results_download_dir.raw(),
+            "{git_root}/hasher_out"
+        );
     }
 
     #[test]
@@ -338,18 +387,27 @@ gear = "/opt/gear/bin/gear -v"
     #[test]
     fn wrong_types_are_errors() {
         let e = parse("[builders]\nparallel = 3\n").unwrap_err();
-        assert_eq!(e.message, "[builders] parallel: expected \"on\"/\"off\" or true/false, found an integer");
+        assert_eq!(
+            e.message,
+            "[builders] parallel: expected \"on\"/\"off\" or true/false, found an integer"
+        );
         let e = parse("[builders]\nparallel = \"maybe\"\n").unwrap_err();
         assert!(e.message.contains("expected \"on\" or \"off\""), "{e}");
         let e = parse("[ssh]\npersist = \"soon\"\n").unwrap_err();
-        assert!(e.message.starts_with("[ssh] persist: not a duration"), "{e}");
+        assert!(
+            e.message.starts_with("[ssh] persist: not a duration"),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_placeholder_points_into_the_string() {
         let e = parse("[build]\ncommand = \"hsh --number={hasher_num}\"\n").unwrap_err();
         assert_eq!((e.line, e.column), (2, 25));
-        assert!(e.message.contains("unknown placeholder `{hasher_num}`"), "{e}");
+        assert!(
+            e.message.contains("unknown placeholder `{hasher_num}`"),
+            "{e}"
+        );
         assert!(e.hint.unwrap().contains("{hasher_number}"));
     }
 

@@ -25,9 +25,15 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn load() -> Result<Loaded, Vec<ConfigError>> {
-        let paths = Paths::from_env().map_err(|m| vec![ConfigError::whole_file(std::path::Path::new("$HOME"), m)])?;
-        let global = GlobalConfig::load(&paths.config_file, paths.config_file_from_env).map_err(|e| vec![e])?;
+        let paths = Paths::from_env()
+            .map_err(|m| vec![ConfigError::whole_file(std::path::Path::new("$HOME"), m)])?;
+        let global = GlobalConfig::load(&paths.config_file, paths.config_file_from_env)
+            .map_err(|e| vec![e])?;
         let farm = Farm::load(&paths.builders_dir, &paths.home, &arch::local())?;
-        Ok(Loaded { paths, global, farm })
+        Ok(Loaded {
+            paths,
+            global,
+            farm,
+        })
     }
 }

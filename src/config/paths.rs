@@ -32,7 +32,8 @@ fn env_path(name: &str) -> Option<PathBuf> {
 impl Paths {
     pub fn from_env() -> Result<Paths, String> {
         let home = env_path("HOME").ok_or_else(|| {
-            "HOME is not set to an absolute path; zoryn needs it to find ~/.zoryn and ~/hasher".to_string()
+            "HOME is not set to an absolute path; zoryn needs it to find ~/.zoryn and ~/hasher"
+                .to_string()
         })?;
         let (config_file, config_file_from_env) = match env_path("ZORYN_CONFIG") {
             Some(p) => (p, true),

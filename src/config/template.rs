@@ -135,15 +135,29 @@ impl Template {
                         return Err(TemplateError {
                             offset: i,
                             message: "unclosed `{` in template".into(),
-                            hint: "close the placeholder with `}` or write `{{` for a literal brace".into(),
+                            hint:
+                                "close the placeholder with `}` or write `{{` for a literal brace"
+                                    .into(),
                         });
                     };
                     let name = &rest[..end];
                     let Some(p) = Placeholder::from_name(name) else {
-                        let known: Vec<String> = Placeholder::ALL.iter().map(|p| format!("{{{}}}", p.name())).collect();
-                        let hint = match super::error::did_you_mean(name, Placeholder::ALL.iter().map(|p| p.name())) {
-                            Some(s) => format!("did you mean `{{{s}}}`? known placeholders: {}", known.join(" ")),
-                            None => format!("known placeholders: {}; write `{{{{` for a literal brace", known.join(" ")),
+                        let known: Vec<String> = Placeholder::ALL
+                            .iter()
+                            .map(|p| format!("{{{}}}", p.name()))
+                            .collect();
+                        let hint = match super::error::did_you_mean(
+                            name,
+                            Placeholder::ALL.iter().map(|p| p.name()),
+                        ) {
+                            Some(s) => format!(
+                                "did you mean `{{{s}}}`? known placeholders: {}",
+                                known.join(" ")
+                            ),
+                            None => format!(
+                                "known placeholders: {}; write `{{{{` for a literal brace",
+                                known.join(" ")
+                            ),
                         };
                         return Err(TemplateError {
                             offset: i,
@@ -250,7 +264,7 @@ impl CommandTemplate {
         let mut words = Vec::new();
         for w in &split {
             words.push(Template::parse(w).map_err(|mut e| {
-                e.offset = raw.find(w.as_str()).unwrap_or(0) + e.offset;
+                e.offset += raw.find(w.as_str()).unwrap_or(0);
                 e
             })?);
         }
@@ -334,14 +348,20 @@ mod tests {
         let e = Template::parse("x/{gitroot}/y").unwrap_err();
         assert_eq!(e.offset, 2);
         assert_eq!(e.message, "unknown placeholder `{gitroot}`");
-        assert!(e.hint.starts_with("did you mean `{git_root}`?"), "{}", e.hint);
+        assert!(
+            e.hint.starts_with("did you mean `{git_root}`?"),
+            "{}",
+            e.hint
+        );
         assert!(Template::parse("x{oops").is_err());
         assert!(Template::parse("x}").is_err());
     }
 
     #[test]
     fn command_words_stay_single_arguments() {
-        let c = CommandTemplate::parse("hsh --lazy-cleanup '--repo={hasher_dir}/my repo' {hasher_dir}").unwrap();
+        let c =
+            CommandTemplate::parse("hsh --lazy-cleanup '--repo={hasher_dir}/my repo' {hasher_dir}")
+                .unwrap();
         assert_eq!(
             c.argv(&vars()),
             [

@@ -25,10 +25,7 @@ impl<'a> TomlFile<'a> {
         match ImDocument::parse(text) {
             Ok(doc) => Ok(TomlFile { path, text, doc }),
             Err(e) => {
-                let (line, column) = e
-                    .span()
-                    .map(|s| line_col(text, s.start))
-                    .unwrap_or((0, 0));
+                let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
                 let message = e.message().trim().to_string();
                 Err(ConfigError {
                     file: path.to_path_buf(),
@@ -36,7 +33,10 @@ impl<'a> TomlFile<'a> {
                     column,
                     key: None,
                     message: format!("invalid TOML: {message}"),
-                    hint: Some("fix the syntax at that position (strings need quotes, tables [like.this])".into()),
+                    hint: Some(
+                        "fix the syntax at that position (strings need quotes, tables [like.this])"
+                            .into(),
+                    ),
                 })
             }
         }
@@ -51,7 +51,12 @@ impl<'a> TomlFile<'a> {
         }
     }
 
-    fn error_at(&self, span: Option<Range<usize>>, key: Option<&str>, message: String) -> ConfigError {
+    fn error_at(
+        &self,
+        span: Option<Range<usize>>,
+        key: Option<&str>,
+        message: String,
+    ) -> ConfigError {
         let (line, column) = span.map(|s| line_col(self.text, s.start)).unwrap_or((0, 0));
         ConfigError {
             file: self.path.to_path_buf(),
@@ -99,7 +104,11 @@ impl<'f> TableReader<'f> {
 
     /// Reject keys not in `known`. Keys for which `is_subtable_ok` returns
     /// true are skipped (e.g. per-branch tables under `[builders]`).
-    pub fn deny_unknown(&self, known: &[&str], is_subtable_ok: impl Fn(&str, &Item) -> bool) -> Result<(), ConfigError> {
+    pub fn deny_unknown(
+        &self,
+        known: &[&str],
+        is_subtable_ok: impl Fn(&str, &Item) -> bool,
+    ) -> Result<(), ConfigError> {
         for (key, item) in self.table.iter() {
             if known.contains(&key) || is_subtable_ok(key, item) {
                 continue;
@@ -154,7 +163,10 @@ impl<'f> TableReader<'f> {
     }
 
     fn type_error(&self, key: &str, expected: &str, item: &Item) -> ConfigError {
-        self.error(key, format!("expected {expected}, found {}", describe(item)))
+        self.error(
+            key,
+            format!("expected {expected}, found {}", describe(item)),
+        )
     }
 
     fn value(&self, key: &str) -> Option<&'f Item> {
@@ -186,7 +198,10 @@ impl<'f> TableReader<'f> {
                 "on" | "yes" | "true" => Ok(Some(true)),
                 "off" | "no" | "false" => Ok(Some(false)),
                 other => Err(self
-                    .error(key, format!("expected \"on\" or \"off\", found \"{other}\""))
+                    .error(
+                        key,
+                        format!("expected \"on\" or \"off\", found \"{other}\""),
+                    )
                     .with_hint(format!("write {key} = \"on\" or {key} = \"off\""))),
             },
             Some(other) => Err(self.type_error(key, "\"on\"/\"off\" or true/false", other)),
@@ -197,14 +212,19 @@ impl<'f> TableReader<'f> {
     pub fn string_list(&self, key: &str) -> Result<Option<Located<Vec<String>>>, ConfigError> {
         match self.value(key) {
             None => Ok(None),
-            Some(Item::Value(Value::String(s))) => Ok(Some(self.located(key, vec![s.value().clone()]))),
+            Some(Item::Value(Value::String(s))) => {
+                Ok(Some(self.located(key, vec![s.value().clone()])))
+            }
             Some(Item::Value(Value::Array(a))) => {
                 let mut out = Vec::new();
                 for v in a.iter() {
                     match v {
                         Value::String(s) => out.push(s.value().clone()),
                         _ => {
-                            return Err(self.error(key, "expected a list of strings, found a non-string element"))
+                            return Err(self.error(
+                                key,
+                                "expected a list of strings, found a non-string element",
+                            ))
                         }
                     }
                 }
@@ -269,7 +289,9 @@ mod tests {
     #[test]
     fn invalid_toml_names_line_and_column() {
         let p = Path::new("/x/.zoryn");
-        let err = TomlFile::parse(p, "[build]\ncommand = hsh\n").err().unwrap();
+        let err = TomlFile::parse(p, "[build]\ncommand = hsh\n")
+            .err()
+            .unwrap();
         assert_eq!(err.line, 2);
         assert!(err.message.starts_with("invalid TOML"), "{err}");
     }
@@ -280,6 +302,9 @@ mod tests {
         let f = TomlFile::parse(p, "hasher_number = \"two\"\n").unwrap();
         let err = f.root().integer("hasher_number").err().unwrap();
         assert_eq!((err.line, err.column), (1, 17));
-        assert_eq!(err.message, "hasher_number: expected an integer, found a string");
+        assert_eq!(
+            err.message,
+            "hasher_number: expected an integer, found a string"
+        );
     }
 }

@@ -2,8 +2,20 @@
 
 /// Architectures hasher can build for (`hsh --target`).
 pub const KNOWN: &[&str] = &[
-    "x86_64", "i586", "aarch64", "armh", "ppc64le", "riscv64", "loongarch64", "mipsel", "e2k", "e2kv4", "e2kv5",
-    "e2kv6", "e2kv7", "noarch",
+    "x86_64",
+    "i586",
+    "aarch64",
+    "armh",
+    "ppc64le",
+    "riscv64",
+    "loongarch64",
+    "mipsel",
+    "e2k",
+    "e2kv4",
+    "e2kv5",
+    "e2kv6",
+    "e2kv7",
+    "noarch",
 ];
 
 /// Map a kernel `uname -m` to the ALT name (`i686` → `i586`, ...).

@@ -136,7 +136,11 @@ pub struct Farm {
 impl Farm {
     /// Load `builders_dir/*.conf` over the built-in `local`. All broken files
     /// are reported, not only the first.
-    pub fn load(builders_dir: &Path, home: &Path, local_arch: &str) -> Result<Farm, Vec<ConfigError>> {
+    pub fn load(
+        builders_dir: &Path,
+        home: &Path,
+        local_arch: &str,
+    ) -> Result<Farm, Vec<ConfigError>> {
         let mut builders = vec![Builder::builtin_local(local_arch)];
         let mut errors = Vec::new();
         let mut files: Vec<PathBuf> = match std::fs::read_dir(builders_dir) {
@@ -176,7 +180,8 @@ impl Farm {
                 if a.host() != b.host() {
                     continue;
                 }
-                let dir = |x: &Builder| x.hasher_dir_with_home(x.is_local().then_some(home.as_ref()));
+                let dir =
+                    |x: &Builder| x.hasher_dir_with_home(x.is_local().then_some(home.as_ref()));
                 if dir(a) == dir(b) {
                     let (reported, other) = if b.file.is_some() { (b, a) } else { (a, b) };
                     errors.push(
@@ -203,7 +208,10 @@ impl Farm {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Farm { builders, shared_slots })
+        Ok(Farm {
+            builders,
+            shared_slots,
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&Builder> {

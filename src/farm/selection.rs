@@ -60,13 +60,18 @@ pub fn select<'f>(farm: &'f Farm, expr: &str) -> Result<Vec<&'f Builder>, Select
         if term.starts_with('@') && *term != "@all" {
             return Err(SelectionError {
                 message: format!("unsupported pattern term `{term}`"),
-                hint: Some("this version supports names, * and ? globs, @all and ^exclusion".into()),
+                hint: Some(
+                    "this version supports names, * and ? globs, @all and ^exclusion".into(),
+                ),
             });
         }
         if !farm.builders.iter().any(|b| term_matches(term, b)) {
             let names: Vec<&str> = farm.builders.iter().map(|b| b.name.as_str()).collect();
             let hint = match did_you_mean(term, names.iter().copied()) {
-                Some(n) => format!("did you mean `{n}`? configured builders: {}", names.join(", ")),
+                Some(n) => format!(
+                    "did you mean `{n}`? configured builders: {}",
+                    names.join(", ")
+                ),
                 None => format!(
                     "configured builders: {}; add one with `zoryn builder add`",
                     names.join(", ")
@@ -108,7 +113,11 @@ pub struct SelectionRequest {
 /// `[builders.<branch>].default` when `-B` names one branch with such a table,
 /// else `[builders].default`, else `local`; `default_arch` filters only that
 /// default; `-a` and `-B` always intersect.
-pub fn choose<'f>(farm: &'f Farm, cfg: &BuildersSection, req: &SelectionRequest) -> Result<Vec<&'f Builder>, SelectionError> {
+pub fn choose<'f>(
+    farm: &'f Farm,
+    cfg: &BuildersSection,
+    req: &SelectionRequest,
+) -> Result<Vec<&'f Builder>, SelectionError> {
     let branch_table = match req.branch.as_slice() {
         [one] => cfg.branches.get(one),
         _ => None,
@@ -116,19 +125,40 @@ pub fn choose<'f>(farm: &'f Farm, cfg: &BuildersSection, req: &SelectionRequest)
     let (expr, default_arch, source) = match &req.pattern {
         Some(p) => (p.clone(), Vec::new(), "-b"),
         None => match (branch_table.and_then(|t| t.default.clone()), &cfg.default) {
-            (Some(d), _) => (d, branch_table.map(|t| t.default_arch.clone()).unwrap_or_default(), "[builders.BRANCH] default"),
+            (Some(d), _) => (
+                d,
+                branch_table
+                    .map(|t| t.default_arch.clone())
+                    .unwrap_or_default(),
+                "[builders.BRANCH] default",
+            ),
             (None, Some(d)) => (d.clone(), cfg.default_arch.clone(), "[builders] default"),
-            (None, None) => ("local".to_string(), cfg.default_arch.clone(), "the built-in default"),
+            (None, None) => (
+                "local".to_string(),
+                cfg.default_arch.clone(),
+                "the built-in default",
+            ),
         },
     };
     let mut chosen = select(farm, &expr)?;
-    let arch_filter = if req.arch.is_empty() { default_arch } else { req.arch.clone() };
+    let arch_filter = if req.arch.is_empty() {
+        default_arch
+    } else {
+        req.arch.clone()
+    };
     if !arch_filter.is_empty() {
         chosen.retain(|b| arch_filter.contains(&b.arch));
         if chosen.is_empty() {
-            let flag = if req.arch.is_empty() { "default_arch" } else { "-a/--arch" };
+            let flag = if req.arch.is_empty() {
+                "default_arch"
+            } else {
+                "-a/--arch"
+            };
             return Err(SelectionError {
-                message: format!("{flag} {} left no builder of \"{expr}\" (from {source})", arch_filter.join(",")),
+                message: format!(
+                    "{flag} {} left no builder of \"{expr}\" (from {source})",
+                    arch_filter.join(",")
+                ),
                 hint: Some("check the builders' arch with `zoryn builder list`".into()),
             });
         }
@@ -137,7 +167,10 @@ pub fn choose<'f>(farm: &'f Farm, cfg: &BuildersSection, req: &SelectionRequest)
         chosen.retain(|b| req.branch.contains(&b.branch));
         if chosen.is_empty() {
             return Err(SelectionError {
-                message: format!("-B/--branch {} left no builder of \"{expr}\" (from {source})", req.branch.join(",")),
+                message: format!(
+                    "-B/--branch {} left no builder of \"{expr}\" (from {source})",
+                    req.branch.join(",")
+                ),
                 hint: Some("check the builders' branch with `zoryn builder list`".into()),
             });
         }
@@ -172,11 +205,20 @@ mod tests {
     fn names_globs_and_exclusions() {
         let f = farm(&["local", "local2", "local3", "arm64"]);
         assert_eq!(names(select(&f, "local2").unwrap()), ["local2"]);
-        assert_eq!(names(select(&f, "local*").unwrap()), ["local", "local2", "local3"]);
+        assert_eq!(
+            names(select(&f, "local*").unwrap()),
+            ["local", "local2", "local3"]
+        );
         assert_eq!(names(select(&f, "local?").unwrap()), ["local2", "local3"]);
-        assert_eq!(names(select(&f, "@all, ^local").unwrap()), ["local2", "local3", "arm64"]);
+        assert_eq!(
+            names(select(&f, "@all, ^local").unwrap()),
+            ["local2", "local3", "arm64"]
+        );
         assert_eq!(names(select(&f, "^local*").unwrap()), ["arm64"]);
-        assert_eq!(names(select(&f, "arm64,local").unwrap()), ["local", "arm64"]);
+        assert_eq!(
+            names(select(&f, "arm64,local").unwrap()),
+            ["local", "arm64"]
+        );
     }
 
     #[test]
@@ -199,13 +241,32 @@ mod tests {
         cfg.default = Some("local, arm".into());
         cfg.default_arch = vec!["aarch64".into()];
         assert_eq!(names(choose(&f, &cfg, &none).unwrap()), ["arm"]);
-        let a = SelectionRequest { arch: vec!["x86_64".into()], ..none.clone() };
+        let a = SelectionRequest {
+            arch: vec!["x86_64".into()],
+            ..none.clone()
+        };
         assert_eq!(names(choose(&f, &cfg, &a).unwrap()), ["local"]);
-        cfg.branches.insert("p11".into(), BranchDefaults { default: Some("p11x".into()), ..Default::default() });
-        let b = SelectionRequest { branch: vec!["p11".into()], ..none.clone() };
+        cfg.branches.insert(
+            "p11".into(),
+            BranchDefaults {
+                default: Some("p11x".into()),
+                ..Default::default()
+            },
+        );
+        let b = SelectionRequest {
+            branch: vec!["p11".into()],
+            ..none.clone()
+        };
         assert_eq!(names(choose(&f, &cfg, &b).unwrap()), ["p11x"]);
-        let bad = SelectionRequest { pattern: Some("local".into()), branch: vec!["p10".into()], ..none };
-        assert!(choose(&f, &cfg, &bad).unwrap_err().message.starts_with("-B/--branch p10 left no builder"));
+        let bad = SelectionRequest {
+            pattern: Some("local".into()),
+            branch: vec!["p10".into()],
+            ..none
+        };
+        assert!(choose(&f, &cfg, &bad)
+            .unwrap_err()
+            .message
+            .starts_with("-B/--branch p10 left no builder"));
     }
 
     #[test]

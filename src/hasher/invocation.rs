@@ -31,7 +31,12 @@ fn has_option(argv: &[String], name: &str) -> bool {
 
 /// The full argv. `vars` carries the builder's values; `hasher_dir` is taken
 /// from `opts.workdir`.
-pub fn hsh_argv(template: &CommandTemplate, vars: &Vars, arch: &str, opts: &HshOptions) -> Vec<String> {
+pub fn hsh_argv(
+    template: &CommandTemplate,
+    vars: &Vars,
+    arch: &str,
+    opts: &HshOptions,
+) -> Vec<String> {
     let mut vars = vars.clone();
     vars.hasher_dir = Some(opts.workdir.clone());
     let mut words = template.argv(&vars);
@@ -105,7 +110,12 @@ mod tests {
         let t = CommandTemplate::parse("hsh --lazy-cleanup").unwrap();
         assert_eq!(
             hsh_argv(&t, &vars(None), "x86_64", &opts()),
-            ["hsh", "--lazy-cleanup", "/home/u/hasher 2", "/tmp/z/hello.tar"]
+            [
+                "hsh",
+                "--lazy-cleanup",
+                "/home/u/hasher 2",
+                "/tmp/z/hello.tar"
+            ]
         );
     }
 
@@ -134,7 +144,10 @@ mod tests {
 
     #[test]
     fn template_placeholders_suppress_additions() {
-        let t = CommandTemplate::parse("hsh --number={hasher_number} --workdir={hasher_dir} --target=i586").unwrap();
+        let t = CommandTemplate::parse(
+            "hsh --number={hasher_number} --workdir={hasher_dir} --target=i586",
+        )
+        .unwrap();
         assert_eq!(
             hsh_argv(&t, &vars(Some(3)), "aarch64", &opts()),
             [
@@ -152,12 +165,18 @@ mod tests {
         let t = CommandTemplate::parse("hsh -v").unwrap();
         let mut o = opts();
         o.hsh_program = vec!["/opt/hsh".into(), "--x".into()];
-        assert_eq!(hsh_argv(&t, &vars(None), "x86_64", &o)[..3], ["/opt/hsh", "--x", "-v"]);
+        assert_eq!(
+            hsh_argv(&t, &vars(None), "x86_64", &o)[..3],
+            ["/opt/hsh", "--x", "-v"]
+        );
     }
 
     #[test]
     fn option_values() {
-        let a: Vec<String> = ["hsh", "--repo=/r", "--target", "i586"].iter().map(|s| s.to_string()).collect();
+        let a: Vec<String> = ["hsh", "--repo=/r", "--target", "i586"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(option_value(&a, "--repo"), Some("/r"));
         assert_eq!(option_value(&a, "--target"), Some("i586"));
         assert_eq!(option_value(&a, "--repo-bin"), None);

@@ -54,10 +54,13 @@ pub struct PrivProblem {
 fn user_files(dir: &Path, caller: &Caller, number: Option<u32>) -> (Vec<PathBuf>, Option<PathBuf>) {
     let ud = dir.join("user.d");
     let pick = |suffix: &str| {
-        [format!("{}{suffix}", caller.user), format!("{}{suffix}", caller.uid)]
-            .into_iter()
-            .map(|n| ud.join(n))
-            .find(|p| p.is_file())
+        [
+            format!("{}{suffix}", caller.user),
+            format!("{}{suffix}", caller.uid),
+        ]
+        .into_iter()
+        .map(|n| ud.join(n))
+        .find(|p| p.is_file())
     };
     let base = pick("");
     let numbered = number.and_then(|n| pick(&format!(":{n}")));
@@ -86,7 +89,12 @@ fn read_option(path: &Path, option: &str) -> Option<String> {
 
 /// Check the satellite config and mount points for one local build.
 /// A config tree zoryn cannot read is not judged (hasher will).
-pub fn check(dir: &Path, caller: &Caller, number: Option<u32>, mountpoints: &[String]) -> Result<(), PrivProblem> {
+pub fn check(
+    dir: &Path,
+    caller: &Caller,
+    number: Option<u32>,
+    mountpoints: &[String],
+) -> Result<(), PrivProblem> {
     let ud = dir.join("user.d");
     if std::fs::read_dir(&ud).is_err() {
         return Ok(());
@@ -103,9 +111,14 @@ pub fn check(dir: &Path, caller: &Caller, number: Option<u32>, mountpoints: &[St
                 format!("{}/{}", ud.display(), caller.uid),
             ),
         };
-        let slot = number.map_or("the default hasher slot".to_string(), |n| format!("hasher number {n}"));
+        let slot = number.map_or("the default hasher slot".to_string(), |n| {
+            format!("hasher number {n}")
+        });
         return Err(PrivProblem {
-            message: format!("no hasher satellite users for {} and {slot} (no {file})", caller.user),
+            message: format!(
+                "no hasher satellite users for {} and {slot} (no {file})",
+                caller.user
+            ),
             hint: format!("create them as root: {cmd}"),
         });
     };
@@ -114,11 +127,19 @@ pub fn check(dir: &Path, caller: &Caller, number: Option<u32>, mountpoints: &[St
     }
     let allowed: Vec<String> = files
         .iter()
-        .filter_map(|f| read_option(f, "allowed_mountpoints").map(|v| (f, v)))
-        .last()
-        .map(|(_, v)| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        .rev()
+        .find_map(|f| read_option(f, "allowed_mountpoints"))
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
-    let missing: Vec<&String> = mountpoints.iter().filter(|m| !allowed.contains(m)).collect();
+    let missing: Vec<&String> = mountpoints
+        .iter()
+        .filter(|m| !allowed.contains(m))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -126,15 +147,28 @@ pub fn check(dir: &Path, caller: &Caller, number: Option<u32>, mountpoints: &[St
     all.extend(missing.iter().map(|m| m.to_string()));
     let missing_s: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
     Err(PrivProblem {
-        message: format!("mount point(s) {} not allowed by hasher-priv for {}", missing_s.join(","), caller.user),
-        hint: format!("as root, set this line in {}:\n    allowed_mountpoints={}", own.display(), all.join(",")),
+        message: format!(
+            "mount point(s) {} not allowed by hasher-priv for {}",
+            missing_s.join(","),
+            caller.user
+        ),
+        hint: format!(
+            "as root, set this line in {}:\n    allowed_mountpoints={}",
+            own.display(),
+            all.join(",")
+        ),
     })
 }
 
 /// Mount points an hsh argv requests.
 pub fn requested_mountpoints(argv: &[String]) -> Vec<String> {
     super::invocation::option_value(argv, "--mountpoints")
-        .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -172,9 +206,20 @@ mod tests {
         std::fs::write(t.path().join("user.d/me"), "user1=a\n").unwrap();
         let mp = vec!["/proc".to_string(), "/dev/pts".to_string()];
         let e = check(t.path(), &caller(), None, &mp).unwrap_err();
-        assert_eq!(e.message, "mount point(s) /dev/pts not allowed by hasher-priv for me");
-        assert!(e.hint.ends_with("allowed_mountpoints=/proc,/dev/pts"), "{}", e.hint);
-        std::fs::write(t.path().join("user.d/me"), "user1=a\n ALLOWED_MOUNTPOINTS = /proc,/dev/pts\n").unwrap();
+        assert_eq!(
+            e.message,
+            "mount point(s) /dev/pts not allowed by hasher-priv for me"
+        );
+        assert!(
+            e.hint.ends_with("allowed_mountpoints=/proc,/dev/pts"),
+            "{}",
+            e.hint
+        );
+        std::fs::write(
+            t.path().join("user.d/me"),
+            "user1=a\n ALLOWED_MOUNTPOINTS = /proc,/dev/pts\n",
+        )
+        .unwrap();
         assert!(check(t.path(), &caller(), None, &mp).is_ok());
     }
 
@@ -186,7 +231,10 @@ mod tests {
 
     #[test]
     fn mountpoints_from_argv() {
-        let a: Vec<String> = ["hsh", "--mountpoints=/proc,/dev/pts"].iter().map(|s| s.to_string()).collect();
+        let a: Vec<String> = ["hsh", "--mountpoints=/proc,/dev/pts"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(requested_mountpoints(&a), ["/proc", "/dev/pts"]);
     }
 }

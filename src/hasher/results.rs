@@ -95,7 +95,9 @@ pub fn copy_results(files: &[PathBuf], dest: &Path) -> io::Result<Vec<PathBuf>> 
         let name = f
             .file_name()
             .ok_or_else(|| io::Error::other(format!("{}: not a file name", f.display())))?;
-        let mut tmp = tempfile::Builder::new().prefix(".zoryn-tmp.").tempfile_in(dest)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".zoryn-tmp.")
+            .tempfile_in(dest)?;
         let mut src = std::fs::File::open(f)?;
         io::copy(&mut src, tmp.as_file_mut())?;
         tmp.as_file().sync_all()?;
@@ -159,7 +161,10 @@ mod tests {
         let dest = t.path().join("out/b1");
         let out = copy_results(&[src], &dest).unwrap();
         assert_eq!(std::fs::read_to_string(&out[0]).unwrap(), "payload");
-        let names: Vec<_> = std::fs::read_dir(&dest).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(&dest)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, ["a.rpm"]);
     }
 }

@@ -53,7 +53,9 @@ pub fn classify(line: &str) -> Option<Phase> {
         Some(Phase::Install)
     } else if l.starts_with("Executing(%check)") {
         Some(Phase::Check)
-    } else if l.starts_with("Processing files:") || (l.starts_with("Wrote:") && !l.contains("nosrc.rpm")) {
+    } else if l.starts_with("Processing files:")
+        || (l.starts_with("Wrote:") && !l.contains("nosrc.rpm"))
+    {
         Some(Phase::Packaging)
     } else if l.contains("nosrc.rpm")
         || l.starts_with("Reading Package Lists")
@@ -81,7 +83,9 @@ pub struct StageTracker {
 
 impl Default for StageTracker {
     fn default() -> Self {
-        StageTracker { phase: Phase::Starting }
+        StageTracker {
+            phase: Phase::Starting,
+        }
     }
 }
 

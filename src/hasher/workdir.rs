@@ -27,7 +27,9 @@ pub fn check_local(dir: &Path) -> Result<(), WorkdirProblem> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(WorkdirProblem {
                 message: format!("hasher workdir {shown} does not exist"),
-                hint: format!("create it: mkdir -p '{shown}' (or set hasher_dir in the builder's .conf)"),
+                hint: format!(
+                    "create it: mkdir -p '{shown}' (or set hasher_dir in the builder's .conf)"
+                ),
             })
         }
         Err(e) => {
@@ -46,7 +48,9 @@ pub fn check_local(dir: &Path) -> Result<(), WorkdirProblem> {
     if access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_err() {
         return Err(WorkdirProblem {
             message: format!("hasher workdir {shown} is not writable"),
-            hint: format!("make it yours: chown \"$USER\" '{shown}' (hasher runs as you, not as root)"),
+            hint: format!(
+                "make it yours: chown \"$USER\" '{shown}' (hasher runs as you, not as root)"
+            ),
         });
     }
     if dir.to_string_lossy().contains(['`', '"', '$', '\\']) {
@@ -62,7 +66,10 @@ pub fn check_local(dir: &Path) -> Result<(), WorkdirProblem> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockState {
     Free,
-    Busy { pid: Option<u32>, since: Option<SystemTime> },
+    Busy {
+        pid: Option<u32>,
+        since: Option<SystemTime>,
+    },
 }
 
 /// Probe the lock without waiting (take it and let it go at once).
@@ -93,10 +100,16 @@ mod tests {
     fn missing_and_unusable_workdirs() {
         let t = tempfile::tempdir().unwrap();
         let missing = t.path().join("nope");
-        assert!(check_local(&missing).unwrap_err().hint.starts_with("create it: mkdir -p"));
+        assert!(check_local(&missing)
+            .unwrap_err()
+            .hint
+            .starts_with("create it: mkdir -p"));
         let file = t.path().join("f");
         std::fs::write(&file, "").unwrap();
-        assert!(check_local(&file).unwrap_err().message.ends_with("is not a directory"));
+        assert!(check_local(&file)
+            .unwrap_err()
+            .message
+            .ends_with("is not a directory"));
         assert!(check_local(t.path()).is_ok());
         let bad = t.path().join("a$b");
         std::fs::create_dir(&bad).unwrap();
@@ -108,7 +121,11 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         assert_eq!(probe_lock(t.path()).unwrap(), LockState::Free);
         std::fs::write(t.path().join("pid"), "4242\n").unwrap();
-        let held = Flock::lock(std::fs::File::open(t.path()).unwrap(), FlockArg::LockExclusiveNonblock).unwrap();
+        let held = Flock::lock(
+            std::fs::File::open(t.path()).unwrap(),
+            FlockArg::LockExclusiveNonblock,
+        )
+        .unwrap();
         match probe_lock(t.path()).unwrap() {
             LockState::Busy { pid, since } => {
                 assert_eq!(pid, Some(4242));

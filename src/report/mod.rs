@@ -37,7 +37,11 @@ pub fn human_duration(secs: f64) -> String {
     } else if secs < 3600.0 {
         format!("{}m{:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64)
     } else {
-        format!("{}h{:02}m", (secs / 3600.0) as u64, ((secs % 3600.0) / 60.0) as u64)
+        format!(
+            "{}h{:02}m",
+            (secs / 3600.0) as u64,
+            ((secs % 3600.0) / 60.0) as u64
+        )
     }
 }
 

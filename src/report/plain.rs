@@ -18,6 +18,8 @@ struct Row {
     phase: String,
     started: Option<Duration>,
     finished: Option<String>,
+    /// Frozen elapsed time once finished.
+    took: Option<Duration>,
     last_line: String,
 }
 
@@ -70,7 +72,9 @@ impl<W: Write> PlainReporter<W> {
     fn clear_block(&mut self) {
         if self.drawn > 0 {
             let _ = self.out.queue(cursor::MoveToPreviousLine(self.drawn));
-            let _ = self.out.queue(terminal::Clear(terminal::ClearType::FromCursorDown));
+            let _ = self
+                .out
+                .queue(terminal::Clear(terminal::ClearType::FromCursorDown));
             self.drawn = 0;
         }
     }
@@ -79,21 +83,32 @@ impl<W: Write> PlainReporter<W> {
         if !self.live {
             return;
         }
-        if !force && self.last_draw.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
+        if !force
+            && self
+                .last_draw
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
+        {
             return;
         }
         self.last_draw = Some(Instant::now());
         self.clear_block();
-        let width = terminal::size().map(|(w, _)| w as usize).unwrap_or(100).max(40);
+        let width = terminal::size()
+            .map(|(w, _)| w as usize)
+            .unwrap_or(100)
+            .max(40);
         let name_w = self.rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
         let mut lines = Vec::new();
         for r in &self.rows {
-            let elapsed = r
-                .started
-                .map(|s| human_duration(self.now.saturating_sub(s).as_secs_f64()))
-                .unwrap_or_default();
+            let elapsed = match (r.took, r.started) {
+                (Some(t), _) => human_duration(t.as_secs_f64()),
+                (None, Some(s)) => human_duration(self.now.saturating_sub(s).as_secs_f64()),
+                (None, None) => String::new(),
+            };
             let status = r.finished.as_deref().unwrap_or(&r.phase);
-            let mut line = format!("{:<name_w$}  {:<22} {:>7}  {}", r.name, status, elapsed, r.last_line);
+            let mut line = format!(
+                "{:<name_w$}  {:<22} {:>7}  {}",
+                r.name, status, elapsed, r.last_line
+            );
             if line.chars().count() >= width {
                 line = line.chars().take(width - 1).collect();
             }
@@ -124,12 +139,20 @@ impl<W: Write> Reporter for PlainReporter<W> {
                         phase: "queued".into(),
                         started: None,
                         finished: None,
+                        took: None,
                         last_line: String::new(),
                     })
                     .collect();
                 let names: Vec<&str> = builders.iter().map(|b| b.name.as_str()).collect();
-                let mode = if *parallel && builders.len() > 1 { ", in parallel" } else { "" };
-                self.say(&format!("building {package} {version} on {}{mode}", names.join(", ")));
+                let mode = if *parallel && builders.len() > 1 {
+                    ", in parallel"
+                } else {
+                    ""
+                };
+                self.say(&format!(
+                    "building {package} {version} on {}{mode}",
+                    names.join(", ")
+                ));
             }
             EventKind::SourceReady { tarball_bytes } => {
                 if self.verbose {
@@ -142,11 +165,15 @@ impl<W: Write> Reporter for PlainReporter<W> {
                 held_for_secs,
             } => {
                 let who = holder_pid.map_or("another process".to_string(), |p| format!("pid {p}"));
-                let how_long = held_for_secs.map_or(String::new(), |s| format!(" for {}", human_duration(s as f64)));
+                let how_long = held_for_secs.map_or(String::new(), |s| {
+                    format!(" for {}", human_duration(s as f64))
+                });
                 if let Some(r) = self.row(builder) {
                     r.phase = "waiting for lock".into();
                 }
-                self.say(&format!("[{builder}] waiting: hasher workdir locked by {who}{how_long}"));
+                self.say(&format!(
+                    "[{builder}] waiting: hasher workdir locked by {who}{how_long}"
+                ));
             }
             EventKind::Started { builder, log, .. } => {
                 let at = ev.at;
@@ -155,7 +182,10 @@ impl<W: Write> Reporter for PlainReporter<W> {
                     r.phase = "starting".into();
                 }
                 if !self.live {
-                    self.say(&format!("[{builder}] started, log: {}", short_path(log).display()));
+                    self.say(&format!(
+                        "[{builder}] started, log: {}",
+                        short_path(log).display()
+                    ));
                 }
                 self.draw(true);
             }
@@ -188,6 +218,7 @@ impl<W: Write> Reporter for PlainReporter<W> {
                 }
                 if let Some(row) = self.row(&r.builder.name) {
                     row.finished = Some(r.outcome.label().to_string());
+                    row.took = Some(r.elapsed);
                     row.last_line.clear();
                 }
                 if self.live {
@@ -250,7 +281,12 @@ mod tests {
                     parallel: true,
                 },
             ),
-            ev(1, EventKind::SourceReady { tarball_bytes: 10240 }),
+            ev(
+                1,
+                EventKind::SourceReady {
+                    tarball_bytes: 10240,
+                },
+            ),
             ev(
                 2,
                 EventKind::Waiting {

@@ -7,7 +7,9 @@ use crate::run::events::{BuilderResult, Outcome};
 
 /// Render the table and the details below it.
 pub fn render(results: &[BuilderResult]) -> String {
-    let header = ["BUILDER", "ARCH", "BRANCH", "RESULT", "TIME", "PACKAGES", "LOG"];
+    let header = [
+        "BUILDER", "ARCH", "BRANCH", "RESULT", "TIME", "PACKAGES", "LOG",
+    ];
     let rows: Vec<[String; 7]> = results
         .iter()
         .map(|r| {
@@ -18,7 +20,10 @@ pub fn render(results: &[BuilderResult]) -> String {
                 r.outcome.label().to_string(),
                 human_duration(r.elapsed.as_secs_f64()),
                 r.packages.len().to_string(),
-                r.log.as_deref().map(|p| short_path(p).display().to_string()).unwrap_or_else(|| "-".into()),
+                r.log
+                    .as_deref()
+                    .map(|p| short_path(p).display().to_string())
+                    .unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();

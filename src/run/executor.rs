@@ -72,7 +72,13 @@ fn cancelled(b: &Builder) -> BuilderResult {
 }
 
 /// Build on every builder; returns results in the builders' order.
-pub fn execute(ctx: &RunContext<'_>, farm: &Farm, builders: &[&Builder], parallel: bool, emit: &Emitter) -> Vec<BuilderResult> {
+pub fn execute(
+    ctx: &RunContext<'_>,
+    farm: &Farm,
+    builders: &[&Builder],
+    parallel: bool,
+    emit: &Emitter,
+) -> Vec<BuilderResult> {
     // Builders sharing a hasher-priv slot take turns.
     let mut slot_locks: HashMap<String, Arc<Mutex<()>>> = HashMap::new();
     let lock_for = |b: &Builder, locks: &mut HashMap<String, Arc<Mutex<()>>>| {
@@ -81,7 +87,10 @@ pub fn execute(ctx: &RunContext<'_>, farm: &Farm, builders: &[&Builder], paralle
         mates.sort();
         locks.entry(mates[0].to_string()).or_default().clone()
     };
-    let jobs: Vec<(&Builder, Arc<Mutex<()>>)> = builders.iter().map(|b| (*b, lock_for(b, &mut slot_locks))).collect();
+    let jobs: Vec<(&Builder, Arc<Mutex<()>>)> = builders
+        .iter()
+        .map(|b| (*b, lock_for(b, &mut slot_locks)))
+        .collect();
     let run_one = |b: &Builder, slot: &Mutex<()>| {
         if ctx.cancel.is_cancelled() {
             let r = cancelled(b);

@@ -59,7 +59,11 @@ pub fn build_vars(ctx: &RunContext<'_>, b: &Builder) -> Vars {
 pub fn log_path(ctx: &RunContext<'_>, b: &Builder) -> PathBuf {
     let v = build_vars(ctx, b);
     let dir = PathBuf::from(ctx.global.build.log_dir.expand(&v));
-    let dir = if dir.is_absolute() { dir } else { ctx.git_root.join(dir) };
+    let dir = if dir.is_absolute() {
+        dir
+    } else {
+        ctx.git_root.join(dir)
+    };
     dir.join(ctx.global.build.log_filename.expand(&v))
 }
 
@@ -67,7 +71,11 @@ pub fn log_path(ctx: &RunContext<'_>, b: &Builder) -> PathBuf {
 pub fn results_dir(ctx: &RunContext<'_>, b: &Builder) -> PathBuf {
     let v = build_vars(ctx, b);
     let dir = PathBuf::from(ctx.global.builders.results_download_dir.expand(&v));
-    let dir = if dir.is_absolute() { dir } else { ctx.git_root.join(dir) };
+    let dir = if dir.is_absolute() {
+        dir
+    } else {
+        ctx.git_root.join(dir)
+    };
     dir.join(&b.name)
 }
 
@@ -91,7 +99,10 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter) -> Ended {
     if spec.excludes(&b.arch) {
         return Ended {
             outcome: Outcome::Skipped,
-            message: Some(format!("{} excludes {} (ExcludeArch/ExclusiveArch)", spec.name, b.arch)),
+            message: Some(format!(
+                "{} excludes {} (ExcludeArch/ExclusiveArch)",
+                spec.name, b.arch
+            )),
             hint: None,
             packages: vec![],
             log: None,
@@ -137,7 +148,9 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter) -> Ended {
         emit.emit(EventKind::Waiting {
             builder: b.name.clone(),
             holder_pid: pid,
-            held_for_secs: since.and_then(|s| SystemTime::now().duration_since(s).ok()).map(|d| d.as_secs()),
+            held_for_secs: since
+                .and_then(|s| SystemTime::now().duration_since(s).ok())
+                .map(|d| d.as_secs()),
         });
     }
     let dirs = ResultDirs::from_argv(&argv, &workdir, &b.arch);

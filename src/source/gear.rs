@@ -21,11 +21,20 @@ pub struct Tarball {
 }
 
 /// Pack `repo` with gear. `gear` is the configured gear command.
-pub fn make_tarball(gear: &[String], repo: &GearRepo, cancel: &CancelToken) -> Result<Tarball, SourceError> {
+pub fn make_tarball(
+    gear: &[String],
+    repo: &GearRepo,
+    cancel: &CancelToken,
+) -> Result<Tarball, SourceError> {
     let dir = tempfile::Builder::new()
         .prefix("zoryn-src.")
         .tempdir()
-        .map_err(|e| SourceError::new(format!("cannot create a temporary directory: {e}"), "check $TMPDIR"))?;
+        .map_err(|e| {
+            SourceError::new(
+                format!("cannot create a temporary directory: {e}"),
+                "check $TMPDIR",
+            )
+        })?;
     let stem = repo
         .spec
         .file_stem()
@@ -54,7 +63,14 @@ pub fn make_tarball(gear: &[String], repo: &GearRepo, cancel: &CancelToken) -> R
         }
         o if !o.success() => {
             let text = String::from_utf8_lossy(&output);
-            let tail: Vec<&str> = text.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: Vec<&str> = text
+                .lines()
+                .rev()
+                .take(10)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             return Err(SourceError::new(
                 format!(
                     "gear failed to make the source tarball in {} (exit {}):\n{}",

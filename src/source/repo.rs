@@ -56,8 +56,12 @@ pub fn open(root: &Path) -> Result<GearRepo, SourceError> {
             "create .gear/rules (for example with the line `tar: .` and `spec: NAME.spec`), see gear-rules(5)",
         ));
     };
-    let text = std::fs::read_to_string(&rules)
-        .map_err(|e| SourceError::new(format!("cannot read {}: {e}", rules.display()), "check its permissions"))?;
+    let text = std::fs::read_to_string(&rules).map_err(|e| {
+        SourceError::new(
+            format!("cannot read {}: {e}", rules.display()),
+            "check its permissions",
+        )
+    })?;
     let directive = text.lines().find_map(|l| {
         let l = l.trim();
         l.strip_prefix("spec:").map(|s| s.trim().to_string())
@@ -122,7 +126,9 @@ pub fn exclude_from_git(git: &[String], root: &Path, paths: &[PathBuf]) -> std::
     let old = std::fs::read_to_string(&exclude).unwrap_or_default();
     let mut text = old.clone();
     for p in paths {
-        let Ok(rel) = p.strip_prefix(root) else { continue };
+        let Ok(rel) = p.strip_prefix(root) else {
+            continue;
+        };
         let mut line = format!("/{}", rel.display());
         if p.is_dir() || p.extension().is_none() {
             line.push('/');
@@ -153,14 +159,23 @@ mod tests {
     #[test]
     fn spec_found_by_directive_or_single_file() {
         let d = tempfile::tempdir().unwrap();
-        assert!(open(d.path()).unwrap_err().message.contains("no .gear/rules"));
+        assert!(open(d.path())
+            .unwrap_err()
+            .message
+            .contains("no .gear/rules"));
         std::fs::create_dir(d.path().join(".gear")).unwrap();
         std::fs::write(d.path().join(".gear/rules"), "tar: .\n").unwrap();
-        assert!(open(d.path()).unwrap_err().message.starts_with("no spec file"));
+        assert!(open(d.path())
+            .unwrap_err()
+            .message
+            .starts_with("no spec file"));
         std::fs::write(d.path().join("a.spec"), "").unwrap();
         assert_eq!(open(d.path()).unwrap().spec, PathBuf::from("a.spec"));
         std::fs::write(d.path().join("b.spec"), "").unwrap();
-        assert!(open(d.path()).unwrap_err().message.starts_with("several spec files"));
+        assert!(open(d.path())
+            .unwrap_err()
+            .message
+            .starts_with("several spec files"));
         std::fs::write(d.path().join(".gear/rules"), "spec: b.spec\ntar: .\n").unwrap();
         assert_eq!(open(d.path()).unwrap().spec, PathBuf::from("b.spec"));
     }

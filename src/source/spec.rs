@@ -23,13 +23,19 @@ impl SpecInfo {
         let mut info = SpecInfo::default();
         for raw in text.lines() {
             let line = raw.trim();
-            if line.starts_with("%package") || line.starts_with("%description") || line.starts_with("%prep") {
+            if line.starts_with("%package")
+                || line.starts_with("%description")
+                || line.starts_with("%prep")
+            {
                 // Only the main package's preamble matters here.
                 if line.starts_with("%prep") {
                     break;
                 }
             }
-            if let Some(rest) = line.strip_prefix("%define").or_else(|| line.strip_prefix("%global")) {
+            if let Some(rest) = line
+                .strip_prefix("%define")
+                .or_else(|| line.strip_prefix("%global"))
+            {
                 let mut it = rest.split_whitespace();
                 if let (Some(k), Some(_)) = (it.next(), it.clone().next()) {
                     let v = rest.trim_start()[k.len()..].trim();
@@ -38,10 +44,17 @@ impl SpecInfo {
                 }
                 continue;
             }
-            let Some((tag, value)) = line.split_once(':') else { continue };
+            let Some((tag, value)) = line.split_once(':') else {
+                continue;
+            };
             let tag = tag.trim().to_ascii_lowercase();
             let value = expand(value.trim(), &macros);
-            let words = || value.split([' ', ',', '\t']).filter(|w| !w.is_empty()).map(str::to_string);
+            let words = || {
+                value
+                    .split([' ', ',', '\t'])
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string)
+            };
             match tag.as_str() {
                 "name" if info.name.is_empty() => {
                     macros.insert("name".into(), value.clone());

@@ -277,7 +277,9 @@ pub fn run(
     match exited {
         Some(Ok(status)) => Ok(Outcome::Exited(status)),
         Some(Err(e)) => Err(spawn_err(e)),
-        None => Err(spawn_err(std::io::Error::other("lost track of the process"))),
+        None => Err(spawn_err(std::io::Error::other(
+            "lost track of the process",
+        ))),
     }
 }
 
@@ -347,7 +349,10 @@ impl LineSplitter {
 
 /// Read lines from any reader (used for files, e.g. a log tail).
 pub fn read_lines(reader: impl Read) -> Vec<String> {
-    BufReader::new(reader).lines().map_while(Result::ok).collect()
+    BufReader::new(reader)
+        .lines()
+        .map_while(Result::ok)
+        .collect()
 }
 
 #[cfg(test)]
