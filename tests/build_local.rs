@@ -13,7 +13,12 @@ fn rpm_query(path: &std::path::Path, fmt: &str) -> String {
         .arg(path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "rpm -qp {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "rpm -qp {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -26,7 +31,10 @@ fn builds_on_the_builtin_local_builder() {
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
 
     let results = repo.join("hasher_out/local");
-    assert_eq!(names_in(&results), ["hello-1.0-alt1.src.rpm", "hello-1.0-alt1.x86_64.rpm"]);
+    assert_eq!(
+        names_in(&results),
+        ["hello-1.0-alt1.src.rpm", "hello-1.0-alt1.x86_64.rpm"]
+    );
     let rpm = results.join("hello-1.0-alt1.x86_64.rpm");
     assert_eq!(rpm_query(&rpm, "%{NAME} %{ARCH}"), "hello x86_64");
 
@@ -37,12 +45,18 @@ fn builds_on_the_builtin_local_builder() {
     let s = stdout(&out);
     assert!(s.starts_with("BUILDER"), "{s}");
     assert!(s.contains("local    x86_64  sisyphus  OK"), "{s}");
-    assert!(s.contains("hasher_out/local/hello-1.0-alt1.x86_64.rpm"), "{s}");
+    assert!(
+        s.contains("hasher_out/local/hello-1.0-alt1.x86_64.rpm"),
+        "{s}"
+    );
 
     // Results and logs are ignored by git without touching tracked files.
     let exclude = std::fs::read_to_string(repo.join(".git/info/exclude")).unwrap();
     assert!(exclude.lines().any(|l| l == "/hasher_out/"), "{exclude}");
-    assert!(exclude.lines().any(|l| l == "/.gear/build.local.log"), "{exclude}");
+    assert!(
+        exclude.lines().any(|l| l == "/.gear/build.local.log"),
+        "{exclude}"
+    );
     let status = env.sh("git status --porcelain", &repo);
     assert_eq!(stdout(&status), "");
 }
@@ -70,13 +84,20 @@ fn failing_build_shows_the_log_tail_and_exits_1() {
     env.hasher_slot("hasher", None);
     let repo = env.gear_repo("hello", "");
     let mut env = env;
-    env.extra_env.push(("HASHER_EMU_FAIL".into(), "build".into()));
+    env.extra_env
+        .push(("HASHER_EMU_FAIL".into(), "build".into()));
     let out = env.zoryn(&["build"], &repo);
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
     let s = stdout(&out);
     assert!(s.contains("local    x86_64  sisyphus  FAIL"), "{s}");
     assert!(s.contains("local: hsh exited with status"), "{s}");
-    assert!(s.contains(&format!("last lines of {}", repo.join(".gear/build.local.log").display())), "{s}");
+    assert!(
+        s.contains(&format!(
+            "last lines of {}",
+            repo.join(".gear/build.local.log").display()
+        )),
+        "{s}"
+    );
     assert!(s.contains("  | "), "{s}");
     assert!(names_in(&repo.join("hasher_out/local")).is_empty());
 }
@@ -107,14 +128,25 @@ fn two_numbered_local_builders_build_in_parallel_into_separate_dirs() {
     let time = |kind: &str, number: &str| -> u128 {
         events
             .lines()
-            .find(|l| l.split_whitespace().nth(1) == Some(kind) && l.contains(&format!("number={number} ")))
+            .find(|l| {
+                l.split_whitespace().nth(1) == Some(kind)
+                    && l.contains(&format!("number={number} "))
+            })
             .and_then(|l| l.split_whitespace().next())
             .and_then(|t| t.parse().ok())
             .unwrap_or_else(|| panic!("no {kind} for number {number} in:\n{events}"))
     };
-    assert!(time("build-start", "2") < time("build-end", "3"), "{events}");
-    assert!(time("build-start", "3") < time("build-end", "2"), "{events}");
-    assert!(events.contains("workdir=") && events.contains("hasher_2") && events.contains("hasher_3"));
+    assert!(
+        time("build-start", "2") < time("build-end", "3"),
+        "{events}"
+    );
+    assert!(
+        time("build-start", "3") < time("build-end", "2"),
+        "{events}"
+    );
+    assert!(
+        events.contains("workdir=") && events.contains("hasher_2") && events.contains("hasher_3")
+    );
 }
 
 #[test]
@@ -130,21 +162,45 @@ fn a_builder_never_overwrites_another_builders_results() {
     let first = repo.join("hasher_out/local2/hello-1.0-alt1.x86_64.rpm");
     let before = std::fs::read(&first).unwrap();
     let mtime = std::fs::metadata(&first).unwrap().modified().unwrap();
-    let out = env.zoryn(&["build", "-b", "local3", "--packager", "Other Person <other@example.invalid>"], &repo);
+    let out = env.zoryn(
+        &[
+            "build",
+            "-b",
+            "local3",
+            "--packager",
+            "Other Person <other@example.invalid>",
+        ],
+        &repo,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     assert_eq!(std::fs::read(&first).unwrap(), before);
-    assert_eq!(std::fs::metadata(&first).unwrap().modified().unwrap(), mtime);
+    assert_eq!(
+        std::fs::metadata(&first).unwrap().modified().unwrap(),
+        mtime
+    );
     let second = repo.join("hasher_out/local3/hello-1.0-alt1.x86_64.rpm");
-    assert_eq!(rpm_query(&second, "%{PACKAGER}"), "Other Person <other@example.invalid>");
-    assert_ne!(rpm_query(&first, "%{PACKAGER}"), "Other Person <other@example.invalid>");
+    assert_eq!(
+        rpm_query(&second, "%{PACKAGER}"),
+        "Other Person <other@example.invalid>"
+    );
+    assert_ne!(
+        rpm_query(&first, "%{PACKAGER}"),
+        "Other Person <other@example.invalid>"
+    );
 }
 
 #[test]
 fn rpmbuild_args_reach_rpmbuild() {
     let env = TestEnv::new();
     env.hasher_slot("hasher", None);
-    let repo = env.gear_repo("hello", "%define zoryn_marker %{?marker}%{!?marker:unset}\nVendor: %zoryn_marker");
-    let out = env.zoryn(&["build", "--rpmbuild-args=--define 'marker from-zoryn'"], &repo);
+    let repo = env.gear_repo(
+        "hello",
+        "%define zoryn_marker %{?marker}%{!?marker:unset}\nVendor: %zoryn_marker",
+    );
+    let out = env.zoryn(
+        &["build", "--rpmbuild-args=--define 'marker from-zoryn'"],
+        &repo,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let rpm = repo.join("hasher_out/local/hello-1.0-alt1.x86_64.rpm");
     assert_eq!(rpm_query(&rpm, "%{VENDOR}"), "from-zoryn");
@@ -176,7 +232,8 @@ fn json_output_is_events_then_a_summary() {
 fn ctrl_c_stops_hsh_releases_the_lock_and_exits_130() {
     let mut env = TestEnv::new();
     let workdir = env.hasher_slot("hasher", None);
-    env.extra_env.push(("HASHER_EMU_HANG".into(), "build".into()));
+    env.extra_env
+        .push(("HASHER_EMU_HANG".into(), "build".into()));
     let repo = env.gear_repo("hello", "");
     let child = env.spawn_zoryn(&["build"], &repo);
     let start = env.wait_for_event("build-start", Duration::from_secs(60));
@@ -185,14 +242,22 @@ fn ctrl_c_stops_hsh_releases_the_lock_and_exits_130() {
         .find_map(|w| w.strip_prefix("pid="))
         .and_then(|p| p.parse().ok())
         .expect("pid in build-start event");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", both(&out));
     assert!(stdout(&out).contains("CANCELLED"), "{}", both(&out));
     // hsh itself is gone, and so is everything it started.
-    let alive = std::fs::read_to_string(format!("/proc/{hsh_pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
+    let alive =
+        std::fs::read_to_string(format!("/proc/{hsh_pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
     assert!(!alive, "hsh {hsh_pid} survived");
-    let ps = std::process::Command::new("ps").args(["-eo", "pid,args"]).output().unwrap();
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "pid,args"])
+        .output()
+        .unwrap();
     let leftovers: Vec<String> = String::from_utf8_lossy(&ps.stdout)
         .lines()
         .filter(|l| l.contains(&*env.root.to_string_lossy()) && !l.contains(" ps "))

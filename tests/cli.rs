@@ -8,20 +8,44 @@ use support::{both, stdout, TestEnv};
 fn builder_list_shows_builtin_and_configured_builders() {
     let env = TestEnv::new();
     env.builder("local2", "hasher_number = 2\n");
-    env.builder("arm64", "host = \"arm.example\"\narch = \"aarch64\"\nbranch = \"p11\"\nhasher_number = 1\n");
+    env.builder(
+        "arm64",
+        "host = \"arm.example\"\narch = \"aarch64\"\nbranch = \"p11\"\nhasher_number = 1\n",
+    );
     let out = env.zoryn(&["builder", "list"], &env.home);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let s = stdout(&out);
     let lines: Vec<&str> = s.lines().collect();
     assert!(lines[0].starts_with("NAME"), "{s}");
-    assert!(lines.iter().any(|l| l.starts_with("local ") && l.contains("localhost") && l.contains("~/hasher")), "{s}");
-    assert!(lines.iter().any(|l| l.starts_with("local2") && l.contains("~/hasher_2")), "{s}");
-    assert!(lines.iter().any(|l| l.starts_with("arm64") && l.contains("remote") && l.contains("aarch64") && l.contains("p11")), "{s}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("local ") && l.contains("localhost") && l.contains("~/hasher")),
+        "{s}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("local2") && l.contains("~/hasher_2")),
+        "{s}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("arm64")
+            && l.contains("remote")
+            && l.contains("aarch64")
+            && l.contains("p11")),
+        "{s}"
+    );
 
     let out = env.zoryn(&["builder", "list", "--json", "-b", "local*"], &env.home);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let names: Vec<&str> = v.as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["local", "local2"]);
     assert_eq!(v[1]["hasher_number"], 2);
     assert_eq!(v[0]["source"], "built-in");
@@ -38,7 +62,11 @@ fn completions_and_man_page_are_generated() {
     }
     let out = env.zoryn(&["man"], &env.home);
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).starts_with(".ie") || stdout(&out).contains(".TH zoryn"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with(".ie") || stdout(&out).contains(".TH zoryn"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]

@@ -13,8 +13,17 @@ fn not_inside_a_git_repository() {
     let out = env.zoryn(&["build"], &dir);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
     let e = stderr(&out);
-    assert!(e.contains(&format!("zoryn: error: {} is not inside a git repository", dir.display())), "{e}");
-    assert!(e.contains("hint: run zoryn build inside a gear repository"), "{e}");
+    assert!(
+        e.contains(&format!(
+            "zoryn: error: {} is not inside a git repository",
+            dir.display()
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("hint: run zoryn build inside a gear repository"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -24,7 +33,11 @@ fn no_gear_rules_and_no_spec() {
     env.sh("git rm -q -r .gear && git commit -qm 'drop rules'", &repo);
     let out = env.zoryn(&["build"], &repo);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    assert!(stderr(&out).contains("has no .gear/rules: not a gear repository"), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("has no .gear/rules: not a gear repository"),
+        "{}",
+        both(&out)
+    );
 
     let repo = env.gear_repo("nospec", "");
     std::fs::write(repo.join(".gear/rules"), "tar: nospec\n").unwrap();
@@ -69,7 +82,13 @@ fn hasher_workdir_missing_or_not_writable() {
     let out = env.zoryn(&["build"], &repo);
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
     let s = both(&out);
-    assert!(s.contains(&format!("hasher workdir {} does not exist", env.home.join("hasher").display())), "{s}");
+    assert!(
+        s.contains(&format!(
+            "hasher workdir {} does not exist",
+            env.home.join("hasher").display()
+        )),
+        "{s}"
+    );
     assert!(s.contains("hint: create it: mkdir -p"), "{s}");
     assert!(s.contains("ERROR"), "{s}");
 
@@ -94,20 +113,35 @@ fn missing_satellite_users_say_what_to_run() {
     let out = env.zoryn(&["build", "-b", "local2"], &repo);
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
     let s = both(&out);
-    assert!(s.contains(&format!("hint: create them as root: hasher-useradd --number=2 {}", env.user_name())), "{s}");
+    assert!(
+        s.contains(&format!(
+            "hint: create them as root: hasher-useradd --number=2 {}",
+            env.user_name()
+        )),
+        "{s}"
+    );
 }
 
 #[test]
 fn disallowed_mountpoint_prints_the_line_to_add() {
     let env = TestEnv::new();
     env.hasher_slot("hasher", None);
-    env.write(".zoryn", "[build]\ncommand = \"hsh --lazy-cleanup --mountpoints=/proc,/dev/kvm\"\n");
+    env.write(
+        ".zoryn",
+        "[build]\ncommand = \"hsh --lazy-cleanup --mountpoints=/proc,/dev/kvm\"\n",
+    );
     let repo = env.gear_repo("hello", "");
     let out = env.zoryn(&["build"], &repo);
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
     let s = both(&out);
-    assert!(s.contains("mount point(s) /dev/kvm not allowed by hasher-priv"), "{s}");
-    assert!(s.contains("allowed_mountpoints=/proc,/dev/pts,/dev/kvm"), "{s}");
+    assert!(
+        s.contains("mount point(s) /dev/kvm not allowed by hasher-priv"),
+        "{s}"
+    );
+    assert!(
+        s.contains("allowed_mountpoints=/proc,/dev/pts,/dev/kvm"),
+        "{s}"
+    );
     assert!(s.contains(&format!("user.d/{}", env.uid())), "{s}");
 }
 
@@ -128,26 +162,48 @@ fn config_errors_name_file_line_and_key_and_change_nothing() {
     let env = TestEnv::new();
     env.hasher_slot("hasher", None);
     let repo = env.gear_repo("hello", "");
-    let cfg = env.write(".zoryn", "[builders]\ndefault = \"local\"\nparalel = \"on\"\n");
+    let cfg = env.write(
+        ".zoryn",
+        "[builders]\ndefault = \"local\"\nparalel = \"on\"\n",
+    );
     let out = env.zoryn(&["build"], &repo);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
     let e = stderr(&out);
-    assert!(e.contains(&format!("{}:3:1: unknown key `paralel` in [builders]", cfg.display())), "{e}");
+    assert!(
+        e.contains(&format!(
+            "{}:3:1: unknown key `paralel` in [builders]",
+            cfg.display()
+        )),
+        "{e}"
+    );
     assert!(e.contains("did you mean `parallel`?"), "{e}");
     assert!(names_in(&repo.join("hasher_out")).is_empty());
-    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "[builders]\ndefault = \"local\"\nparalel = \"on\"\n");
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "[builders]\ndefault = \"local\"\nparalel = \"on\"\n"
+    );
 
-    env.write(".zoryn", "[build]\nlog_filename = \"build.{bulider}.log\"\n");
+    env.write(
+        ".zoryn",
+        "[build]\nlog_filename = \"build.{bulider}.log\"\n",
+    );
     let out = env.zoryn(&["builder", "list"], &repo);
     assert_eq!(out.status.code(), Some(2));
     let e = stderr(&out);
-    assert!(e.contains(":2:23: [build] log_filename: unknown placeholder `{bulider}`"), "{e}");
+    assert!(
+        e.contains(":2:23: [build] log_filename: unknown placeholder `{bulider}`"),
+        "{e}"
+    );
     assert!(e.contains("did you mean `{builder}`?"), "{e}");
 
     env.write(".zoryn", "[build\ncommand = 1\n");
     let out = env.zoryn(&["builder", "list"], &repo);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains(":1:7: invalid TOML"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(":1:7: invalid TOML"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -159,16 +215,38 @@ fn every_broken_builder_file_is_reported() {
     let out = env.zoryn(&["builder", "list"], &env.home);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
     let e = stderr(&out);
-    assert!(e.contains(&format!("{}: remote builder `arm` has no host", a.display())), "{e}");
-    assert!(e.contains(&format!("{}:1:17: hasher_number: expected an integer, found a string", b.display())), "{e}");
-    assert!(e.contains("builder name `9lives` must start with a letter"), "{e}");
+    assert!(
+        e.contains(&format!(
+            "{}: remote builder `arm` has no host",
+            a.display()
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "{}:1:17: hasher_number: expected an integer, found a string",
+            b.display()
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("builder name `9lives` must start with a letter"),
+        "{e}"
+    );
 }
 
 #[test]
 fn zoryn_config_env_must_point_at_a_file() {
     let mut env = TestEnv::new();
-    env.extra_env.push(("ZORYN_CONFIG".into(), env.home.join("nope.toml").display().to_string()));
+    env.extra_env.push((
+        "ZORYN_CONFIG".into(),
+        env.home.join("nope.toml").display().to_string(),
+    ));
     let out = env.zoryn(&["builder", "list"], &env.home);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("nope.toml: cannot read the config file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nope.toml: cannot read the config file"),
+        "{}",
+        stderr(&out)
+    );
 }

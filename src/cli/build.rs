@@ -18,6 +18,7 @@ use crate::run::cancel::{install_signal_handlers, CancelToken};
 use crate::run::events::EventKind;
 use crate::run::executor::{execute, exit_code, info, Emitter, RunContext};
 use crate::source::{gear, repo};
+use crate::transport::ssh::{Hosts, SshSettings};
 
 #[derive(Args, Debug)]
 pub struct BuildArgs {
@@ -181,13 +182,19 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         rpmbuild_args: args.rpmbuild_args.clone(),
         packager: args.packager.clone(),
         cancel: cancel.clone(),
+        hosts: Hosts::new(SshSettings::from_config(
+            &loaded.global,
+            loaded.paths.runtime_dir.clone(),
+        )),
+        builders_dir: loaded.paths.builders_dir.clone(),
+        uploads: Default::default(),
     };
     let excludes: Vec<PathBuf> = builders
         .iter()
         .flat_map(|b| {
-            let results = crate::run::local::results_dir(&ctx, b);
+            let results = crate::run::job::results_dir(&ctx, b);
             [
-                crate::run::local::log_path(&ctx, b),
+                crate::run::job::log_path(&ctx, b),
                 results.parent().map(PathBuf::from).unwrap_or(results),
             ]
         })

@@ -4,6 +4,7 @@
 
 pub mod invocation;
 pub mod priv_config;
+pub mod remote;
 pub mod results;
 pub mod stage;
 pub mod workdir;

@@ -10,7 +10,7 @@
 //! `$ZORYN_HASHER_PRIV_DIR` replaces `/etc/hasher-priv` (used by the test
 //! suite's emulated hasher).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub const DEFAULT_DIR: &str = "/etc/hasher-priv";
 
@@ -50,28 +50,50 @@ pub struct PrivProblem {
     pub hint: String,
 }
 
-/// The per-user (and per-number) config files that exist, in reading order.
-fn user_files(dir: &Path, caller: &Caller, number: Option<u32>) -> (Vec<PathBuf>, Option<PathBuf>) {
-    let ud = dir.join("user.d");
-    let pick = |suffix: &str| {
-        [
-            format!("{}{suffix}", caller.user),
-            format!("{}{suffix}", caller.uid),
-        ]
-        .into_iter()
-        .map(|n| ud.join(n))
-        .find(|p| p.is_file())
-    };
-    let base = pick("");
-    let numbered = number.and_then(|n| pick(&format!(":{n}")));
-    let mut files: Vec<PathBuf> = vec![dir.join("system")];
-    files.extend(base.clone());
-    files.extend(numbered.clone());
-    (files, if number.is_some() { numbered } else { base })
+/// A hasher-priv configuration tree zoryn can read: the local
+/// `/etc/hasher-priv`, or the files a remote host sent back.
+pub trait PrivTree {
+    /// Where it lives, for messages.
+    fn dir(&self) -> String;
+    /// Whether `user.d` could be listed (if not, nothing is judged).
+    fn readable(&self) -> bool;
+    /// The text of `rel` (e.g. `system`, `user.d/me:2`), if it exists.
+    fn read(&self, rel: &str) -> Option<String>;
 }
 
-fn read_option(path: &Path, option: &str) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
+/// The tree on this machine.
+pub struct LocalTree(pub PathBuf);
+
+impl PrivTree for LocalTree {
+    fn dir(&self) -> String {
+        self.0.display().to_string()
+    }
+    fn readable(&self) -> bool {
+        std::fs::read_dir(self.0.join("user.d")).is_ok()
+    }
+    fn read(&self, rel: &str) -> Option<String> {
+        let p = self.0.join(rel);
+        p.is_file()
+            .then(|| std::fs::read_to_string(&p).ok())
+            .flatten()
+    }
+}
+
+/// Candidate per-user file names, in the order hasher-priv reads them.
+pub fn candidate_files(caller: &Caller, number: Option<u32>) -> Vec<String> {
+    let mut v = vec![
+        "system".to_string(),
+        format!("user.d/{}", caller.user),
+        format!("user.d/{}", caller.uid),
+    ];
+    if let Some(n) = number {
+        v.push(format!("user.d/{}:{n}", caller.user));
+        v.push(format!("user.d/{}:{n}", caller.uid));
+    }
+    v
+}
+
+fn option_in(text: &str, option: &str) -> Option<String> {
     let mut value = None;
     for line in text.lines() {
         let line = line.trim();
@@ -87,28 +109,41 @@ fn read_option(path: &Path, option: &str) -> Option<String> {
     value
 }
 
-/// Check the satellite config and mount points for one local build.
+/// Check the satellite config and mount points for one build.
 /// A config tree zoryn cannot read is not judged (hasher will).
 pub fn check(
-    dir: &Path,
+    tree: &dyn PrivTree,
     caller: &Caller,
     number: Option<u32>,
     mountpoints: &[String],
 ) -> Result<(), PrivProblem> {
-    let ud = dir.join("user.d");
-    if std::fs::read_dir(&ud).is_err() {
+    if !tree.readable() {
         return Ok(());
     }
-    let (files, own) = user_files(dir, caller, number);
+    let pick = |suffix: &str| {
+        [
+            format!("user.d/{}{suffix}", caller.user),
+            format!("user.d/{}{suffix}", caller.uid),
+        ]
+        .into_iter()
+        .find(|rel| tree.read(rel).is_some())
+    };
+    let base = pick("");
+    let numbered = number.and_then(|n| pick(&format!(":{n}")));
+    let own = if number.is_some() {
+        numbered.clone()
+    } else {
+        base.clone()
+    };
     let Some(own) = own else {
         let (cmd, file) = match number {
             Some(n) => (
                 format!("hasher-useradd --number={n} {}", caller.user),
-                format!("{}/{}:{n}", ud.display(), caller.uid),
+                format!("{}/user.d/{}:{n}", tree.dir(), caller.uid),
             ),
             None => (
                 format!("hasher-useradd {}", caller.user),
-                format!("{}/{}", ud.display(), caller.uid),
+                format!("{}/user.d/{}", tree.dir(), caller.uid),
             ),
         };
         let slot = number.map_or("the default hasher slot".to_string(), |n| {
@@ -125,10 +160,16 @@ pub fn check(
     if mountpoints.is_empty() {
         return Ok(());
     }
+    let mut files = vec!["system".to_string()];
+    files.extend(base);
+    files.extend(numbered);
     let allowed: Vec<String> = files
         .iter()
         .rev()
-        .find_map(|f| read_option(f, "allowed_mountpoints"))
+        .find_map(|f| {
+            tree.read(f)
+                .and_then(|t| option_in(&t, "allowed_mountpoints"))
+        })
         .map(|v| {
             v.split(',')
                 .map(|s| s.trim().to_string())
@@ -153,8 +194,8 @@ pub fn check(
             caller.user
         ),
         hint: format!(
-            "as root, set this line in {}:\n    allowed_mountpoints={}",
-            own.display(),
+            "as root, set this line in {}/{own}:\n    allowed_mountpoints={}",
+            tree.dir(),
             all.join(",")
         ),
     })
@@ -193,11 +234,11 @@ mod tests {
     #[test]
     fn missing_satellites_say_what_to_run() {
         let t = tree();
-        let e = check(t.path(), &caller(), Some(2), &[]).unwrap_err();
+        let e = check(&LocalTree(t.path().to_path_buf()), &caller(), Some(2), &[]).unwrap_err();
         assert_eq!(e.hint, "create them as root: hasher-useradd --number=2 me");
         std::fs::write(t.path().join("user.d/1000:2"), "user1=me_a2\nuser2=me_b2\n").unwrap();
-        assert!(check(t.path(), &caller(), Some(2), &[]).is_ok());
-        assert!(check(t.path(), &caller(), None, &[]).is_err());
+        assert!(check(&LocalTree(t.path().to_path_buf()), &caller(), Some(2), &[]).is_ok());
+        assert!(check(&LocalTree(t.path().to_path_buf()), &caller(), None, &[]).is_err());
     }
 
     #[test]
@@ -205,7 +246,7 @@ mod tests {
         let t = tree();
         std::fs::write(t.path().join("user.d/me"), "user1=a\n").unwrap();
         let mp = vec!["/proc".to_string(), "/dev/pts".to_string()];
-        let e = check(t.path(), &caller(), None, &mp).unwrap_err();
+        let e = check(&LocalTree(t.path().to_path_buf()), &caller(), None, &mp).unwrap_err();
         assert_eq!(
             e.message,
             "mount point(s) /dev/pts not allowed by hasher-priv for me"
@@ -220,13 +261,19 @@ mod tests {
             "user1=a\n ALLOWED_MOUNTPOINTS = /proc,/dev/pts\n",
         )
         .unwrap();
-        assert!(check(t.path(), &caller(), None, &mp).is_ok());
+        assert!(check(&LocalTree(t.path().to_path_buf()), &caller(), None, &mp).is_ok());
     }
 
     #[test]
     fn unreadable_tree_is_not_judged() {
         let t = tempfile::tempdir().unwrap();
-        assert!(check(t.path(), &caller(), Some(1), &["/proc".into()]).is_ok());
+        assert!(check(
+            &LocalTree(t.path().to_path_buf()),
+            &caller(),
+            Some(1),
+            &["/proc".into()]
+        )
+        .is_ok());
     }
 
     #[test]

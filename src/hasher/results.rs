@@ -42,7 +42,9 @@ impl ResultDirs {
     }
 }
 
-type Stamp = (u64, i64, i64, u64);
+/// Identity of one file version: inode, mtime and size, as text (so a
+/// listing from a remote `find -printf` compares the same way).
+type Stamp = String;
 
 /// The state of the result directories at one moment.
 #[derive(Clone, Debug, Default)]
@@ -58,8 +60,16 @@ fn rpm_files(dir: &Path) -> Vec<(PathBuf, Stamp)> {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".rpm"))
         .filter_map(|e| {
             let m = e.metadata().ok()?;
-            m.is_file()
-                .then(|| (e.path(), (m.ino(), m.mtime(), m.mtime_nsec(), m.len())))
+            m.is_file().then(|| {
+                let stamp = format!(
+                    "{} {}.{:09} {}",
+                    m.ino(),
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.len()
+                );
+                (e.path(), stamp)
+            })
         })
         .collect()
 }
@@ -71,6 +81,13 @@ impl Snapshot {
             files.extend(rpm_files(d));
         }
         Snapshot { files }
+    }
+
+    /// From a listing of `(path, stamp)` pairs taken elsewhere.
+    pub fn from_entries(entries: impl IntoIterator<Item = (PathBuf, String)>) -> Snapshot {
+        Snapshot {
+            files: entries.into_iter().collect(),
+        }
     }
 
     /// Files that are new or rewritten in `after`, sorted.

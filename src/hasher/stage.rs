@@ -14,6 +14,7 @@ pub enum Phase {
     Queued,
     WaitingForLock,
     Starting,
+    Uploading,
     PreparingChroot,
     InstallingDeps,
     Prep,
@@ -21,6 +22,7 @@ pub enum Phase {
     Install,
     Check,
     Packaging,
+    Downloading,
     Collecting,
 }
 
@@ -30,6 +32,7 @@ impl Phase {
             Phase::Queued => "queued",
             Phase::WaitingForLock => "waiting for lock",
             Phase::Starting => "starting",
+            Phase::Uploading => "uploading",
             Phase::PreparingChroot => "preparing chroot",
             Phase::InstallingDeps => "installing build deps",
             Phase::Prep => "%prep",
@@ -37,6 +40,7 @@ impl Phase {
             Phase::Install => "%install",
             Phase::Check => "%check",
             Phase::Packaging => "packaging",
+            Phase::Downloading => "downloading",
             Phase::Collecting => "collecting results",
         }
     }

@@ -175,6 +175,17 @@ impl<W: Write> Reporter for PlainReporter<W> {
                     "[{builder}] waiting: hasher workdir locked by {who}{how_long}"
                 ));
             }
+            EventKind::Uploaded {
+                builder,
+                bytes_sent,
+                tarball_bytes,
+            } => {
+                if self.verbose || !self.live {
+                    self.say(&format!(
+                        "[{builder}] uploaded source: {bytes_sent} of {tarball_bytes} bytes sent"
+                    ));
+                }
+            }
             EventKind::Started { builder, log, .. } => {
                 let at = ev.at;
                 if let Some(r) = self.row(builder) {

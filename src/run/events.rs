@@ -84,6 +84,13 @@ pub enum EventKind {
         holder_pid: Option<u32>,
         held_for_secs: Option<u64>,
     },
+    /// The source reached the builder's host (`bytes_sent` by rsync; 0 when
+    /// another builder on the same host already uploaded it in this run).
+    Uploaded {
+        builder: String,
+        bytes_sent: u64,
+        tarball_bytes: u64,
+    },
     Started {
         builder: String,
         log: PathBuf,

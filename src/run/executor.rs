@@ -8,14 +8,16 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::cancel::CancelToken;
 use super::events::{BuilderInfo, BuilderResult, Event, EventKind, Outcome};
 use crate::config::global::GlobalConfig;
-use crate::farm::{Builder, Farm};
+use crate::farm::{Builder, Farm, Location};
 use crate::source::gear::Tarball;
+use crate::transport::rsync;
+use crate::transport::ssh::{Host, Hosts, TransportError};
 
 /// Sends events stamped with the time since the run started.
 #[derive(Clone)]
@@ -47,6 +49,45 @@ pub struct RunContext<'a> {
     pub rpmbuild_args: Option<String>,
     pub packager: Option<String>,
     pub cancel: CancelToken,
+    /// SSH hosts of this run (one master and session bound per host).
+    pub hosts: Hosts,
+    /// `builders.d`, where each builder's generated apt config lives.
+    pub builders_dir: PathBuf,
+    /// One upload of the tarball per host and run.
+    pub uploads: Mutex<HashMap<String, Arc<OnceLock<Result<u64, TransportError>>>>>,
+}
+
+impl RunContext<'_> {
+    /// `builders.d/NAME/apt`.
+    pub fn apt_dir(&self, builder: &str) -> PathBuf {
+        self.builders_dir.join(builder).join("apt")
+    }
+
+    /// Upload the tarball to `remote_path` on `host` unless this run already
+    /// did; returns the bytes rsync sent (0 for the second caller).
+    pub fn upload_once(&self, host: &Host, remote_path: &str) -> Result<u64, TransportError> {
+        let key = format!("{}\0{remote_path}", host.destination);
+        let cell = {
+            let mut map = self.uploads.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(key).or_default().clone()
+        };
+        let mut first = false;
+        let r = cell.get_or_init(|| {
+            first = true;
+            rsync::upload_file(
+                &self.global.commands.rsync,
+                host,
+                &self.tarball.path,
+                remote_path,
+                &self.cancel,
+            )
+            .map(|s| s.bytes_sent)
+        });
+        match r {
+            Ok(bytes) => Ok(if first { *bytes } else { 0 }),
+            Err(e) => Err(e.clone()),
+        }
+    }
 }
 
 pub fn info(b: &Builder) -> BuilderInfo {
@@ -101,7 +142,10 @@ pub fn execute(
         let r = if ctx.cancel.is_cancelled() {
             cancelled(b)
         } else {
-            super::local::build(ctx, b, emit)
+            match &b.location {
+                Location::Local => super::local::build(ctx, b, emit),
+                Location::Remote { host } => super::remote::build(ctx, b, host, emit),
+            }
         };
         emit.emit(EventKind::Finished(r.clone()));
         r

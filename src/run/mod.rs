@@ -4,4 +4,6 @@
 pub mod cancel;
 pub mod events;
 pub mod executor;
+pub mod job;
 pub mod local;
+pub mod remote;

@@ -58,7 +58,7 @@ pub fn make_tarball(
         }
     })?;
     match outcome {
-        Outcome::Cancelled => {
+        Outcome::Cancelled | Outcome::TimedOut => {
             return Err(SourceError::new("interrupted while making the tarball", ""));
         }
         o if !o.success() => {

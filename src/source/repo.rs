@@ -25,7 +25,7 @@ pub fn git_root(git: &[String], dir: &Path) -> Result<PathBuf, SourceError> {
         .arg("-C")
         .arg(dir)
         .args(["rev-parse", "--show-toplevel"]);
-    let out = capture(&spec).map_err(|e| SourceError {
+    let out = capture(&spec, &crate::run::cancel::CancelToken::new()).map_err(|e| SourceError {
         message: format!("cannot run git: {e}"),
         hint: Some("install git (ALT and Debian package: git)".into()),
         missing_tool: true,
@@ -118,7 +118,8 @@ pub fn exclude_from_git(git: &[String], root: &Path, paths: &[PathBuf]) -> std::
         .arg("-C")
         .arg(root)
         .args(["rev-parse", "--git-path", "info/exclude"]);
-    let out = capture(&spec).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let out = capture(&spec, &crate::run::cancel::CancelToken::new())
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     if !out.success() {
         return Err(std::io::Error::other(out.stderr));
     }

@@ -1,4 +1,6 @@
 //! Moving commands and data: the one command runner (local processes) and,
 //! later, ssh with a ControlMaster per host and rsync.
 
+pub mod rsync;
 pub mod runner;
+pub mod ssh;

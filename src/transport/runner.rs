@@ -12,7 +12,7 @@
 //! line callback and get an [`Outcome`] back.
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
@@ -39,6 +39,8 @@ pub struct CommandSpec {
     pub args: Vec<OsString>,
     pub cwd: Option<PathBuf>,
     pub env: Vec<(OsString, OsString)>,
+    /// Stop the command (like a cancel) when it runs longer than this.
+    pub timeout: Option<Duration>,
 }
 
 impl CommandSpec {
@@ -55,7 +57,13 @@ impl CommandSpec {
             args: it.collect(),
             cwd: None,
             env: Vec::new(),
+            timeout: None,
         }
+    }
+
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
@@ -114,6 +122,8 @@ pub enum Outcome {
     Exited(ExitStatus),
     /// It was stopped because the cancel token fired.
     Cancelled,
+    /// It was stopped because it ran past its timeout.
+    TimedOut,
 }
 
 impl Outcome {
@@ -125,7 +135,7 @@ impl Outcome {
     pub fn code(&self) -> Option<i32> {
         match self {
             Outcome::Exited(s) => s.code().or_else(|| s.signal().map(|n| 128 + n)),
-            Outcome::Cancelled => None,
+            Outcome::Cancelled | Outcome::TimedOut => None,
         }
     }
 }
@@ -214,6 +224,8 @@ pub fn run(
     let mut exited: Option<std::io::Result<ExitStatus>> = None;
     let mut eof = false;
     let mut cancelled = cancel.is_cancelled();
+    let mut timed_out = false;
+    let deadline = spec.timeout.map(|t| std::time::Instant::now() + t);
     let mut escalation = 0u8;
     if cancelled {
         let _ = killpg(pgid, Signal::SIGINT);
@@ -226,6 +238,8 @@ pub fn run(
             DRAIN
         } else if cancelled {
             GRACE
+        } else if let Some(d) = deadline {
+            d.saturating_duration_since(std::time::Instant::now())
         } else {
             Duration::from_secs(3600)
         };
@@ -252,6 +266,12 @@ pub fn run(
                     let _ = killpg(pgid, Signal::SIGKILL);
                     break;
                 }
+                if !cancelled && deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    cancelled = true;
+                    timed_out = true;
+                    let _ = killpg(pgid, Signal::SIGINT);
+                    continue;
+                }
                 if cancelled {
                     escalation += 1;
                     let sig = if escalation == 1 {
@@ -272,7 +292,11 @@ pub fn run(
     if cancelled {
         // Whatever else is left in the group goes too.
         let _ = killpg(pgid, Signal::SIGKILL);
-        return Ok(Outcome::Cancelled);
+        return Ok(if timed_out {
+            Outcome::TimedOut
+        } else {
+            Outcome::Cancelled
+        });
     }
     match exited {
         Some(Ok(status)) => Ok(Outcome::Exited(status)),
@@ -286,32 +310,87 @@ pub fn run(
 /// Output of a short query command.
 #[derive(Debug)]
 pub struct Captured {
-    pub status: ExitStatus,
+    /// `None` when it was stopped (timeout or cancel).
+    pub status: Option<ExitStatus>,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Captured {
     pub fn success(&self) -> bool {
-        self.status.success()
+        self.status.is_some_and(|s| s.success())
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
     }
 }
 
-/// Run a short query (`git rev-parse`, `uname -m`) and capture stdout and
-/// stderr separately. Not cancellable: use [`run`] for anything long.
-pub fn capture(spec: &CommandSpec) -> Result<Captured, SpawnError> {
-    let out = spec
-        .to_command()
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| SpawnError {
-            program: spec.program_name(),
-            source,
-        })?;
+/// Run a short query (`git rev-parse`, a remote probe) and capture stdout
+/// and stderr separately. Honours the spec's timeout (then the status is
+/// `None`) and the cancel token.
+pub fn capture(spec: &CommandSpec, cancel: &CancelToken) -> Result<Captured, SpawnError> {
+    let spawn_err = |source| SpawnError {
+        program: spec.program_name(),
+        source,
+    };
+    let mut cmd = spec.to_command();
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let (tx, rx) = mpsc::channel::<Option<std::io::Result<ExitStatus>>>();
+    let subscription = cancel.subscribe({
+        let tx = tx.clone();
+        move || {
+            let _ = tx.send(None);
+        }
+    });
+    let mut child = cmd.spawn().map_err(spawn_err)?;
+    let pgid = Pid::from_raw(child.id() as i32);
+    let collect = |r: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out_t = collect(
+        child
+            .stdout
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    );
+    let err_t = collect(
+        child
+            .stderr
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    );
+    thread::spawn(move || {
+        let _ = tx.send(Some(child.wait()));
+    });
+    let limit = spec.timeout.unwrap_or(Duration::from_secs(24 * 3600));
+    let status = if cancel.is_cancelled() {
+        None
+    } else {
+        match rx.recv_timeout(limit) {
+            Ok(Some(status)) => Some(status.map_err(spawn_err)?),
+            Ok(None) | Err(_) => None,
+        }
+    };
+    drop(subscription);
+    if status.is_none() {
+        let _ = killpg(pgid, Signal::SIGKILL);
+    }
+    let stdout = out_t.join().unwrap_or_default();
+    let stderr = err_t.join().unwrap_or_default();
     Ok(Captured {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
     })
 }
 
@@ -345,14 +424,6 @@ impl LineSplitter {
             on_line(&String::from_utf8_lossy(&line));
         }
     }
-}
-
-/// Read lines from any reader (used for files, e.g. a log tail).
-pub fn read_lines(reader: impl Read) -> Vec<String> {
-    BufReader::new(reader)
-        .lines()
-        .map_while(Result::ok)
-        .collect()
 }
 
 #[cfg(test)]
@@ -414,6 +485,31 @@ mod tests {
             thread::yield_now();
         }
         assert!(!alive(), "sleep {pid} survived cancellation");
+    }
+
+    #[test]
+    fn timeout_stops_a_command() {
+        let cancel = CancelToken::new();
+        let spec = CommandSpec::new(["sleep", "30"]).timeout(Duration::from_millis(200));
+        assert!(matches!(
+            run(&spec, &cancel, |_| {}).unwrap(),
+            Outcome::TimedOut
+        ));
+        let c = capture(&spec, &cancel).unwrap();
+        assert!(c.status.is_none());
+    }
+
+    #[test]
+    fn capture_separates_streams() {
+        let c = capture(
+            &CommandSpec::new(["sh", "-c", "echo out; echo err >&2; exit 4"]),
+            &CancelToken::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.stdout.as_str(), c.stderr.as_str(), c.code()),
+            ("out\n", "err\n", Some(4))
+        );
     }
 
     #[test]

@@ -1,0 +1,275 @@
+//! The remote side of a build's pre-flight and result listing.
+//!
+//! One fixed POSIX shell script per question, sent with its inputs as
+//! separate, quoted arguments (never pasted into the script). The answers are
+//! line-oriented and parsed here into the same values the local checks use:
+//! workdir state, the hasher-priv files, the workdir lock, and the result
+//! directories' contents.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::priv_config::PrivTree;
+use super::results::Snapshot;
+use super::workdir::LockState;
+
+/// Checks the workdir, prints the hasher-priv files that exist, probes the
+/// lock, creates zoryn's own directories, and lists the result dirs.
+/// Arguments: WORKDIR NFILES FILE... NMKDIR DIR... RESULTDIR...
+pub const PREFLIGHT_SCRIPT: &str = r#"
+wd=$1; shift
+if [ ! -e "$wd" ]; then echo "workdir=missing"
+elif [ ! -d "$wd" ]; then echo "workdir=notdir"
+elif [ ! -w "$wd" ] || [ ! -x "$wd" ]; then echo "workdir=unwritable"
+else echo "workdir=ok"; fi
+pd=${ZORYN_HASHER_PRIV_DIR:-/etc/hasher-priv}
+echo "privdir=$pd"
+if ls "$pd/user.d" >/dev/null 2>&1; then echo "userd=readable"; else echo "userd=unreadable"; fi
+n=$1; shift
+while [ "$n" -gt 0 ]; do
+  f=$1; shift; n=$((n-1))
+  if [ -f "$pd/$f" ] && [ -r "$pd/$f" ]; then
+    echo "file=$f"
+    sed 's/^/| /' "$pd/$f"
+  fi
+done
+n=$1; shift
+while [ "$n" -gt 0 ]; do
+  mkdir -p -- "$1" && echo "mkdir=ok" || echo "mkdir=failed $1"
+  shift; n=$((n-1))
+done
+if [ -d "$wd" ]; then
+  if command -v flock >/dev/null 2>&1; then
+    if flock -n "$wd" true 2>/dev/null; then echo "lock=free"
+    else
+      pid=$(head -c32 "$wd/pid" 2>/dev/null | tr -dc 0-9)
+      since=$(stat -c %Y "$wd/pid" 2>/dev/null)
+      now=$(date +%s)
+      echo "lock=busy pid=${pid:-} age=$(( ${now:-0} - ${since:-${now:-0}} ))"
+    fi
+  else echo "lock=unknown"; fi
+fi
+for d in "$@"; do
+  [ -d "$d" ] && find "$d" -maxdepth 1 -type f -name '*.rpm' -printf 'rpm=%i %T@ %s %p\n' 2>/dev/null
+done
+exit 0
+"#;
+
+/// Lists the result dirs only. Arguments: RESULTDIR...
+pub const LIST_SCRIPT: &str = r#"
+for d in "$@"; do
+  [ -d "$d" ] && find "$d" -maxdepth 1 -type f -name '*.rpm' -printf 'rpm=%i %T@ %s %p\n' 2>/dev/null
+done
+exit 0
+"#;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkdirState {
+    Ok,
+    Missing,
+    NotDir,
+    Unwritable,
+}
+
+/// The parsed answer of [`PREFLIGHT_SCRIPT`].
+#[derive(Debug, Clone)]
+pub struct Preflight {
+    pub workdir: WorkdirState,
+    pub priv_dir: String,
+    pub userd_readable: bool,
+    pub files: HashMap<String, String>,
+    pub mkdir_failed: Vec<String>,
+    pub lock: Option<LockState>,
+    pub results: Snapshot,
+}
+
+impl PrivTree for Preflight {
+    fn dir(&self) -> String {
+        self.priv_dir.clone()
+    }
+    fn readable(&self) -> bool {
+        self.userd_readable
+    }
+    fn read(&self, rel: &str) -> Option<String> {
+        self.files.get(rel).cloned()
+    }
+}
+
+/// argv for the preflight: `sh -c SCRIPT zoryn-preflight ARGS...`.
+pub fn preflight_argv(
+    workdir: &str,
+    priv_files: &[String],
+    mkdirs: &[String],
+    result_dirs: &[String],
+) -> Vec<String> {
+    let mut v = vec![
+        "sh".into(),
+        "-c".into(),
+        PREFLIGHT_SCRIPT.into(),
+        "zoryn-preflight".into(),
+        workdir.into(),
+    ];
+    v.push(priv_files.len().to_string());
+    v.extend(priv_files.iter().cloned());
+    v.push(mkdirs.len().to_string());
+    v.extend(mkdirs.iter().cloned());
+    v.extend(result_dirs.iter().cloned());
+    v
+}
+
+pub fn list_argv(result_dirs: &[String]) -> Vec<String> {
+    let mut v = vec![
+        "sh".into(),
+        "-c".into(),
+        LIST_SCRIPT.into(),
+        "zoryn-list".into(),
+    ];
+    v.extend(result_dirs.iter().cloned());
+    v
+}
+
+fn rpm_entry(line: &str) -> Option<(PathBuf, String)> {
+    let rest = line.strip_prefix("rpm=")?;
+    let mut it = rest.splitn(4, ' ');
+    let (ino, mtime, size, path) = (it.next()?, it.next()?, it.next()?, it.next()?);
+    Some((PathBuf::from(path), format!("{ino} {mtime} {size}")))
+}
+
+/// Parse a result listing (from either script).
+pub fn parse_listing(out: &str) -> Snapshot {
+    Snapshot::from_entries(out.lines().filter_map(rpm_entry))
+}
+
+pub fn parse_preflight(out: &str) -> Preflight {
+    let mut p = Preflight {
+        workdir: WorkdirState::Missing,
+        priv_dir: "/etc/hasher-priv".into(),
+        userd_readable: false,
+        files: HashMap::new(),
+        mkdir_failed: Vec::new(),
+        lock: None,
+        results: parse_listing(out),
+    };
+    let mut current: Option<String> = None;
+    for line in out.lines() {
+        if let Some(text) = line
+            .strip_prefix("| ")
+            .or_else(|| (line == "|").then_some(""))
+        {
+            if let Some(f) = &current {
+                let e = p.files.entry(f.clone()).or_default();
+                e.push_str(text);
+                e.push('\n');
+            }
+            continue;
+        }
+        current = None;
+        if let Some(v) = line.strip_prefix("workdir=") {
+            p.workdir = match v {
+                "ok" => WorkdirState::Ok,
+                "notdir" => WorkdirState::NotDir,
+                "unwritable" => WorkdirState::Unwritable,
+                _ => WorkdirState::Missing,
+            };
+        } else if let Some(v) = line.strip_prefix("privdir=") {
+            p.priv_dir = v.to_string();
+        } else if let Some(v) = line.strip_prefix("userd=") {
+            p.userd_readable = v == "readable";
+        } else if let Some(v) = line.strip_prefix("file=") {
+            p.files.insert(v.to_string(), String::new());
+            current = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("mkdir=failed ") {
+            p.mkdir_failed.push(v.to_string());
+        } else if let Some(v) = line.strip_prefix("lock=") {
+            p.lock = match v.split_whitespace().next() {
+                Some("free") => Some(LockState::Free),
+                Some("busy") => {
+                    let field = |k: &str| {
+                        v.split_whitespace()
+                            .find_map(|w| w.strip_prefix(k))
+                            .and_then(|x| x.parse::<u64>().ok())
+                    };
+                    Some(LockState::Busy {
+                        pid: field("pid=").map(|x| x as u32),
+                        since: field("age=").and_then(|a| {
+                            std::time::SystemTime::now()
+                                .checked_sub(std::time::Duration::from_secs(a))
+                        }),
+                    })
+                }
+                _ => None,
+            };
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn run(argv: &[String]) -> String {
+        run_env(argv, std::path::Path::new("/nonexistent"))
+    }
+
+    fn run_env(argv: &[String], priv_dir: &std::path::Path) -> String {
+        let out = Command::new(&argv[0])
+            .args(&argv[1..])
+            .env("ZORYN_HASHER_PRIV_DIR", priv_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The script runs under a real sh and its answer parses back.
+    #[test]
+    fn preflight_script_round_trip() {
+        let t = tempfile::tempdir().unwrap();
+        let wd = t.path().join("hasher 1 $x");
+        let priv_dir = t.path().join("priv");
+        std::fs::create_dir_all(priv_dir.join("user.d")).unwrap();
+        std::fs::create_dir_all(&wd).unwrap();
+        std::fs::write(priv_dir.join("system"), "allowed_mountpoints=/proc\n").unwrap();
+        std::fs::write(priv_dir.join("user.d/me:1"), "user1=me_a1\nuser2=me_b1\n").unwrap();
+        let repo = wd.join("repo/x86_64/RPMS.hasher");
+        std::fs::create_dir_all(&repo).unwrap();
+        std::fs::write(repo.join("a-1.rpm"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", repo.join("evil.rpm")).unwrap();
+        let up = t.path().join("up/pkg");
+        let argv = preflight_argv(
+            &wd.to_string_lossy(),
+            &["system".into(), "user.d/me".into(), "user.d/me:1".into()],
+            &[up.to_string_lossy().into_owned()],
+            &[repo.to_string_lossy().into_owned(), "/nonexistent/x".into()],
+        );
+        let p = parse_preflight(&run_env(&argv, &priv_dir));
+        assert_eq!(p.workdir, WorkdirState::Ok);
+        assert!(p.userd_readable);
+        assert_eq!(
+            p.read("user.d/me:1").as_deref(),
+            Some("user1=me_a1\nuser2=me_b1\n")
+        );
+        assert_eq!(p.read("user.d/me"), None);
+        assert!(up.is_dir());
+        assert_eq!(p.lock, Some(LockState::Free));
+        // Only the regular file is listed; the symlink is not.
+        let after = parse_listing(&run(&list_argv(&[repo.to_string_lossy().into_owned()])));
+        let produced = Snapshot::default().produced_since(&after);
+        assert_eq!(produced, vec![repo.join("a-1.rpm")]);
+        assert!(Snapshot::default().produced_since(&p.results) == produced);
+    }
+
+    #[test]
+    fn missing_workdir_is_reported() {
+        let argv = preflight_argv("/nonexistent/zoryn-wd", &[], &[], &[]);
+        let p = parse_preflight(&run(&argv));
+        assert_eq!(p.workdir, WorkdirState::Missing);
+        assert_eq!(p.lock, None);
+    }
+}

@@ -1,0 +1,257 @@
+//! What every build job shares, local or remote: the log that follows hsh's
+//! output, the template values and paths of a build, and how a job ends.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::events::{BuilderResult, EventKind, Outcome};
+use super::executor::{info, Emitter, RunContext};
+use crate::config::template::Vars;
+use crate::farm::Builder;
+use crate::hasher::stage::StageTracker;
+use crate::transport::runner::LineSplitter;
+
+/// Lines of the log shown when a build fails.
+pub const TAIL_LINES: usize = 15;
+
+/// How a job ended, before timing is added.
+pub struct Ended {
+    pub outcome: Outcome,
+    pub message: Option<String>,
+    pub hint: Option<String>,
+    pub packages: Vec<PathBuf>,
+    pub log: Option<PathBuf>,
+    pub log_tail: Vec<String>,
+}
+
+impl Ended {
+    pub fn unusable(message: String, hint: String) -> Ended {
+        Ended {
+            outcome: Outcome::Unusable,
+            message: Some(message),
+            hint: Some(hint),
+            packages: vec![],
+            log: None,
+            log_tail: vec![],
+        }
+    }
+
+    pub fn skipped(message: String) -> Ended {
+        Ended {
+            outcome: Outcome::Skipped,
+            message: Some(message),
+            hint: None,
+            packages: vec![],
+            log: None,
+            log_tail: vec![],
+        }
+    }
+
+    pub fn failed(message: String, log: &Path, log_tail: Vec<String>) -> Ended {
+        Ended {
+            outcome: Outcome::Failed,
+            message: Some(message),
+            hint: None,
+            packages: vec![],
+            log: Some(log.to_path_buf()),
+            log_tail,
+        }
+    }
+
+    pub fn cancelled(log: Option<&Path>) -> Ended {
+        Ended {
+            outcome: Outcome::Cancelled,
+            message: Some("interrupted; hsh was stopped".into()),
+            hint: None,
+            packages: vec![],
+            log: log.map(Path::to_path_buf),
+            log_tail: vec![],
+        }
+    }
+
+    pub fn success(packages: Vec<PathBuf>, log: &Path) -> Ended {
+        Ended {
+            outcome: Outcome::Success,
+            message: None,
+            hint: None,
+            packages,
+            log: Some(log.to_path_buf()),
+            log_tail: vec![],
+        }
+    }
+
+    pub fn into_result(self, b: &Builder, elapsed: std::time::Duration) -> BuilderResult {
+        BuilderResult {
+            builder: info(b),
+            outcome: self.outcome,
+            elapsed,
+            packages: self.packages,
+            log: self.log,
+            message: self.message,
+            hint: self.hint,
+            log_tail: self.log_tail,
+        }
+    }
+}
+
+/// Template values for a build of this package on `b`; `home` is the home
+/// on the builder's host.
+pub fn build_vars(ctx: &RunContext<'_>, b: &Builder, home: &str) -> Vars {
+    let mut v = b.vars();
+    v.git_root = Some(ctx.git_root.to_string_lossy().into_owned());
+    v.pkg = Some(ctx.tarball.spec.name.clone());
+    v.home = Some(home.to_string());
+    v
+}
+
+fn local_vars(ctx: &RunContext<'_>, b: &Builder) -> Vars {
+    build_vars(ctx, b, &ctx.home.to_string_lossy())
+}
+
+fn under_root(ctx: &RunContext<'_>, p: String) -> PathBuf {
+    let p = PathBuf::from(p);
+    if p.is_absolute() {
+        p
+    } else {
+        ctx.git_root.join(p)
+    }
+}
+
+/// The log file of a build of this package on `b` (always on this machine).
+pub fn log_path(ctx: &RunContext<'_>, b: &Builder) -> PathBuf {
+    let v = local_vars(ctx, b);
+    under_root(ctx, ctx.global.build.log_dir.expand(&v))
+        .join(ctx.global.build.log_filename.expand(&v))
+}
+
+/// Where `b`'s results go on this machine.
+pub fn results_dir(ctx: &RunContext<'_>, b: &Builder) -> PathBuf {
+    let v = local_vars(ctx, b);
+    under_root(ctx, ctx.global.builders.results_download_dir.expand(&v)).join(&b.name)
+}
+
+/// Follows hsh's output: writes the log (lines, `\r\n` normalised), tracks
+/// the phase, keeps the tail, and emits events.
+pub struct BuildLog<'a> {
+    path: PathBuf,
+    file: std::fs::File,
+    error: Option<std::io::Error>,
+    tracker: StageTracker,
+    splitter: LineSplitter,
+    tail: VecDeque<String>,
+    emit: &'a Emitter,
+    builder: String,
+    /// Lines starting with this are zoryn's own markers, not hsh output.
+    marker: Option<&'static str>,
+    pub markers: Vec<String>,
+}
+
+impl<'a> BuildLog<'a> {
+    pub fn create(path: &Path, emit: &'a Emitter, builder: &str) -> std::io::Result<BuildLog<'a>> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(BuildLog {
+            path: path.to_path_buf(),
+            file: std::fs::File::create(path)?,
+            error: None,
+            tracker: StageTracker::default(),
+            splitter: LineSplitter::default(),
+            tail: VecDeque::with_capacity(TAIL_LINES + 1),
+            emit,
+            builder: builder.to_string(),
+            marker: None,
+            markers: Vec::new(),
+        })
+    }
+
+    pub fn with_marker(mut self, marker: &'static str) -> Self {
+        self.marker = Some(marker);
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let mut lines = Vec::new();
+        self.splitter.feed(chunk, |l| lines.push(l.to_string()));
+        for l in lines {
+            self.line(&l);
+        }
+    }
+
+    fn line(&mut self, line: &str) {
+        if let Some(m) = self.marker {
+            if line.starts_with(m) {
+                self.markers.push(line.to_string());
+                return;
+            }
+        }
+        if self.error.is_none() {
+            if let Err(e) = writeln!(self.file, "{line}") {
+                self.error = Some(e);
+            }
+        }
+        if let Some(p) = self.tracker.feed(line) {
+            self.emit.emit(EventKind::Phase {
+                builder: self.builder.clone(),
+                phase: p,
+            });
+        }
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.to_string());
+        self.emit.emit(EventKind::Line {
+            builder: self.builder.clone(),
+            line: line.to_string(),
+        });
+    }
+
+    /// Flush; returns the tail and any write error.
+    pub fn finish(mut self) -> (Vec<String>, Option<std::io::Error>) {
+        let mut rest = Vec::new();
+        self.splitter.finish(|l| rest.push(l.to_string()));
+        for l in rest {
+            self.line(&l);
+        }
+        if let Err(e) = self.file.flush() {
+            self.error.get_or_insert(e);
+        }
+        (self.tail.into_iter().collect(), self.error)
+    }
+}
+
+/// A name a builder host may hand back as a result: a plain `*.rpm` file
+/// name, nothing that could escape the results directory.
+pub fn is_safe_result_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name.ends_with(".rpm")
+        && !name.contains('/')
+        && !name.contains('\0')
+        && name != ".."
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_result_names_are_refused() {
+        assert!(is_safe_result_name("hello-1.0-alt1.x86_64.rpm"));
+        for bad in [
+            "../x.rpm",
+            "/etc/x.rpm",
+            ".hidden.rpm",
+            "a/b.rpm",
+            "x.txt",
+            "",
+        ] {
+            assert!(!is_safe_result_name(bad), "{bad}");
+        }
+    }
+}

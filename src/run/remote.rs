@@ -1,0 +1,423 @@
+//! One build on a remote builder, over ssh and rsync.
+//!
+//! Probe the host (once per run), run the pre-flight script (workdir,
+//! hasher-priv, lock, result listing, zoryn's directories), sync the apt
+//! config, upload the tarball (once per host per run, into a per-package
+//! directory that stays there so the next upload is a delta), run hsh on a
+//! remote terminal with its output streamed into the local log, list the
+//! results again and download only the new ones. Ctrl-C stops the remote hsh
+//! and waits until its workdir lock is free.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::events::{BuilderResult, EventKind};
+use super::executor::{Emitter, RunContext};
+use super::job::{build_vars, is_safe_result_name, log_path, results_dir, BuildLog, Ended};
+use crate::farm::Builder;
+use crate::hasher::invocation::{hsh_argv, HshOptions};
+use crate::hasher::priv_config::{self, Caller};
+use crate::hasher::remote::{
+    list_argv, parse_listing, parse_preflight, preflight_argv, WorkdirState,
+};
+use crate::hasher::results::ResultDirs;
+use crate::hasher::stage::Phase;
+use crate::hasher::workdir::LockState;
+use crate::run::cancel::CancelToken;
+use crate::transport::rsync;
+use crate::transport::runner::{run, Outcome as RunOutcome};
+use crate::transport::ssh::{Host, TransportError};
+
+/// zoryn's directory in the remote home.
+pub const REMOTE_BASE: &str = ".cache/zoryn";
+/// First line the remote wrapper prints: the pid of hsh (its process group).
+const PID_MARKER: &str = "zoryn-remote-pid=";
+
+pub fn upload_dir(home: &str, pkg: &str) -> String {
+    format!("{home}/{REMOTE_BASE}/upload/{pkg}")
+}
+
+pub fn apt_dir(home: &str, builder: &str) -> String {
+    format!("{home}/{REMOTE_BASE}/apt/{builder}")
+}
+
+fn transport_failure(e: TransportError) -> Ended {
+    Ended::unusable(e.to_string(), e.hint)
+}
+
+pub fn build(ctx: &RunContext<'_>, b: &Builder, host_name: &str, emit: &Emitter) -> BuilderResult {
+    let started = Instant::now();
+    build_inner(ctx, b, host_name, emit).into_result(b, started.elapsed())
+}
+
+fn build_inner(ctx: &RunContext<'_>, b: &Builder, host_name: &str, emit: &Emitter) -> Ended {
+    let spec = &ctx.tarball.spec;
+    if spec.excludes(&b.arch) {
+        return Ended::skipped(format!(
+            "{} excludes {} (ExcludeArch/ExclusiveArch)",
+            spec.name, b.arch
+        ));
+    }
+    let host = ctx.hosts.get(host_name);
+    let cancel = &ctx.cancel;
+    let facts = match host.facts(cancel) {
+        Ok(f) => f.clone(),
+        Err(e) => return transport_failure(e.clone()),
+    };
+    let vars = build_vars(ctx, b, &facts.home);
+    let workdir = b.hasher_dir_with_home(Some(&facts.home));
+    let pkg = &spec.name;
+    let remote_upload = upload_dir(&facts.home, pkg);
+    let remote_tar = format!(
+        "{remote_upload}/{}",
+        ctx.tarball
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("{pkg}.tar"))
+    );
+    let local_apt = ctx.apt_dir(&b.name);
+    let remote_apt = apt_dir(&facts.home, &b.name);
+    let has_apt = local_apt.join("apt.conf").is_file();
+    let template = b.command.as_ref().unwrap_or(&ctx.global.build.command);
+    let opts = HshOptions {
+        host_arch: facts.arch.clone(),
+        workdir: workdir.clone(),
+        apt_config: has_apt.then(|| format!("{remote_apt}/apt.conf")),
+        rpmbuild_args: ctx.rpmbuild_args.clone(),
+        packager: ctx.packager.clone(),
+        package: remote_tar.clone(),
+        hsh_program: Vec::new(),
+    };
+    let argv = hsh_argv(template, &vars, &b.arch, &opts);
+    let dirs = ResultDirs::from_argv(&argv, Path::new(&workdir), &b.arch);
+    let result_dirs = vec![
+        dirs.rpms.to_string_lossy().into_owned(),
+        dirs.srpms.to_string_lossy().into_owned(),
+    ];
+    let caller = Caller {
+        user: facts.user.clone(),
+        uid: facts.uid,
+    };
+
+    // Pre-flight, in one round trip.
+    let mut mkdirs = vec![remote_upload.clone()];
+    if has_apt {
+        mkdirs.push(remote_apt.clone());
+    }
+    let pre_argv = preflight_argv(
+        &workdir,
+        &priv_config::candidate_files(&caller, b.hasher_number),
+        &mkdirs,
+        &result_dirs,
+    );
+    let pre = match host.query(&pre_argv, cancel) {
+        Ok(out) if out.success() => parse_preflight(&out.stdout),
+        Ok(out) => return transport_failure(host.error_from(&out.stderr, out.code())),
+        Err(e) => return transport_failure(e),
+    };
+    let on = format!("on {}", host.destination);
+    match pre.workdir {
+        WorkdirState::Ok => {}
+        WorkdirState::Missing => {
+            return Ended::unusable(
+                format!("hasher workdir {workdir} does not exist {on}"),
+                format!(
+                    "create it: ssh {} mkdir -p '{workdir}' (or fix hasher_dir in {})",
+                    host.destination,
+                    b.origin()
+                ),
+            )
+        }
+        WorkdirState::NotDir => {
+            return Ended::unusable(
+                format!("hasher workdir {workdir} {on} is not a directory"),
+                "point hasher_dir at a directory".into(),
+            )
+        }
+        WorkdirState::Unwritable => {
+            return Ended::unusable(
+                format!(
+                    "hasher workdir {workdir} {on} is not writable by {}",
+                    facts.user
+                ),
+                format!(
+                    "fix its owner there: ssh {} chown {} '{workdir}'",
+                    host.destination, facts.user
+                ),
+            )
+        }
+    }
+    if let Some(d) = pre.mkdir_failed.first() {
+        return Ended::unusable(
+            format!("cannot create {d} {on}"),
+            "check the remote home's permissions and free space".into(),
+        );
+    }
+    if let Err(p) = priv_config::check(
+        &pre,
+        &caller,
+        b.hasher_number,
+        &priv_config::requested_mountpoints(&argv),
+    ) {
+        return Ended::unusable(
+            format!("{} ({})", p.message, host.destination),
+            format!("on {}: {}", host.destination, p.hint),
+        );
+    }
+    if let Some(LockState::Busy { pid, since }) = &pre.lock {
+        emit.emit(EventKind::Waiting {
+            builder: b.name.clone(),
+            holder_pid: *pid,
+            held_for_secs: since.and_then(|s| s.elapsed().ok()).map(|d| d.as_secs()),
+        });
+    }
+
+    // Ship the apt config and the source.
+    emit.emit(EventKind::Phase {
+        builder: b.name.clone(),
+        phase: Phase::Uploading,
+    });
+    if has_apt {
+        if let Err(e) = rsync::upload_dir(
+            &ctx.global.commands.rsync,
+            &host,
+            &local_apt,
+            &remote_apt,
+            cancel,
+        ) {
+            return if cancel.is_cancelled() {
+                Ended::cancelled(None)
+            } else {
+                transport_failure(e)
+            };
+        }
+    }
+    match ctx.upload_once(&host, &remote_tar) {
+        Ok(bytes) => emit.emit(EventKind::Uploaded {
+            builder: b.name.clone(),
+            bytes_sent: bytes,
+            tarball_bytes: ctx.tarball.size,
+        }),
+        Err(e) => {
+            return if cancel.is_cancelled() {
+                Ended::cancelled(None)
+            } else {
+                transport_failure(e)
+            }
+        }
+    }
+
+    // Build.
+    let log = log_path(ctx, b);
+    let mut build_log = match BuildLog::create(&log, emit, &b.name) {
+        Ok(l) => l.with_marker(PID_MARKER),
+        Err(e) => {
+            return Ended::unusable(
+                format!("cannot write the build log {}: {e}", log.display()),
+                "check the permissions of the directory, or set [build] log_dir in ~/.zoryn".into(),
+            )
+        }
+    };
+    emit.emit(EventKind::Started {
+        builder: b.name.clone(),
+        log: log.clone(),
+        command: argv.clone(),
+    });
+    let mut wrapped = vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        format!("echo {PID_MARKER}$$; cd \"$1\" && shift && exec \"$@\""),
+        "zoryn-hsh".to_string(),
+        workdir.clone(),
+    ];
+    wrapped.extend(argv.iter().cloned());
+    let result = {
+        let _slot = host.session();
+        run(&host.command_tty(&wrapped), cancel, |chunk| {
+            build_log.feed(chunk)
+        })
+    };
+    let remote_pid: Option<u32> = build_log
+        .markers
+        .iter()
+        .find_map(|m| m.strip_prefix(PID_MARKER))
+        .and_then(|p| p.trim().parse().ok());
+    let (log_tail, log_error) = build_log.finish();
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            return Ended::unusable(
+                e.to_string(),
+                "install openssh-client, or set [commands] ssh in ~/.zoryn".into(),
+            )
+        }
+    };
+    match outcome {
+        RunOutcome::Cancelled | RunOutcome::TimedOut => {
+            stop_remote(&host, remote_pid, &workdir);
+            return Ended::cancelled(Some(&log));
+        }
+        o if o.code() == Some(255) => {
+            stop_remote(&host, remote_pid, &workdir);
+            let mut e = host.error_from(&log_tail.join("\n"), Some(255));
+            e.message = format!("connection lost during the build: {}", e.message);
+            return Ended {
+                log: Some(log.clone()),
+                log_tail,
+                ..transport_failure(e)
+            };
+        }
+        o if !o.success() => {
+            let msg = format!(
+                "hsh exited with status {} on {}",
+                o.code().unwrap_or(-1),
+                host.destination
+            );
+            return Ended::failed(msg, &log, log_tail);
+        }
+        _ => {}
+    }
+    if let Some(e) = log_error {
+        return Ended::unusable(
+            format!("writing the build log {} failed: {e}", log.display()),
+            "free some disk space and build again".into(),
+        );
+    }
+
+    // Bring back what this build produced.
+    emit.emit(EventKind::Phase {
+        builder: b.name.clone(),
+        phase: Phase::Downloading,
+    });
+    let after = match host.query(&list_argv(&result_dirs), cancel) {
+        Ok(out) if out.success() => parse_listing(&out.stdout),
+        Ok(out) => return transport_failure(host.error_from(&out.stderr, out.code())),
+        Err(e) => return transport_failure(e),
+    };
+    let produced = pre.results.produced_since(&after);
+    let mut names = Vec::new();
+    let mut remote_files = Vec::new();
+    for p in &produced {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let parent_ok = p
+            .parent()
+            .is_some_and(|d| d == dirs.rpms || d == dirs.srpms);
+        if !is_safe_result_name(&name) || !parent_ok {
+            return Ended::unusable(
+                format!(
+                    "{} reported a result outside the hasher repo or with an unsafe name: {}",
+                    host.destination,
+                    p.display()
+                ),
+                "nothing was downloaded; check the builder host".into(),
+            );
+        }
+        names.push(name);
+        remote_files.push(p.to_string_lossy().into_owned());
+    }
+    if names.is_empty() {
+        let msg = format!(
+            "hsh succeeded but no new packages appeared in {} or {} on {}",
+            dirs.rpms.display(),
+            dirs.srpms.display(),
+            host.destination
+        );
+        return Ended::failed(msg, &log, log_tail);
+    }
+    let dest = results_dir(ctx, b);
+    match download(ctx, &host, &remote_files, &names, &dest) {
+        Ok(packages) => Ended::success(packages, &log),
+        Err(e) => {
+            if ctx.cancel.is_cancelled() {
+                Ended::cancelled(Some(&log))
+            } else {
+                transport_failure(e)
+            }
+        }
+    }
+}
+
+/// Download into a hidden staging dir inside `dest`, then rename each file
+/// into place: a reader never sees a partial RPM, a failed download leaves
+/// nothing behind.
+fn download(
+    ctx: &RunContext<'_>,
+    host: &Host,
+    remote_files: &[String],
+    names: &[String],
+    dest: &Path,
+) -> Result<Vec<PathBuf>, TransportError> {
+    let local_err = |e: std::io::Error| TransportError {
+        host: host.destination.clone(),
+        message: format!("cannot write results into {}: {e}", dest.display()),
+        hint: "check free space and permissions there, or set [builders] results_download_dir"
+            .into(),
+    };
+    std::fs::create_dir_all(dest).map_err(local_err)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".zoryn-dl.")
+        .tempdir_in(dest)
+        .map_err(local_err)?;
+    rsync::download_files(
+        &ctx.global.commands.rsync,
+        host,
+        remote_files,
+        staging.path(),
+        &ctx.cancel,
+    )?;
+    let mut out = Vec::new();
+    for n in names {
+        let from = staging.path().join(n);
+        let meta = std::fs::symlink_metadata(&from).map_err(local_err)?;
+        if !meta.file_type().is_file() {
+            return Err(local_err(std::io::Error::other(format!(
+                "{n} did not arrive as a regular file"
+            ))));
+        }
+        let to = dest.join(n);
+        std::fs::rename(&from, &to).map_err(local_err)?;
+        out.push(to);
+    }
+    Ok(out)
+}
+
+/// Make sure nothing of an interrupted build keeps running on the host:
+/// SIGINT to hsh's process group (the pty hangup usually did it already),
+/// then wait for the workdir lock, then SIGKILL if it is still held.
+fn stop_remote(host: &Host, pid: Option<u32>, workdir: &str) {
+    let Some(pid) = pid else { return };
+    let fresh = CancelToken::new();
+    let script = r#"
+pid=$1 wd=$2
+kill -INT -- "-$pid" 2>/dev/null || kill -INT "$pid" 2>/dev/null
+i=0
+while [ $i -lt 100 ]; do
+  if command -v flock >/dev/null 2>&1; then
+    flock -n "$wd" true 2>/dev/null && exit 0
+  else
+    kill -0 "$pid" 2>/dev/null || exit 0
+  fi
+  sleep 0.1; i=$((i+1))
+done
+kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+exit 0
+"#;
+    let argv = vec![
+        "sh".into(),
+        "-c".into(),
+        script.into(),
+        "zoryn-stop".into(),
+        pid.to_string(),
+        workdir.to_string(),
+    ];
+    if let Err(e) = host.query(&argv, &fresh) {
+        tracing::warn!(
+            "could not stop hsh (pid {pid}) on {}: {e}",
+            host.destination
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! rsync to and from builder hosts, through the host's ssh settings.
+//!
+//! Always `--protect-args` (remote paths are never parsed by a remote shell)
+//! and absolute remote paths. Uploads use `--ignore-times` so a tarball that
+//! changed within the same second with the same size is still compared, and
+//! rsync's delta algorithm keeps the bytes sent close to the size of the
+//! change. Downloads copy regular files only, never symlinks or devices.
+
+use std::path::Path;
+
+use super::runner::{run, CommandSpec, Outcome};
+use super::ssh::{Host, TransportError};
+use crate::run::cancel::CancelToken;
+
+/// What an rsync run reported.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TransferStats {
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// Parse `--stats` output.
+pub fn parse_stats(out: &str) -> TransferStats {
+    let num = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .map(|rest| {
+                rest.trim()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("0")
+                    .replace([',', '.'], "")
+                    .parse()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+    };
+    TransferStats {
+        bytes_sent: num("Total bytes sent:"),
+        bytes_received: num("Total bytes received:"),
+    }
+}
+
+fn rsync_base(rsync: &[String], host: &Host) -> CommandSpec {
+    CommandSpec::new(rsync.iter().cloned())
+        .args(["--protect-args", "--stats", "-e"])
+        .arg(host.rsync_rsh())
+}
+
+fn remote(host: &Host, path: &str) -> String {
+    format!("{}:{}", host.destination, path)
+}
+
+fn finish(
+    host: &Host,
+    what: &str,
+    outcome: Result<Outcome, super::runner::SpawnError>,
+    output: &[u8],
+    cancel: &CancelToken,
+) -> Result<TransferStats, TransportError> {
+    let text = String::from_utf8_lossy(output);
+    match outcome {
+        Err(e) => Err(TransportError {
+            host: host.destination.clone(),
+            message: format!("{what}: {e}"),
+            hint: "install rsync, or set [commands] rsync in ~/.zoryn".into(),
+        }),
+        Ok(o) if o.success() => Ok(parse_stats(&text)),
+        Ok(Outcome::Cancelled) | Ok(Outcome::TimedOut) if cancel.is_cancelled() => {
+            Err(TransportError {
+                host: host.destination.clone(),
+                message: format!("{what}: interrupted"),
+                hint: String::new(),
+            })
+        }
+        Ok(o) => {
+            let mut e = host.error_from(&text, o.code());
+            e.message = format!(
+                "{what} failed (rsync exit {}): {}",
+                o.code().unwrap_or(-1),
+                e.message
+            );
+            if o.code() != Some(255) {
+                e.hint = "check free space and permissions on both sides; rsync's message is above"
+                    .into();
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Upload one file to an absolute remote path (its directory must exist).
+pub fn upload_file(
+    rsync: &[String],
+    host: &Host,
+    local: &Path,
+    remote_path: &str,
+    cancel: &CancelToken,
+) -> Result<TransferStats, TransportError> {
+    let _slot = host.session();
+    let spec = rsync_base(rsync, host)
+        .args([
+            "--ignore-times",
+            "--inplace",
+            "--no-whole-file",
+            "--chmod=F644",
+        ])
+        .arg(local)
+        .arg(remote(host, remote_path));
+    let mut out = Vec::new();
+    let r = run(&spec, cancel, |b| out.extend_from_slice(b));
+    finish(
+        host,
+        &format!("uploading {}", local.display()),
+        r,
+        &out,
+        cancel,
+    )
+}
+
+/// Mirror a local directory's files into an absolute remote directory.
+pub fn upload_dir(
+    rsync: &[String],
+    host: &Host,
+    local_dir: &Path,
+    remote_dir: &str,
+    cancel: &CancelToken,
+) -> Result<TransferStats, TransportError> {
+    let _slot = host.session();
+    let mut src = local_dir.as_os_str().to_owned();
+    src.push("/");
+    let spec = rsync_base(rsync, host)
+        .args(["--recursive", "--checksum", "--delete", "--chmod=D755,F644"])
+        .arg(src)
+        .arg(remote(
+            host,
+            &format!("{}/", remote_dir.trim_end_matches('/')),
+        ));
+    let mut out = Vec::new();
+    let r = run(&spec, cancel, |b| out.extend_from_slice(b));
+    finish(
+        host,
+        &format!("syncing {}", local_dir.display()),
+        r,
+        &out,
+        cancel,
+    )
+}
+
+/// Download regular files (absolute remote paths) into a local directory.
+/// Symlinks and special files on the remote side are skipped, never followed.
+pub fn download_files(
+    rsync: &[String],
+    host: &Host,
+    remote_files: &[String],
+    local_dir: &Path,
+    cancel: &CancelToken,
+) -> Result<TransferStats, TransportError> {
+    let _slot = host.session();
+    let mut spec = rsync_base(rsync, host).args([
+        "--times",
+        "--no-links",
+        "--no-devices",
+        "--no-specials",
+        "--chmod=F644",
+    ]);
+    for f in remote_files {
+        spec = spec.arg(remote(host, f));
+    }
+    let mut dest = local_dir.as_os_str().to_owned();
+    dest.push("/");
+    spec = spec.arg(dest);
+    let mut out = Vec::new();
+    let r = run(&spec, cancel, |b| out.extend_from_slice(b));
+    finish(host, "downloading results", r, &out, cancel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_are_parsed() {
+        let out = "Number of files: 1\nTotal bytes sent: 1,234,567\nTotal bytes received: 35\n";
+        assert_eq!(
+            parse_stats(out),
+            TransferStats {
+                bytes_sent: 1234567,
+                bytes_received: 35
+            }
+        );
+    }
+}

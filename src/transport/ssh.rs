@@ -1,0 +1,508 @@
+//! SSH to builder hosts: the system `ssh`, one ControlMaster per host.
+//!
+//! A [`Host`] owns everything about one SSH destination: the ssh options
+//! (keepalives, BatchMode, the ControlMaster socket under the runtime dir),
+//! the stale-master check, a bound on concurrent sessions, and the facts
+//! learned from it once per run (home, `uname -m`, user, uid). Remote
+//! commands are always built from argv and quoted here; nothing else in zoryn
+//! builds a remote command string.
+//!
+//! Host keys are never accepted automatically: zoryn does not touch
+//! `StrictHostKeyChecking`, so the user's ssh_config and known_hosts decide.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::config::global::GlobalConfig;
+use crate::farm::arch;
+use crate::run::cancel::CancelToken;
+use crate::transport::runner::{capture, CommandSpec};
+
+/// How long a connection may take to come up.
+pub const CONNECT_TIMEOUT_SECS: u32 = 15;
+/// Keepalive: a dead link is noticed after interval × count.
+pub const ALIVE_INTERVAL_SECS: u32 = 30;
+pub const ALIVE_COUNT: u32 = 3;
+/// Bound for short remote queries (probes, listings).
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// ssh settings shared by all hosts of a run.
+#[derive(Clone, Debug)]
+pub struct SshSettings {
+    pub program: Vec<String>,
+    pub multiplexing: bool,
+    pub persist: Duration,
+    pub max_sessions: u32,
+    pub runtime_dir: PathBuf,
+}
+
+impl SshSettings {
+    pub fn from_config(global: &GlobalConfig, runtime_dir: PathBuf) -> SshSettings {
+        SshSettings {
+            program: global.commands.ssh.clone(),
+            multiplexing: global.ssh.multiplexing,
+            persist: global.ssh.persist,
+            max_sessions: global.ssh.max_sessions,
+            runtime_dir,
+        }
+    }
+}
+
+/// Quote argv for the remote POSIX shell: each word stays one argument.
+pub fn remote_command(argv: &[String]) -> String {
+    shell_words::join(argv)
+}
+
+/// Why talking to a host failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportError {
+    pub host: String,
+    pub message: String,
+    pub hint: String,
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.host, self.message)
+    }
+}
+
+/// What a host told us about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostFacts {
+    pub home: String,
+    /// ALT spelling of `uname -m`.
+    pub arch: String,
+    pub user: String,
+    pub uid: u32,
+}
+
+/// A counting semaphore for sessions to one host.
+struct Sessions {
+    free: Mutex<u32>,
+    cv: Condvar,
+}
+
+/// Holds one session slot until dropped.
+pub struct SessionGuard<'a> {
+    sessions: &'a Sessions,
+}
+
+impl Drop for SessionGuard<'_> {
+    fn drop(&mut self) {
+        let mut free = self.sessions.free.lock().unwrap_or_else(|p| p.into_inner());
+        *free += 1;
+        self.sessions.cv.notify_one();
+    }
+}
+
+pub struct Host {
+    pub destination: String,
+    settings: Arc<SshSettings>,
+    master_checked: Mutex<bool>,
+    sessions: Sessions,
+    facts: OnceLock<Result<HostFacts, TransportError>>,
+}
+
+impl Host {
+    pub fn new(destination: &str, settings: Arc<SshSettings>) -> Host {
+        let n = settings.max_sessions.max(1);
+        Host {
+            destination: destination.to_string(),
+            settings,
+            master_checked: Mutex::new(false),
+            sessions: Sessions {
+                free: Mutex::new(n),
+                cv: Condvar::new(),
+            },
+            facts: OnceLock::new(),
+        }
+    }
+
+    /// Wait for a free session slot on this host.
+    pub fn session(&self) -> SessionGuard<'_> {
+        let mut free = self.sessions.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self
+                .sessions
+                .cv
+                .wait(free)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        SessionGuard {
+            sessions: &self.sessions,
+        }
+    }
+
+    /// `-o` options every ssh to this host gets.
+    pub fn ssh_options(&self) -> Vec<String> {
+        let mut o = vec![
+            format!("ServerAliveInterval={ALIVE_INTERVAL_SECS}"),
+            format!("ServerAliveCountMax={ALIVE_COUNT}"),
+            format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}"),
+        ];
+        if self.settings.multiplexing {
+            o.push("ControlMaster=auto".into());
+            o.push(format!(
+                "ControlPath={}",
+                self.settings.runtime_dir.join("%C").display()
+            ));
+            o.push(format!(
+                "ControlPersist={}",
+                self.settings.persist.as_secs().max(1)
+            ));
+        } else {
+            o.push("ControlMaster=no".into());
+            o.push("ControlPath=none".into());
+        }
+        o.into_iter().flat_map(|x| ["-o".to_string(), x]).collect()
+    }
+
+    /// The ssh program plus options, as argv (no destination).
+    pub fn ssh_argv(&self, batch: bool) -> Vec<String> {
+        let mut v = self.settings.program.clone();
+        if batch {
+            v.extend(["-o".to_string(), "BatchMode=yes".to_string()]);
+        }
+        v.extend(self.ssh_options());
+        v
+    }
+
+    /// The same as one string, for `rsync -e`.
+    pub fn rsync_rsh(&self) -> String {
+        shell_words::join(self.ssh_argv(true))
+    }
+
+    /// A command running `argv` on the host (no terminal).
+    pub fn command(&self, argv: &[String]) -> CommandSpec {
+        CommandSpec::new(self.ssh_argv(true))
+            .arg("--")
+            .arg(&self.destination)
+            .arg(remote_command(argv))
+    }
+
+    /// A command running `argv` on a remote pseudo-terminal, so the remote
+    /// processes get SIGHUP when the connection goes away.
+    pub fn command_tty(&self, argv: &[String]) -> CommandSpec {
+        CommandSpec::new(self.ssh_argv(true))
+            .args(["-tt", "-q", "--"])
+            .arg(&self.destination)
+            .arg(remote_command(argv))
+    }
+
+    /// An interactive command (user's terminal, may prompt).
+    pub fn command_interactive(&self, argv: &[String]) -> CommandSpec {
+        CommandSpec::new(self.ssh_argv(false))
+            .args(["-t", "--"])
+            .arg(&self.destination)
+            .arg(remote_command(argv))
+    }
+
+    /// Make sure a dead or hung ControlMaster does not stand in the way:
+    /// `ssh -O check`, and if the socket is there but the master does not
+    /// answer, ask it to exit and remove the socket. Done once per run.
+    pub fn check_master(&self, cancel: &CancelToken) {
+        if !self.settings.multiplexing {
+            return;
+        }
+        let mut checked = self
+            .master_checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *checked {
+            return;
+        }
+        *checked = true;
+        let _ = std::fs::create_dir_all(&self.settings.runtime_dir);
+        let _ = std::fs::set_permissions(
+            &self.settings.runtime_dir,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        );
+        let Some(socket) = self.control_path(cancel) else {
+            return;
+        };
+        if !socket.exists() {
+            return;
+        }
+        let check = CommandSpec::new(self.ssh_argv(true))
+            .args(["-O", "check", "--"])
+            .arg(&self.destination)
+            .timeout(Duration::from_secs(5));
+        let healthy = capture(&check, cancel).is_ok_and(|c| c.success());
+        if !healthy {
+            tracing::info!(
+                "{}: stale ControlMaster socket {}, replacing it",
+                self.destination,
+                socket.display()
+            );
+            let exit = CommandSpec::new(self.ssh_argv(true))
+                .args(["-O", "exit", "--"])
+                .arg(&self.destination)
+                .timeout(Duration::from_secs(5));
+            let _ = capture(&exit, cancel);
+            let _ = std::fs::remove_file(&socket);
+        }
+    }
+
+    /// The expanded ControlPath ssh will use (`ssh -G`).
+    fn control_path(&self, cancel: &CancelToken) -> Option<PathBuf> {
+        let spec = CommandSpec::new(self.ssh_argv(true))
+            .args(["-G", "--"])
+            .arg(&self.destination)
+            .timeout(Duration::from_secs(10));
+        let out = capture(&spec, cancel).ok()?;
+        out.stdout.lines().find_map(|l| {
+            l.strip_prefix("controlpath ")
+                .filter(|p| *p != "none")
+                .map(PathBuf::from)
+        })
+    }
+
+    /// Facts about the host, learned once (this also starts the master).
+    pub fn facts(&self, cancel: &CancelToken) -> Result<&HostFacts, TransportError> {
+        self.facts
+            .get_or_init(|| self.probe(cancel))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn probe(&self, cancel: &CancelToken) -> Result<HostFacts, TransportError> {
+        self.check_master(cancel);
+        let script = "printf 'home=%s\\n' \"$HOME\"; printf 'machine=%s\\n' \"$(uname -m)\"; printf 'user=%s\\n' \"$(id -un)\"; printf 'uid=%s\\n' \"$(id -u)\"";
+        let argv = vec!["sh".to_string(), "-c".to_string(), script.to_string()];
+        let out = self.query(&argv, cancel)?;
+        if !out.success() {
+            return Err(self.error_from(&out.stderr, out.code()));
+        }
+        let get = |k: &str| {
+            out.stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")).map(str::to_string))
+                .unwrap_or_default()
+        };
+        let facts = HostFacts {
+            home: get("home"),
+            arch: arch::from_uname(&get("machine")),
+            user: get("user"),
+            uid: get("uid").parse().unwrap_or(0),
+        };
+        if !facts.home.starts_with('/') {
+            return Err(TransportError {
+                host: self.destination.clone(),
+                message: format!(
+                    "the remote shell did not report a home directory (got {:?})",
+                    facts.home
+                ),
+                hint: "make sure the remote account has a POSIX login shell and HOME set".into(),
+            });
+        }
+        Ok(facts)
+    }
+
+    /// Run a short remote command and capture its output (bounded time).
+    pub fn query(
+        &self,
+        argv: &[String],
+        cancel: &CancelToken,
+    ) -> Result<crate::transport::runner::Captured, TransportError> {
+        let _slot = self.session();
+        let spec = self.command(argv).timeout(QUERY_TIMEOUT);
+        let out = capture(&spec, cancel).map_err(|e| TransportError {
+            host: self.destination.clone(),
+            message: e.to_string(),
+            hint: "install openssh-client, or set [commands] ssh in ~/.zoryn".into(),
+        })?;
+        if out.status.is_none() {
+            return Err(TransportError {
+                host: self.destination.clone(),
+                message: if cancel.is_cancelled() {
+                    "interrupted".into()
+                } else {
+                    format!("no answer within {}s", QUERY_TIMEOUT.as_secs())
+                },
+                hint: "check that the host is up and not overloaded".into(),
+            });
+        }
+        if out.code() == Some(255) {
+            return Err(self.error_from(&out.stderr, Some(255)));
+        }
+        Ok(out)
+    }
+
+    /// A transport error from ssh's stderr, with a hint for the usual causes.
+    pub fn error_from(&self, stderr: &str, code: Option<i32>) -> TransportError {
+        let reason = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
+            .last()
+            .unwrap_or("ssh failed without a message")
+            .to_string();
+        let lower = reason.to_lowercase();
+        let hint = if lower.contains("host key verification failed")
+            || lower.contains("remote host identification has changed")
+        {
+            format!("zoryn never accepts host keys: check the key and run `ssh {}` once to add it to known_hosts", self.destination)
+        } else if lower.contains("permission denied") {
+            format!(
+                "set up key login: ssh-copy-id {} (zoryn runs ssh with BatchMode=yes)",
+                self.destination
+            )
+        } else if lower.contains("could not resolve") {
+            "check the host name, or add a Host entry to ~/.ssh/config".to_string()
+        } else if lower.contains("connection refused")
+            || lower.contains("timed out")
+            || lower.contains("no route")
+        {
+            "check that the host is up and sshd is running there".to_string()
+        } else {
+            format!("try `ssh {} true` to see the problem", self.destination)
+        };
+        TransportError {
+            host: self.destination.clone(),
+            message: match code {
+                Some(255) | None => format!("unreachable: {reason}"),
+                Some(c) => format!("remote command failed (exit {c}): {reason}"),
+            },
+            hint,
+        }
+    }
+}
+
+/// All hosts of one run, so builders on one host share its master and bound.
+#[derive(Default)]
+pub struct Hosts {
+    settings: Option<Arc<SshSettings>>,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+}
+
+impl Hosts {
+    pub fn new(settings: SshSettings) -> Hosts {
+        Hosts {
+            settings: Some(Arc::new(settings)),
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, destination: &str) -> Arc<Host> {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts
+            .entry(destination.to_string())
+            .or_insert_with(|| {
+                let settings = self.settings.clone().unwrap_or_else(|| {
+                    Arc::new(SshSettings {
+                        program: vec!["ssh".into()],
+                        multiplexing: true,
+                        persist: Duration::from_secs(120),
+                        max_sessions: 8,
+                        runtime_dir: std::env::temp_dir(),
+                    })
+                });
+                Arc::new(Host::new(destination, settings))
+            })
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(mux: bool) -> Host {
+        Host::new(
+            "arm",
+            Arc::new(SshSettings {
+                program: vec!["ssh".into(), "-F".into(), "/c f".into()],
+                multiplexing: mux,
+                persist: Duration::from_secs(120),
+                max_sessions: 2,
+                runtime_dir: PathBuf::from("/run/u/zoryn"),
+            }),
+        )
+    }
+
+    #[test]
+    fn remote_words_survive_the_remote_shell() {
+        let argv: Vec<String> = [
+            "hsh",
+            "/h/it's a $dir",
+            "--rpmbuild-args=--define 'x y'",
+            "a\"b`c",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let line = remote_command(&argv);
+        // A POSIX shell splits it back into exactly the same words.
+        let back = shell_words::split(&line).unwrap();
+        assert_eq!(back, argv);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("for a in {line}; do printf '%s\\n' \"$a\"; done"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            argv.join("\n") + "\n"
+        );
+    }
+
+    #[test]
+    fn options_follow_the_settings() {
+        let h = host(true);
+        let a = h.ssh_argv(true).join(" ");
+        assert!(a.starts_with("ssh -F /c f -o BatchMode=yes"), "{a}");
+        assert!(
+            a.contains("ControlMaster=auto") && a.contains("ControlPath=/run/u/zoryn/%C"),
+            "{a}"
+        );
+        assert!(
+            a.contains("ControlPersist=120") && a.contains("ServerAliveInterval=30"),
+            "{a}"
+        );
+        assert!(!a.contains("StrictHostKeyChecking"), "{a}");
+        let a = host(false).ssh_argv(true).join(" ");
+        assert!(
+            a.contains("ControlMaster=no") && a.contains("ControlPath=none"),
+            "{a}"
+        );
+        assert!(host(true)
+            .rsync_rsh()
+            .starts_with("ssh -F '/c f' -o 'BatchMode=yes' -o"));
+    }
+
+    #[test]
+    fn session_bound_blocks_the_third() {
+        let h = Arc::new(host(true));
+        let a = h.session();
+        let _b = h.session();
+        let h2 = h.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            let _c = h2.session();
+            tx.send(()).unwrap();
+        });
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+        drop(a);
+        rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn errors_get_hints() {
+        let h = host(true);
+        let e = h.error_from("Host key verification failed.\n", Some(255));
+        assert!(e
+            .message
+            .starts_with("unreachable: Host key verification failed"));
+        assert!(e.hint.contains("never accepts host keys"));
+        let e = h.error_from(
+            "ssh: connect to host 127.0.0.9 port 22: Connection refused\n",
+            Some(255),
+        );
+        assert!(e.hint.contains("sshd is running"));
+    }
+}
