@@ -63,6 +63,42 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 impl BuilderFile {
+    /// The `.conf` text for this builder: keys in a fixed order, values
+    /// quoted as TOML strings, so the same settings give the same bytes.
+    pub fn render(&self) -> String {
+        let q = |s: &str| toml_edit::Value::from(s).to_string();
+        let mut out = String::from("# Builder definition for zoryn (see `zoryn builder list`).\n");
+        out.push_str(&format!(
+            "type = {}\n",
+            q(match self.kind {
+                BuilderKind::Local => "local",
+                BuilderKind::Remote => "remote",
+            })
+        ));
+        if let Some(h) = &self.host {
+            out.push_str(&format!("host = {}\n", q(h)));
+        }
+        if let Some(a) = &self.arch {
+            out.push_str(&format!("arch = {}\n", q(a)));
+        }
+        if let Some(b) = &self.branch {
+            out.push_str(&format!("branch = {}\n", q(b)));
+        }
+        if let Some(d) = &self.hasher_dir {
+            out.push_str(&format!("hasher_dir = {}\n", q(d.raw())));
+        }
+        if let Some(n) = self.hasher_number {
+            out.push_str(&format!("hasher_number = {n}\n"));
+        }
+        if let Some(r) = &self.repo {
+            out.push_str(&format!("repo = {}\n", q(r)));
+        }
+        if let Some(c) = &self.command {
+            out.push_str(&format!("command = {}\n", q(c.raw())));
+        }
+        out
+    }
+
     pub fn load(path: &Path) -> Result<BuilderFile, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigError::whole_file(path, format!("cannot read the builder file: {e}"))
@@ -184,6 +220,20 @@ mod tests {
             &Path::new("/c/builders.d").join(format!("{name}.conf")),
             text,
         )
+    }
+
+    #[test]
+    fn render_round_trips() {
+        let b = parse(
+            "arm64",
+            "type = \"remote\"\nhost = \"arm \\\"x\\\"\"\narch = \"aarch64\"\nhasher_dir = \"~/h_{hasher_number}\"\nhasher_number = 3\nrepo = \"/srv/r\"\n",
+        )
+        .unwrap();
+        let text = b.render();
+        let again = parse("arm64", &text).unwrap();
+        assert_eq!(again.render(), text);
+        assert_eq!(again.host.as_deref(), Some("arm \"x\""));
+        assert_eq!(again.hasher_number, Some(3));
     }
 
     #[test]

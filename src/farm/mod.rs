@@ -5,7 +5,9 @@
 //! builders sharing a workdir; two sharing a hasher number = one slot).
 //! Selection of builders by pattern lives in [`selection`].
 
+pub mod apt;
 pub mod arch;
+pub mod release;
 pub mod selection;
 
 use std::path::{Path, PathBuf};

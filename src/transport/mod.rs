@@ -3,4 +3,5 @@
 
 pub mod rsync;
 pub mod runner;
+pub mod site;
 pub mod ssh;

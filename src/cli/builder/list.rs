@@ -1,18 +1,11 @@
-//! `zoryn builder ...`: look at (and later manage) the farm's builders.
+//! `zoryn builder list`: what builders exist and how they are set up.
 
-use clap::{Args, Subcommand};
+use clap::Args;
 use serde::Serialize;
 
-use super::{exit, print_error};
-use crate::config::Loaded;
-use crate::farm::selection::select;
+use super::select_or_exit;
+use crate::cli::{exit, print_error};
 use crate::farm::Builder;
-
-#[derive(Subcommand, Debug)]
-pub enum BuilderCommand {
-    /// List builders: the built-in `local` and builders.d/*.conf
-    List(ListArgs),
-}
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
@@ -39,32 +32,15 @@ struct Row {
     shares_slot_with: Vec<String>,
 }
 
-pub fn cmd_builder(cmd: BuilderCommand) -> i32 {
-    match cmd {
-        BuilderCommand::List(args) => cmd_list(args),
-    }
-}
-
-fn cmd_list(args: ListArgs) -> i32 {
-    let loaded = match Loaded::load() {
+pub fn cmd_list(args: ListArgs) -> i32 {
+    let loaded = match super::load() {
         Ok(l) => l,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("zoryn: error: {e}");
-            }
-            return exit::USAGE;
-        }
+        Err(code) => return code,
     };
     let farm = &loaded.farm;
-    let chosen: Vec<&Builder> = match &args.builder {
-        Some(p) => match select(farm, p) {
-            Ok(v) => v,
-            Err(e) => {
-                print_error(&e.message, e.hint.as_deref());
-                return exit::USAGE;
-            }
-        },
-        None => farm.builders.iter().collect(),
+    let chosen: Vec<&Builder> = match select_or_exit(farm, args.builder.as_deref()) {
+        Ok(v) => v,
+        Err(code) => return code,
     };
     let rows: Vec<Row> = chosen
         .iter()

@@ -1,0 +1,69 @@
+//! `zoryn builder remove NAME...`: delete builder definitions and their
+//! generated apt config. The built-in `local` cannot be removed (only a
+//! `local.conf` that overrides it).
+
+use clap::Args;
+
+use super::load;
+use crate::cli::{exit, print_error};
+use crate::config::error::did_you_mean;
+
+#[derive(Args, Debug)]
+pub struct RemoveArgs {
+    /// Builder names (exact, no patterns)
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+}
+
+pub fn cmd_remove(args: RemoveArgs) -> i32 {
+    let loaded = match load() {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    // Check every name before touching anything.
+    for name in &args.names {
+        match loaded.farm.get(name) {
+            Some(b) if b.file.is_none() => {
+                print_error(
+                    &format!("`{name}` is the built-in builder; there is nothing to remove"),
+                    Some("it needs no file; to change it, write builders.d/local.conf"),
+                );
+                return exit::USAGE;
+            }
+            Some(_) => {}
+            None => {
+                let names = loaded.farm.builders.iter().map(|b| b.name.as_str());
+                let hint = match did_you_mean(name, names) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "see `zoryn builder list`".into(),
+                };
+                print_error(&format!("no builder named `{name}`"), Some(&hint));
+                return exit::USAGE;
+            }
+        }
+    }
+    for name in &args.names {
+        let Some(file) = loaded.farm.get(name).and_then(|b| b.file.clone()) else {
+            continue;
+        };
+        if let Err(e) = std::fs::remove_file(&file) {
+            print_error(
+                &format!("cannot remove {}: {e}", file.display()),
+                Some("check the permissions of the config directory"),
+            );
+            return exit::INFRA;
+        }
+        let dir = loaded.paths.builders_dir.join(name);
+        if dir.is_dir() {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                print_error(
+                    &format!("removed {} but not {}: {e}", file.display(), dir.display()),
+                    None,
+                );
+                return exit::INFRA;
+            }
+        }
+        println!("removed: {name} ({})", file.display());
+    }
+    exit::OK
+}

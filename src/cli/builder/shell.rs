@@ -1,0 +1,194 @@
+//! `zoryn builder shell -b NAME` (hsh-shell) and `zoryn builder run -b EXPR
+//! -- CMD...` (hsh-run): use a builder's hasher chroot by hand, here or on
+//! its host.
+
+use clap::Args;
+
+use super::{hosts, load, select_or_exit};
+use crate::cli::{exit, print_error};
+use crate::farm::Builder;
+use crate::run::cancel::CancelToken;
+use crate::transport::runner::{run, LineSplitter, Outcome};
+use crate::transport::site::Site;
+
+#[derive(Args, Debug)]
+pub struct ShellArgs {
+    /// The builder (a pattern that selects exactly one)
+    #[arg(
+        short = 'b',
+        long = "builder",
+        value_name = "NAME",
+        default_value = "local"
+    )]
+    pub builder: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Builders to run on
+    #[arg(
+        short = 'b',
+        long = "builder",
+        value_name = "PATTERN",
+        default_value = "local"
+    )]
+    pub builder: String,
+    /// The command and its arguments (after --)
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// `hsh-shell`/`hsh-run` argv for a builder: its number, then its workdir.
+fn hasher_tool(tool: &str, b: &Builder, workdir: &str) -> Vec<String> {
+    let mut v = vec![tool.to_string()];
+    if let Some(n) = b.hasher_number {
+        v.push(format!("--number={n}"));
+    }
+    v.push(workdir.to_string());
+    v
+}
+
+pub fn cmd_shell(args: ShellArgs) -> i32 {
+    let loaded = match load() {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let chosen = match select_or_exit(&loaded.farm, Some(&args.builder)) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let [b] = chosen.as_slice() else {
+        let names: Vec<&str> = chosen.iter().map(|b| b.name.as_str()).collect();
+        print_error(
+            &format!(
+                "`{}` selects {} builders ({}); a shell needs one",
+                args.builder,
+                names.len(),
+                names.join(", ")
+            ),
+            Some("name a single builder with -b"),
+        );
+        return exit::USAGE;
+    };
+    let hosts = hosts(&loaded);
+    let cancel = CancelToken::new();
+    let site = match Site::for_builder(b, &hosts, &loaded.paths.home.to_string_lossy(), &cancel) {
+        Ok(s) => s,
+        Err(e) => {
+            print_error(&e.to_string(), Some(&e.hint));
+            return exit::INFRA;
+        }
+    };
+    let argv = hasher_tool("hsh-shell", b, &site.workdir(b));
+    let spec = site.interactive(&argv);
+    let mut cmd = std::process::Command::new(&spec.program);
+    cmd.args(&spec.args);
+    // The shell owns the terminal; zoryn just waits (Ctrl-C goes to it).
+    let _ignore = IgnoreInterrupts::new();
+    match cmd.status() {
+        Ok(s) => s.code().unwrap_or(exit::INTERRUPTED),
+        Err(e) => {
+            print_error(
+                &format!("cannot run {}: {e}", spec.program_name()),
+                Some("install hasher (hsh-shell) or openssh-client"),
+            );
+            exit::INFRA
+        }
+    }
+}
+
+/// While an interactive child runs, SIGINT/SIGQUIT are for it, not for us.
+struct IgnoreInterrupts {
+    old: Vec<(nix::sys::signal::Signal, nix::sys::signal::SigAction)>,
+}
+
+impl IgnoreInterrupts {
+    fn new() -> Self {
+        use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+        let ign = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        let mut old = Vec::new();
+        for sig in [Signal::SIGINT, Signal::SIGQUIT] {
+            // SAFETY: installing SIG_IGN has no handler code to be unsafe in.
+            if let Ok(prev) = unsafe { sigaction(sig, &ign) } {
+                old.push((sig, prev));
+            }
+        }
+        IgnoreInterrupts { old }
+    }
+}
+
+impl Drop for IgnoreInterrupts {
+    fn drop(&mut self) {
+        for (sig, prev) in &self.old {
+            // SAFETY: restores the disposition saved above.
+            let _ = unsafe { nix::sys::signal::sigaction(*sig, prev) };
+        }
+    }
+}
+
+pub fn cmd_run(args: RunArgs) -> i32 {
+    let loaded = match load() {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let chosen = match select_or_exit(&loaded.farm, Some(&args.builder)) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let hosts = hosts(&loaded);
+    let cancel = CancelToken::new();
+    let _ = crate::run::cancel::install_signal_handlers(&cancel);
+    let home = loaded.paths.home.to_string_lossy().into_owned();
+    let prefix = chosen.len() > 1;
+    let mut worst = exit::OK;
+    for b in chosen {
+        if cancel.is_cancelled() {
+            return exit::INTERRUPTED;
+        }
+        let site = match Site::for_builder(b, &hosts, &home, &cancel) {
+            Ok(s) => s,
+            Err(e) => {
+                print_error(&format!("[{}] {e}", b.name), Some(&e.hint));
+                worst = worst.max(exit::INFRA);
+                continue;
+            }
+        };
+        let mut argv = hasher_tool("hsh-run", b, &site.workdir(b));
+        argv.push("--".into());
+        argv.extend(args.command.iter().cloned());
+        let mut splitter = LineSplitter::default();
+        let name = b.name.clone();
+        let print = |l: &str| {
+            if prefix {
+                println!("[{name}] {l}");
+            } else {
+                println!("{l}");
+            }
+        };
+        let r = run(&site.command(&argv), &cancel, |chunk| {
+            splitter.feed(chunk, print)
+        });
+        splitter.finish(print);
+        match r {
+            Ok(Outcome::Exited(s)) if s.success() => {}
+            Ok(Outcome::Exited(s)) => {
+                let code = s.code().unwrap_or(1);
+                eprintln!("zoryn: [{}] exited with status {code}", b.name);
+                worst = worst.max(if site.host.is_some() && code == 255 {
+                    exit::INFRA
+                } else {
+                    code.clamp(1, 125)
+                });
+            }
+            Ok(_) => return exit::INTERRUPTED,
+            Err(e) => {
+                print_error(
+                    &format!("[{}] {e}", b.name),
+                    Some("install hasher (hsh-run)"),
+                );
+                worst = worst.max(exit::INFRA);
+            }
+        }
+    }
+    worst
+}

@@ -1,0 +1,218 @@
+//! `zoryn builder status`: for each builder, free / busy (who, since when) /
+//! unreachable (why) / misconfigured (why). Checks run in parallel; builders
+//! on one host share its connection and session bound.
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{hosts, load, select_or_exit};
+use crate::cli::exit;
+use crate::farm::Builder;
+use crate::hasher::priv_config::{self, LocalTree};
+use crate::hasher::remote::{parse_preflight, preflight_argv, WorkdirState};
+use crate::hasher::workdir::{self, LockState};
+use crate::report::human_duration;
+use crate::run::cancel::CancelToken;
+use crate::transport::site::Site;
+use crate::transport::ssh::Hosts;
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Only builders matching this pattern
+    #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
+    pub builder: Option<String>,
+    /// JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    Free,
+    Busy,
+    Unreachable,
+    Misconfigured,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Status {
+    pub name: String,
+    pub host: String,
+    pub state: State,
+    pub detail: String,
+    pub holder_pid: Option<u32>,
+    pub held_for_secs: Option<u64>,
+}
+
+fn busy_detail(pid: Option<u32>, secs: Option<u64>) -> String {
+    let who = pid.map_or("someone".to_string(), |p| format!("pid {p}"));
+    match secs {
+        Some(s) => format!(
+            "hasher workdir locked by {who} for {}",
+            human_duration(s as f64)
+        ),
+        None => format!("hasher workdir locked by {who}"),
+    }
+}
+
+pub fn check(b: &Builder, hosts: &Hosts, local_home: &str, cancel: &CancelToken) -> Status {
+    let mut st = Status {
+        name: b.name.clone(),
+        host: b.host().to_string(),
+        state: State::Free,
+        detail: String::new(),
+        holder_pid: None,
+        held_for_secs: None,
+    };
+    let site = match Site::for_builder(b, hosts, local_home, cancel) {
+        Ok(s) => s,
+        Err(e) => {
+            st.state = State::Unreachable;
+            st.detail = format!("{} ({})", e.message, e.hint);
+            return st;
+        }
+    };
+    let wd = site.workdir(b);
+    let (problem, lock) = match &site.host {
+        None => {
+            let p = workdir::check_local(std::path::Path::new(&wd))
+                .map_err(|p| format!("{} — {}", p.message, p.hint))
+                .and_then(|_| {
+                    priv_config::check(
+                        &LocalTree(priv_config::config_dir()),
+                        &site.caller,
+                        b.hasher_number,
+                        &[],
+                    )
+                    .map_err(|p| format!("{} — {}", p.message, p.hint))
+                });
+            (p.err(), workdir::probe_lock(std::path::Path::new(&wd)).ok())
+        }
+        Some(h) => {
+            let argv = preflight_argv(
+                &wd,
+                &priv_config::candidate_files(&site.caller, b.hasher_number),
+                &[],
+                &[],
+            );
+            match h.query(&argv, cancel) {
+                Err(e) => {
+                    st.state = State::Unreachable;
+                    st.detail = format!("{} ({})", e.message, e.hint);
+                    return st;
+                }
+                Ok(out) => {
+                    let pre = parse_preflight(&out.stdout);
+                    let problem = match pre.workdir {
+                        WorkdirState::Ok => priv_config::check(&pre, &site.caller, b.hasher_number, &[])
+                            .err()
+                            .map(|p| format!("{} — {}", p.message, p.hint)),
+                        WorkdirState::Missing => Some(format!("hasher workdir {wd} does not exist — create it: ssh {} mkdir -p '{wd}'", h.destination)),
+                        WorkdirState::NotDir => Some(format!("hasher workdir {wd} is not a directory")),
+                        WorkdirState::Unwritable => Some(format!("hasher workdir {wd} is not writable by {}", site.caller.user)),
+                    };
+                    (problem, pre.lock)
+                }
+            }
+        }
+    };
+    if let Some(p) = problem {
+        st.state = State::Misconfigured;
+        st.detail = p;
+        return st;
+    }
+    match lock {
+        Some(LockState::Busy { pid, since }) => {
+            st.state = State::Busy;
+            st.holder_pid = pid;
+            st.held_for_secs = since.and_then(|s| s.elapsed().ok()).map(|d| d.as_secs());
+            st.detail = busy_detail(pid, st.held_for_secs);
+        }
+        _ => st.detail = format!("{wd} on {}", site.name()),
+    }
+    st
+}
+
+pub fn cmd_status(args: StatusArgs) -> i32 {
+    let loaded = match load() {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let chosen = match select_or_exit(&loaded.farm, args.builder.as_deref()) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let hosts = hosts(&loaded);
+    let cancel = CancelToken::new();
+    let _ = crate::run::cancel::install_signal_handlers(&cancel);
+    let home = loaded.paths.home.to_string_lossy().into_owned();
+    let statuses: Vec<Status> = std::thread::scope(|s| {
+        let handles: Vec<_> = chosen
+            .iter()
+            .map(|b| s.spawn(|| check(b, &hosts, &home, &cancel)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(&chosen)
+            .map(|(h, b)| {
+                h.join().unwrap_or_else(|_| Status {
+                    name: b.name.clone(),
+                    host: b.host().to_string(),
+                    state: State::Unreachable,
+                    detail: "internal error while checking".into(),
+                    holder_pid: None,
+                    held_for_secs: None,
+                })
+            })
+            .collect()
+    });
+    if args.json {
+        match serde_json::to_string_pretty(&statuses) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                crate::cli::print_error(&format!("cannot encode JSON: {e}"), None);
+                return exit::INFRA;
+            }
+        }
+    } else {
+        let w_name = statuses
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let w_host = statuses
+            .iter()
+            .map(|s| s.host.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        println!(
+            "{:<w_name$}  {:<w_host$}  {:<13}  DETAIL",
+            "NAME", "HOST", "STATE"
+        );
+        for s in &statuses {
+            let state = match s.state {
+                State::Free => "free",
+                State::Busy => "busy",
+                State::Unreachable => "unreachable",
+                State::Misconfigured => "misconfigured",
+            };
+            println!(
+                "{:<w_name$}  {:<w_host$}  {:<13}  {}",
+                s.name, s.host, state, s.detail
+            );
+        }
+    }
+    if cancel.is_cancelled() {
+        exit::INTERRUPTED
+    } else if statuses
+        .iter()
+        .any(|s| matches!(s.state, State::Unreachable | State::Misconfigured))
+    {
+        exit::INFRA
+    } else {
+        exit::OK
+    }
+}
