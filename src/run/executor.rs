@@ -39,6 +39,9 @@ impl Emitter {
     }
 }
 
+/// The outcome of one upload, shared by every builder on its host.
+pub type UploadCell = OnceLock<Result<u64, TransportError>>;
+
 /// Everything a build needs besides the builder.
 pub struct RunContext<'a> {
     pub global: &'a GlobalConfig,
@@ -54,7 +57,7 @@ pub struct RunContext<'a> {
     /// `builders.d`, where each builder's generated apt config lives.
     pub builders_dir: PathBuf,
     /// One upload of the tarball per host and run.
-    pub uploads: Mutex<HashMap<String, Arc<OnceLock<Result<u64, TransportError>>>>>,
+    pub uploads: Mutex<HashMap<String, Arc<UploadCell>>>,
 }
 
 impl RunContext<'_> {

@@ -25,8 +25,7 @@ pub fn parse_stats(out: &str) -> TransferStats {
         out.lines()
             .find_map(|l| l.trim().strip_prefix(prefix))
             .map(|rest| {
-                rest.trim()
-                    .split_whitespace()
+                rest.split_whitespace()
                     .next()
                     .unwrap_or("0")
                     .replace([',', '.'], "")
@@ -62,14 +61,14 @@ fn finish(
     match outcome {
         Err(e) => Err(TransportError {
             host: host.destination.clone(),
-            message: format!("{what}: {e}"),
+            message: format!("{what} ({}): {e}", host.destination),
             hint: "install rsync, or set [commands] rsync in ~/.zoryn".into(),
         }),
         Ok(o) if o.success() => Ok(parse_stats(&text)),
         Ok(Outcome::Cancelled) | Ok(Outcome::TimedOut) if cancel.is_cancelled() => {
             Err(TransportError {
                 host: host.destination.clone(),
-                message: format!("{what}: interrupted"),
+                message: format!("{what} ({}): interrupted", host.destination),
                 hint: String::new(),
             })
         }
@@ -99,12 +98,7 @@ pub fn upload_file(
 ) -> Result<TransferStats, TransportError> {
     let _slot = host.session();
     let spec = rsync_base(rsync, host)
-        .args([
-            "--ignore-times",
-            "--inplace",
-            "--no-whole-file",
-            "--chmod=F644",
-        ])
+        .args(["--ignore-times", "--no-whole-file", "--chmod=F644"])
         .arg(local)
         .arg(remote(host, remote_path));
     let mut out = Vec::new();

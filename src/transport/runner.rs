@@ -99,7 +99,7 @@ impl CommandSpec {
     pub fn display(&self) -> String {
         let mut words = vec![self.program.to_string_lossy().into_owned()];
         words.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
-        shell_words::join(words)
+        display_join(&words)
     }
 
     fn to_command(&self) -> Command {
@@ -113,6 +113,27 @@ impl CommandSpec {
         }
         cmd
     }
+}
+
+/// Quote words for showing to a person: as `sh` would accept them, but
+/// without quotes where none are needed (`--number=3`, `user@host:/p`).
+pub fn display_join<S: AsRef<str>>(words: &[S]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            let w = w.as_ref();
+            let plain = !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_./=:,@%+-".contains(c))
+                && !w.starts_with('=');
+            if plain {
+                w.to_string()
+            } else {
+                shell_words::quote(w).into_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// How a streamed command ended.
@@ -485,6 +506,16 @@ mod tests {
             thread::yield_now();
         }
         assert!(!alive(), "sleep {pid} survived cancellation");
+    }
+
+    #[test]
+    fn display_quotes_only_where_needed() {
+        let w = ["sudo", "hasher-useradd", "--number=3", "it's", "a b", "$x"];
+        assert_eq!(
+            display_join(&w),
+            "sudo hasher-useradd --number=3 'it'\\''s' 'a b' '$x'"
+        );
+        assert_eq!(shell_words::split(&display_join(&w)).unwrap(), w);
     }
 
     #[test]

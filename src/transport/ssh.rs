@@ -65,7 +65,7 @@ pub struct TransportError {
 
 impl std::fmt::Display for TransportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.host, self.message)
+        f.write_str(&self.message)
     }
 }
 
@@ -312,16 +312,20 @@ impl Host {
         let spec = self.command(argv).timeout(QUERY_TIMEOUT);
         let out = capture(&spec, cancel).map_err(|e| TransportError {
             host: self.destination.clone(),
-            message: e.to_string(),
+            message: format!("{}: {e}", self.destination),
             hint: "install openssh-client, or set [commands] ssh in ~/.zoryn".into(),
         })?;
         if out.status.is_none() {
             return Err(TransportError {
                 host: self.destination.clone(),
                 message: if cancel.is_cancelled() {
-                    "interrupted".into()
+                    format!("{}: interrupted", self.destination)
                 } else {
-                    format!("no answer within {}s", QUERY_TIMEOUT.as_secs())
+                    format!(
+                        "no answer from {} within {}s",
+                        self.destination,
+                        QUERY_TIMEOUT.as_secs()
+                    )
                 },
                 hint: "check that the host is up and not overloaded".into(),
             });
@@ -337,8 +341,7 @@ impl Host {
         let reason = stderr
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
-            .last()
+            .rfind(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
             .unwrap_or("ssh failed without a message")
             .to_string();
         let lower = reason.to_lowercase();
@@ -364,8 +367,11 @@ impl Host {
         TransportError {
             host: self.destination.clone(),
             message: match code {
-                Some(255) | None => format!("unreachable: {reason}"),
-                Some(c) => format!("remote command failed (exit {c}): {reason}"),
+                Some(255) | None => format!("cannot reach {}: {reason}", self.destination),
+                Some(c) => format!(
+                    "command on {} failed (exit {c}): {reason}",
+                    self.destination
+                ),
             },
             hint,
         }
@@ -495,9 +501,7 @@ mod tests {
     fn errors_get_hints() {
         let h = host(true);
         let e = h.error_from("Host key verification failed.\n", Some(255));
-        assert!(e
-            .message
-            .starts_with("unreachable: Host key verification failed"));
+        assert_eq!(e.message, "cannot reach arm: Host key verification failed.");
         assert!(e.hint.contains("never accepts host keys"));
         let e = h.error_from(
             "ssh: connect to host 127.0.0.9 port 22: Connection refused\n",

@@ -10,6 +10,9 @@
 
 #![allow(dead_code)]
 
+pub mod sshd;
+pub mod tty;
+
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -35,11 +38,23 @@ fn drop_to() -> Option<(u32, u32)> {
 fn ensure_test_user() {
     let lock = std::fs::File::create("/tmp/zoryn-test-user.lock").expect("lock file");
     let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).expect("flock");
-    if nix::unistd::User::from_name(TEST_USER).ok().flatten().is_some() {
+    if nix::unistd::User::from_name(TEST_USER)
+        .ok()
+        .flatten()
+        .is_some()
+    {
         return;
     }
     let st = Command::new("useradd")
-        .args(["--system", "--no-create-home", "--shell", "/bin/bash", "--home-dir", "/nonexistent", TEST_USER])
+        .args([
+            "--system",
+            "--create-home",
+            "--shell",
+            "/bin/bash",
+            "--home-dir",
+            "/var/lib/zoryn-test",
+            TEST_USER,
+        ])
         .status()
         .expect("run useradd");
     assert!(st.success(), "useradd {TEST_USER} failed");
@@ -77,7 +92,10 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
-        let tmp = tempfile::Builder::new().prefix("zoryn-t.").tempdir_in("/tmp").unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("zoryn-t.")
+            .tempdir_in("/tmp")
+            .unwrap();
         let root = tmp.path().to_path_buf();
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
         let home = root.join("home");
@@ -134,7 +152,9 @@ impl TestEnv {
     }
 
     pub fn uid(&self) -> u32 {
-        self.user.map(|u| u.0).unwrap_or_else(|| nix::unistd::getuid().as_raw())
+        self.user
+            .map(|u| u.0)
+            .unwrap_or_else(|| nix::unistd::getuid().as_raw())
     }
 
     /// Hand everything under the env to the test user (after setup as root).
@@ -187,7 +207,10 @@ impl TestEnv {
             .env("XDG_RUNTIME_DIR", self.root.join("run"))
             .env("HASHER_EMU_ROOT", &self.emu_root)
             .env("HASHER_EMU_EVENTS", &self.events)
-            .env("ZORYN_HASHER_PRIV_DIR", self.emu_root.join("etc/hasher-priv"))
+            .env(
+                "ZORYN_HASHER_PRIV_DIR",
+                self.emu_root.join("etc/hasher-priv"),
+            )
             .stdin(Stdio::null());
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
@@ -205,14 +228,23 @@ impl TestEnv {
     pub fn spawn_zoryn(&self, args: &[&str], cwd: &Path) -> Child {
         self.chown_all();
         let mut cmd = self.command(self.bin_dir.join("zoryn"));
-        cmd.args(args).current_dir(cwd).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(args)
+            .current_dir(cwd)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         cmd.spawn().expect("spawn zoryn")
     }
 
     /// Run a shell command as the maintainer (for setup); panics on failure.
     pub fn sh(&self, script: &str, cwd: &Path) -> Output {
         self.chown_all();
-        let out = self.command("bash").arg("-c").arg(script).current_dir(cwd).output().unwrap();
+        let out = self
+            .command("bash")
+            .arg("-c")
+            .arg(script)
+            .current_dir(cwd)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "setup command failed: {script}\n{}{}",
@@ -252,10 +284,17 @@ impl TestEnv {
         let dir = self.home.join("src").join(name);
         std::fs::create_dir_all(dir.join(".gear")).unwrap();
         std::fs::create_dir_all(dir.join(name)).unwrap();
-        std::fs::write(dir.join(".gear/rules"), format!("spec: {name}.spec\ntar: {name}\n")).unwrap();
+        std::fs::write(
+            dir.join(".gear/rules"),
+            format!("spec: {name}.spec\ntar: {name}\n"),
+        )
+        .unwrap();
         std::fs::write(dir.join(name).join("README"), format!("{name} sources\n")).unwrap();
         std::fs::write(dir.join(format!("{name}.spec")), spec(name, spec_extra)).unwrap();
-        self.sh("git init -q . && git add -A && git commit -qm initial", &dir);
+        self.sh(
+            "git init -q . && git add -A && git commit -qm initial",
+            &dir,
+        );
         dir
     }
 
@@ -267,7 +306,10 @@ impl TestEnv {
             if let Some(l) = text.lines().find(|l| l.contains(needle)) {
                 return l.to_string();
             }
-            assert!(Instant::now() < deadline, "no `{needle}` event in time; events:\n{text}");
+            assert!(
+                Instant::now() < deadline,
+                "no `{needle}` event in time; events:\n{text}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -324,7 +366,11 @@ pub fn both(o: &Output) -> String {
 /// Sorted file names in a directory (empty if it does not exist).
 pub fn names_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v

@@ -23,7 +23,7 @@ use crate::hasher::priv_config::{self, Caller, LocalTree, PrivTree};
 use crate::hasher::remote::{parse_preflight, preflight_argv};
 use crate::run::cancel::CancelToken;
 use crate::run::remote::apt_dir as remote_apt_dir;
-use crate::transport::runner::{capture, CommandSpec};
+use crate::transport::runner::{capture, display_join, CommandSpec};
 use crate::transport::ssh::{Host, Hosts};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -238,7 +238,7 @@ pub struct PlannedCommand {
 
 impl PlannedCommand {
     pub fn display(&self) -> String {
-        let cmd = shell_words::join(&self.argv);
+        let cmd = display_join(&self.argv);
         match &self.host {
             Some(h) => format!("on {h}: {cmd}"),
             None => format!("here: {cmd}"),
@@ -525,7 +525,11 @@ fn make_plan(
                 Some(_) => remote_apt_dir(&place.home, &b.name),
                 None => local_apt.to_string_lossy().into_owned(),
             };
-            for f in apt::generate(&b.name, repo, &arch, &apt_home) {
+            let repo = match repo.strip_prefix("~/") {
+                Some(rest) => format!("{}/{rest}", place.home),
+                None => repo.clone(),
+            };
+            for f in apt::generate(&b.name, &repo, &arch, &apt_home) {
                 files.push(planned(local_apt.join(f.name), f.text));
             }
         }
@@ -705,7 +709,7 @@ pub fn cmd_add(mut args: AddArgs) -> i32 {
 /// The command a user types to do it by hand (sudo may ask for a password).
 fn sudo_hint(c: &PlannedCommand) -> String {
     let argv: Vec<String> = c.argv.iter().filter(|a| *a != "-n").cloned().collect();
-    let cmd = shell_words::join(&argv);
+    let cmd = display_join(&argv);
     match &c.host {
         Some(h) => format!("ssh -t {h} {cmd}"),
         None => cmd,

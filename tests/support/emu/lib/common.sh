@@ -69,15 +69,21 @@ emu_require_root_env()
 }
 
 # emu_knob NAME [NUMBER]: value of HASHER_EMU_NAME_N<NUMBER> when that variable
-# is set (even to an empty value), else of HASHER_EMU_NAME, else empty.
+# is set (even to an empty value), else of HASHER_EMU_NAME, else the same two
+# names looked up in the knobs file $HASHER_EMU_ROOT/knobs (lines VAR=value;
+# how tests set knobs on SSH test hosts, whose environment sshd fixes), else
+# empty.
 emu_knob()
 {
 	local var="HASHER_EMU_$1" n="${2:-0}"
-	local nvar="${var}_N${n}"
+	local nvar="${var}_N${n}" file="${HASHER_EMU_ROOT:-/nonexistent}/knobs" line
 	if [ -n "${!nvar+set}" ]; then
 		printf %s "${!nvar}"
-	else
-		printf %s "${!var-}"
+	elif [ -n "${!var+set}" ]; then
+		printf %s "${!var}"
+	elif [ -f "$file" ]; then
+		line="$(grep -m1 "^$nvar=" "$file" || grep -m1 "^$var=" "$file" || :)"
+		printf %s "${line#*=}"
 	fi
 }
 

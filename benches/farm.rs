@@ -1,0 +1,257 @@
+//! Farm benchmarks: what zoryn costs on top of hasher, locally and over SSH,
+//! and how much a rebuild uploads. Real zoryn binary, real sshd test hosts on
+//! loopback, the hasher emulator (same fixtures as the integration tests).
+//!
+//!     cargo bench --bench farm            # ZORYN_BENCH_RUNS=N (default 9)
+//!
+//! Every scenario runs interleaved with its baseline in one process and the
+//! table gives medians, min-max and ratios. "hsh's own time" is measured by
+//! the emulator itself (its lock-acquired → lock-released event stamps), so
+//! "overhead" is exactly what zoryn adds around the build.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::time::Instant;
+
+use support::{both, TestEnv};
+
+struct Series {
+    name: String,
+    ms: Vec<f64>,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+fn spread(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(0.0, f64::max);
+    format!("{lo:.1}-{hi:.1}")
+}
+
+/// hsh's own wall time for each build recorded in an events file since
+/// line `from`: lock-acquired → lock-released, per pid.
+fn own_times(events: &Path, from: usize) -> Vec<f64> {
+    let text = std::fs::read_to_string(events).unwrap_or_default();
+    let mut open = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for l in text.lines().skip(from) {
+        let mut w = l.split_whitespace();
+        let (Some(ts), Some(kind)) = (w.next(), w.next()) else {
+            continue;
+        };
+        let Ok(ts) = ts.parse::<u128>() else { continue };
+        let pid = l
+            .split_whitespace()
+            .find(|x| x.starts_with("pid="))
+            .unwrap_or("")
+            .to_string();
+        match kind {
+            "lock-acquired" => {
+                open.insert(pid, ts);
+            }
+            "lock-released" => {
+                if let Some(t0) = open.remove(&pid) {
+                    out.push((ts - t0) as f64 / 1e6);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn lines(p: &Path) -> usize {
+    std::fs::read_to_string(p)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+fn timed(env: &TestEnv, args: &[&str], cwd: &Path) -> f64 {
+    env.chown_all();
+    let mut cmd = env.command(env.bin_dir.join("zoryn"));
+    cmd.args(args).current_dir(cwd);
+    let t = Instant::now();
+    let out = cmd.output().expect("run zoryn");
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "zoryn {args:?} failed:\n{}",
+        both(&out)
+    );
+    ms
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing to parse.
+    let runs: usize = std::env::var("ZORYN_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(9);
+    let mut table: Vec<(String, f64, String, String)> = Vec::new();
+
+    // ---- local: zoryn build vs the emulator's own time ----
+    let env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    let repo = env.gear_repo("hello", "");
+    timed(&env, &["build", "-q"], &repo); // warm caches
+    let mut z = Series {
+        name: "local zoryn build".into(),
+        ms: vec![],
+    };
+    let mut own = Vec::new();
+    for _ in 0..runs {
+        let from = lines(&env.events);
+        z.ms.push(timed(&env, &["build", "-q"], &repo));
+        own.extend(own_times(&env.events, from));
+    }
+    let over: Vec<f64> = z.ms.iter().zip(&own).map(|(a, b)| a - b).collect();
+    table.push((
+        "local: hsh own time".into(),
+        median(&own),
+        spread(&own),
+        String::new(),
+    ));
+    table.push((
+        z.name.clone(),
+        median(&z.ms),
+        spread(&z.ms),
+        format!("{:.2}x hsh", median(&z.ms) / median(&own)),
+    ));
+    table.push((
+        "local: zoryn overhead".into(),
+        median(&over),
+        spread(&over),
+        String::new(),
+    ));
+
+    // ---- remote: warm master, cold master, no multiplexing ----
+    let host = env.add_host("arm", "aarch64");
+    let out = env.ssh(
+        "arm",
+        "mkdir -p ~/hasher_1 && hasher-useradd --number=1 \"$(id -un)\"",
+    );
+    assert!(out.status.success(), "{}", both(&out));
+    env.builder(
+        "arm",
+        "type = \"remote\"\nhost = \"arm\"\narch = \"aarch64\"\nhasher_number = 1\n",
+    );
+    let base_cfg = env.ssh_commands_toml();
+    let rt = env.root.join("run/zoryn");
+    let close_master = |env: &TestEnv| {
+        let _ = env
+            .command("ssh")
+            .arg("-F")
+            .arg(env.ssh_config_path())
+            .arg("-o")
+            .arg(format!("ControlPath={}/%C", rt.display()))
+            .args(["-O", "exit", "arm"])
+            .output();
+    };
+    env.write(".zoryn", &base_cfg);
+    timed(&env, &["build", "-q", "-b", "arm"], &repo);
+    let mut scenarios: Vec<(&str, Vec<f64>, Vec<f64>)> = vec![
+        ("warm master", vec![], vec![]),
+        ("cold master", vec![], vec![]),
+        ("no multiplexing", vec![], vec![]),
+    ];
+    for _ in 0..runs {
+        for (name, wall, own) in scenarios.iter_mut() {
+            match *name {
+                "warm master" => env.write(".zoryn", &base_cfg),
+                "cold master" => {
+                    close_master(&env);
+                    env.write(".zoryn", &base_cfg)
+                }
+                _ => {
+                    close_master(&env);
+                    env.write(
+                        ".zoryn",
+                        &format!("[ssh]\nmultiplexing = false\n\n{base_cfg}"),
+                    )
+                }
+            };
+            let from = lines(&host.events);
+            wall.push(timed(&env, &["build", "-q", "-b", "arm"], &repo));
+            own.extend(own_times(&host.events, from));
+        }
+    }
+    close_master(&env);
+    for (name, wall, own) in &scenarios {
+        let over: Vec<f64> = wall.iter().zip(own).map(|(a, b)| a - b).collect();
+        table.push((
+            format!("remote {name}: zoryn build"),
+            median(wall),
+            spread(wall),
+            format!("{:.2}x hsh", median(wall) / median(own)),
+        ));
+        table.push((
+            format!("remote {name}: overhead"),
+            median(&over),
+            spread(&over),
+            String::new(),
+        ));
+    }
+    env.write(".zoryn", &base_cfg);
+
+    // ---- upload bytes: 20 MB source, then a one-line change ----
+    let big = env.gear_repo("bigpkg", "");
+    let data: String = (0..400_000u64)
+        .map(|i| format!("{i:08} {:016x}\n", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+        .collect();
+    std::fs::write(big.join("bigpkg/data.txt"), &data).unwrap();
+    env.sh("git add -A && git commit -qm data", &big);
+    let sent = |env: &TestEnv| -> (u64, u64) {
+        let out = env.zoryn(&["build", "-b", "arm", "--json"], &big);
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+        let s = String::from_utf8_lossy(&out.stdout).into_owned();
+        let up: serde_json::Value = s
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["event"] == "uploaded")
+            .expect("uploaded event");
+        (
+            up["bytes_sent"].as_u64().unwrap(),
+            up["tarball_bytes"].as_u64().unwrap(),
+        )
+    };
+    let (first, size) = sent(&env);
+    std::fs::write(
+        big.join("bigpkg/data.txt"),
+        data.replacen("00200000 ", "00200000 changed ", 1),
+    )
+    .unwrap();
+    let (second, _) = sent(&env);
+
+    println!(
+        "\nzoryn farm benchmark: {runs} runs per scenario, interleaved; {} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        std::env::consts::ARCH
+    );
+    println!(
+        "{:<38} {:>12} {:>16}  ratio",
+        "scenario", "median ms", "min-max ms"
+    );
+    for (name, m, s, r) in &table {
+        println!("{name:<38} {m:>12.1} {s:>16}  {r}");
+    }
+    println!("\nupload of a {:.1} MB source tarball:", size as f64 / 1e6);
+    println!("  first build:                        {first:>10} bytes sent");
+    println!(
+        "  after a one-line change (+8 bytes): {second:>10} bytes sent ({:.2}% of the tarball)",
+        second as f64 * 100.0 / size as f64
+    );
+}
