@@ -340,3 +340,39 @@ fn remote_preflight_names_the_fix() {
     assert!(s.contains("etc/hasher-priv/user.d/"), "{s}");
     let _ = stderr(&out);
 }
+
+#[test]
+fn local_and_two_remote_hosts_build_in_parallel() {
+    let env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    let arm = remote_builder(&env, "arm", "arm", "aarch64", "aarch64", 1);
+    let x32 = remote_builder(&env, "x32", "x32", "i686", "i586", 1);
+    for h in [&arm, &x32] {
+        set_knob(h, "HASHER_EMU_DELAY", "1");
+    }
+    let mut env = env;
+    env.extra_env.push(("HASHER_EMU_DELAY".into(), "1".into()));
+    let repo = env.gear_repo("hello", "");
+    let out = env.zoryn(&["build", "-b", "local,arm,x32", "-p"], &repo);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    for (b, rpm) in [("local", "x86_64"), ("arm", "aarch64"), ("x32", "i586")] {
+        assert!(
+            repo.join(format!("hasher_out/{b}/hello-1.0-alt1.{rpm}.rpm"))
+                .is_file(),
+            "{b}"
+        );
+    }
+    // Concurrency from the emulators' own clocks: every build started before
+    // any of them ended.
+    let stamp = |text: &str, kind: &str| -> u128 {
+        text.lines()
+            .rev()
+            .find(|l| l.split_whitespace().nth(1) == Some(kind))
+            .and_then(|l| l.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {kind} in {text}"))
+    };
+    let logs = [env.events_text(), arm.events_text(), x32.events_text()];
+    let last_start = logs.iter().map(|t| stamp(t, "build-start")).max().unwrap();
+    let first_end = logs.iter().map(|t| stamp(t, "build-end")).min().unwrap();
+    assert!(last_start < first_end, "builds did not overlap");
+}
