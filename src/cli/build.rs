@@ -14,9 +14,10 @@ use crate::farm::selection::{choose, SelectionRequest};
 use crate::report::json::JsonReporter;
 use crate::report::plain::PlainReporter;
 use crate::report::{summary, Reporter};
+use crate::run::busy::BusyPolicy;
 use crate::run::cancel::{install_signal_handlers, CancelToken};
 use crate::run::events::EventKind;
-use crate::run::executor::{execute, exit_code, info, Emitter, RunContext};
+use crate::run::executor::{execute, exit_code, info, Controls, Emitter, RunContext};
 use crate::source::{gear, repo};
 use crate::transport::ssh::{Hosts, SshSettings};
 
@@ -57,8 +58,20 @@ pub struct BuildArgs {
     #[arg(long, value_name = "NAME <EMAIL>")]
     pub packager: Option<String>,
     /// Machine-readable output: JSON lines of events, then a summary
-    #[arg(long)]
+    #[arg(long, conflicts_with = "top")]
     pub json: bool,
+    /// Full-screen live view of every builder (htop-like)
+    #[arg(long)]
+    pub top: bool,
+    /// Stop the other builds as soon as one fails
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// A builder whose hasher workdir is locked fails instead of waiting
+    #[arg(long, conflicts_with = "skip_busy")]
+    pub fail_if_busy: bool,
+    /// A builder whose hasher workdir is locked is skipped instead of waited for
+    #[arg(long)]
+    pub skip_busy: bool,
 }
 
 /// Where a program would be found on PATH (or the path itself if it has a /).
@@ -109,6 +122,12 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
     } else {
         branch_parallel.unwrap_or(loaded.global.builders.parallel)
     };
+    if parallel && builders.len() == 1 && !quiet {
+        eprintln!(
+            "zoryn: warning: parallel builds are on, but only `{}` matched; check the pattern with `zoryn builder list -b PATTERN --explain`",
+            builders[0].name
+        );
+    }
 
     let start_dir = match args.directory.clone() {
         Some(d) => d,
@@ -173,6 +192,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         }
     };
 
+    let run_token = cancel.child();
     let ctx = RunContext {
         global: &loaded.global,
         git_root: root.root.clone(),
@@ -181,7 +201,16 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         tarball: &tarball,
         rpmbuild_args: args.rpmbuild_args.clone(),
         packager: args.packager.clone(),
-        cancel: cancel.clone(),
+        cancel: run_token.clone(),
+        controls: Controls::new(run_token.clone(), &builders),
+        busy: if args.fail_if_busy {
+            BusyPolicy::Fail
+        } else if args.skip_busy {
+            BusyPolicy::Skip
+        } else {
+            BusyPolicy::Wait
+        },
+        fail_fast: args.fail_fast,
         hosts: Hosts::new(SshSettings::from_config(
             &loaded.global,
             loaded.paths.runtime_dir.clone(),

@@ -22,6 +22,9 @@ pub struct HshOptions {
     pub package: String,
     /// Replacement for a leading `hsh` word (`[commands] hsh`).
     pub hsh_program: Vec<String>,
+    /// Add `--no-wait-lock` (zoryn waits for busy workdirs itself) unless
+    /// the template chose `--wait-lock`/`--no-wait-lock`.
+    pub no_wait_lock: bool,
 }
 
 fn has_option(argv: &[String], name: &str) -> bool {
@@ -56,6 +59,12 @@ pub fn hsh_argv(
         if !has_option(&argv, "--apt-config") {
             argv.push(format!("--apt-config={apt}"));
         }
+    }
+    if opts.no_wait_lock
+        && !has_option(&argv, "--wait-lock")
+        && !has_option(&argv, "--no-wait-lock")
+    {
+        argv.push("--no-wait-lock".into());
     }
     if let Some(a) = &opts.rpmbuild_args {
         argv.push(format!("--rpmbuild-args={a}"));
@@ -158,6 +167,16 @@ mod tests {
                 "/tmp/z/hello.tar"
             ]
         );
+    }
+
+    #[test]
+    fn no_wait_lock_unless_the_template_chose() {
+        let mut o = opts();
+        o.no_wait_lock = true;
+        let t = CommandTemplate::parse("hsh").unwrap();
+        assert!(hsh_argv(&t, &vars(None), "x86_64", &o).contains(&"--no-wait-lock".to_string()));
+        let t = CommandTemplate::parse("hsh --wait-lock").unwrap();
+        assert!(!hsh_argv(&t, &vars(None), "x86_64", &o).contains(&"--no-wait-lock".to_string()));
     }
 
     #[test]

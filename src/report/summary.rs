@@ -58,7 +58,11 @@ pub fn render(results: &[BuilderResult]) -> String {
                     let _ = writeln!(out, "{name}: {}", short_path(p).display());
                 }
             }
-            Outcome::Failed | Outcome::Unusable | Outcome::Cancelled | Outcome::Skipped => {
+            Outcome::Failed
+            | Outcome::Unusable
+            | Outcome::Busy
+            | Outcome::Cancelled
+            | Outcome::Skipped => {
                 if let Some(m) = &r.message {
                     let _ = writeln!(out, "{name}: {m}");
                 }

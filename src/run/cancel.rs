@@ -3,10 +3,13 @@
 //! Ctrl-C (SIGINT), SIGTERM and SIGHUP are caught in one place
 //! ([`install_signal_handlers`]) and turned into [`CancelToken::cancel`];
 //! running commands subscribe to the token and stop their process groups.
-//! Nothing else in zoryn handles signals.
+//! Child tokens let one build (TUI "cancel selected") or the rest of a run
+//! (`--fail-fast`) stop without stopping everything. Nothing else in zoryn
+//! handles signals.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 type Callback = Box<dyn Fn() + Send>;
 
@@ -15,6 +18,10 @@ struct Inner {
     cancelled: AtomicBool,
     next_id: AtomicU64,
     subscribers: Mutex<Vec<(u64, Callback)>>,
+    /// For [`CancelToken::wait_timeout`].
+    sleepers: (Mutex<()>, Condvar),
+    /// Keeps a child token registered with its parent.
+    parent: Mutex<Option<Subscription>>,
 }
 
 /// A cloneable "stop now" flag with callbacks.
@@ -51,6 +58,10 @@ impl CancelToken {
         if self.inner.cancelled.swap(true, Ordering::SeqCst) {
             return;
         }
+        {
+            let _g = self.inner.sleepers.0.lock();
+            self.inner.sleepers.1.notify_all();
+        }
         if let Ok(subs) = self.inner.subscribers.lock() {
             for (_, cb) in subs.iter() {
                 cb();
@@ -58,11 +69,47 @@ impl CancelToken {
         }
     }
 
-    /// Call `f` when the token fires (immediately if it already has).
+    /// A token that fires when this one does, and can also be fired on its
+    /// own (one build of many, or "stop the rest" for --fail-fast).
+    pub fn child(&self) -> CancelToken {
+        let child = CancelToken::new();
+        let c = child.clone();
+        let sub = self.subscribe(move || c.cancel());
+        if let Ok(mut p) = child.inner.parent.lock() {
+            *p = Some(sub);
+        }
+        child
+    }
+
+    /// Sleep up to `d`; returns early (true) when the token fires.
+    pub fn wait_timeout(&self, d: Duration) -> bool {
+        let guard = self
+            .inner
+            .sleepers
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if self.is_cancelled() {
+            return true;
+        }
+        let _ = self.inner.sleepers.1.wait_timeout(guard, d);
+        self.is_cancelled()
+    }
+
+    /// Call `f` when the token fires (immediately if it already has; a
+    /// callback may run twice in a race, so it must be idempotent).
     pub fn subscribe(&self, f: impl Fn() + Send + 'static) -> Subscription {
         let id = self.inner.next_id.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut subs) = self.inner.subscribers.lock() {
             subs.push((id, Box::new(f)));
+        }
+        if self.is_cancelled() {
+            // Fired between the caller's check and this registration.
+            if let Ok(subs) = self.inner.subscribers.lock() {
+                if let Some((_, cb)) = subs.iter().find(|(i, _)| *i == id) {
+                    cb();
+                }
+            }
         }
         Subscription {
             token: self.clone(),
@@ -103,6 +150,27 @@ mod tests {
         t.cancel();
         assert_eq!(hits.load(Ordering::SeqCst), 1);
         assert!(t.is_cancelled());
+    }
+
+    #[test]
+    fn children_follow_parents_but_not_siblings() {
+        let run = CancelToken::new();
+        let a = run.child();
+        let b = run.child();
+        a.cancel();
+        assert!(a.is_cancelled() && !b.is_cancelled() && !run.is_cancelled());
+        run.cancel();
+        assert!(b.is_cancelled());
+    }
+
+    #[test]
+    fn wait_timeout_wakes_on_cancel() {
+        let t = CancelToken::new();
+        assert!(!t.wait_timeout(std::time::Duration::from_millis(10)));
+        let t2 = t.clone();
+        let h = std::thread::spawn(move || t2.wait_timeout(std::time::Duration::from_secs(60)));
+        t.cancel();
+        assert!(h.join().unwrap());
     }
 
     #[test]

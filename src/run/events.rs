@@ -32,6 +32,8 @@ pub enum Outcome {
     Cancelled,
     /// The builder could not be used (workdir, hasher-priv, missing tool).
     Unusable,
+    /// Its workdir was locked and `--fail-if-busy` was given.
+    Busy,
 }
 
 impl Outcome {
@@ -42,6 +44,7 @@ impl Outcome {
             Outcome::Skipped => "SKIP",
             Outcome::Cancelled => "CANCELLED",
             Outcome::Unusable => "ERROR",
+            Outcome::Busy => "BUSY",
         }
     }
 }

@@ -11,10 +11,12 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::busy::BusyPolicy;
 use super::cancel::CancelToken;
 use super::events::{BuilderInfo, BuilderResult, Event, EventKind, Outcome};
 use crate::config::global::GlobalConfig;
 use crate::farm::{Builder, Farm, Location};
+use crate::hasher::workdir::LockState;
 use crate::source::gear::Tarball;
 use crate::transport::rsync;
 use crate::transport::ssh::{Host, Hosts, TransportError};
@@ -39,6 +41,35 @@ impl Emitter {
     }
 }
 
+/// Cancel handles for a run: the whole run, and each build on its own (the
+/// TUI's "cancel selected").
+#[derive(Clone)]
+pub struct Controls {
+    pub run: CancelToken,
+    per_builder: Arc<HashMap<String, CancelToken>>,
+}
+
+impl Controls {
+    pub fn new(run: CancelToken, builders: &[&Builder]) -> Controls {
+        let per_builder = builders
+            .iter()
+            .map(|b| (b.name.clone(), run.child()))
+            .collect();
+        Controls {
+            run,
+            per_builder: Arc::new(per_builder),
+        }
+    }
+
+    /// The token of one build (the run's when unknown).
+    pub fn builder(&self, name: &str) -> CancelToken {
+        self.per_builder
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| self.run.clone())
+    }
+}
+
 /// The outcome of one upload, shared by every builder on its host.
 pub type UploadCell = OnceLock<Result<u64, TransportError>>;
 
@@ -51,7 +82,12 @@ pub struct RunContext<'a> {
     pub tarball: &'a Tarball,
     pub rpmbuild_args: Option<String>,
     pub packager: Option<String>,
+    /// Stops the whole run (a child of the Ctrl-C token; `--fail-fast`
+    /// fires it). Each build has its own child in `controls`.
     pub cancel: CancelToken,
+    pub controls: Controls,
+    pub busy: BusyPolicy,
+    pub fail_fast: bool,
     /// SSH hosts of this run (one master and session bound per host).
     pub hosts: Hosts,
     /// `builders.d`, where each builder's generated apt config lives.
@@ -135,21 +171,44 @@ pub fn execute(
         .iter()
         .map(|b| (*b, lock_for(b, &mut slot_locks)))
         .collect();
+    let redirected = if builders.len() > 1 && ctx.busy == BusyPolicy::Wait {
+        prefer_free(ctx, builders)
+    } else {
+        HashMap::new()
+    };
+    let first_failure: Mutex<Option<String>> = Mutex::new(None);
     let run_one = |b: &Builder, slot: &Mutex<()>| {
-        if ctx.cancel.is_cancelled() {
-            let r = cancelled(b);
-            emit.emit(EventKind::Finished(r.clone()));
-            return r;
-        }
-        let _turn = slot.lock().unwrap_or_else(|p| p.into_inner());
-        let r = if ctx.cancel.is_cancelled() {
+        let token = ctx.controls.builder(&b.name);
+        let mut r = if let Some(r) = redirected.get(&b.name) {
+            r.clone()
+        } else if token.is_cancelled() {
             cancelled(b)
         } else {
-            match &b.location {
-                Location::Local => super::local::build(ctx, b, emit),
-                Location::Remote { host } => super::remote::build(ctx, b, host, emit),
+            let _turn = slot.lock().unwrap_or_else(|p| p.into_inner());
+            if token.is_cancelled() {
+                cancelled(b)
+            } else {
+                match &b.location {
+                    Location::Local => super::local::build(ctx, b, emit, &token),
+                    Location::Remote { host } => super::remote::build(ctx, b, host, emit, &token),
+                }
             }
         };
+        if r.outcome == Outcome::Failed && ctx.fail_fast {
+            let mut first = first_failure.lock().unwrap_or_else(|p| p.into_inner());
+            if first.is_none() {
+                *first = Some(b.name.clone());
+                ctx.cancel.cancel();
+            }
+        } else if r.outcome == Outcome::Cancelled {
+            if let Some(f) = first_failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+            {
+                r.message = Some(format!("stopped by --fail-fast after `{f}` failed"));
+            }
+        }
         emit.emit(EventKind::Finished(r.clone()));
         r
     };
@@ -170,15 +229,65 @@ pub fn execute(
     }
 }
 
-/// SPEC 8: 0 all good (skips allowed), 130 interrupted, 1 any build failure,
-/// 3 a builder unusable.
+/// "Prefer free ones": a busy builder whose lane (arch and branch) also has a
+/// free selected builder is not waited for — the free one builds the same
+/// thing. Returns the SKIP results for those builders.
+fn prefer_free(ctx: &RunContext<'_>, builders: &[&Builder]) -> HashMap<String, BuilderResult> {
+    let states: Vec<Option<LockState>> = std::thread::scope(|s| {
+        let handles: Vec<_> = builders
+            .iter()
+            .map(|b| {
+                s.spawn(move || match &b.location {
+                    Location::Local => super::local::probe(ctx, b),
+                    Location::Remote { host } => super::remote::probe(ctx, b, host, &ctx.cancel),
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(None))
+            .collect()
+    });
+    let is_busy = |i: usize| matches!(states[i], Some(LockState::Busy { .. }));
+    let mut out = HashMap::new();
+    for (i, b) in builders.iter().enumerate() {
+        let Some(LockState::Busy { pid, since }) = &states[i] else {
+            continue;
+        };
+        let free: Vec<&str> = builders
+            .iter()
+            .enumerate()
+            .filter(|(j, o)| !is_busy(*j) && o.arch == b.arch && o.branch == b.branch)
+            .map(|(_, o)| o.name.as_str())
+            .collect();
+        if free.is_empty() {
+            continue;
+        }
+        let mut r = cancelled(b);
+        r.outcome = Outcome::Skipped;
+        r.message = Some(format!(
+            "busy (hasher workdir locked by {}); {}/{} is built on {}",
+            super::busy::describe_holder(*pid, *since),
+            b.arch,
+            b.branch,
+            free.join(", ")
+        ));
+        out.insert(b.name.clone(), r);
+    }
+    out
+}
+
+/// SPEC 8 from the results: 1 when a build failed, else 130 when one was
+/// cancelled (Ctrl-C or the TUI), else 3 when a builder was unusable or busy,
+/// else 0 (skips are fine). A build failure wins over the cancellations that
+/// `--fail-fast` causes; the caller returns 130 for Ctrl-C regardless.
 pub fn exit_code(results: &[BuilderResult]) -> i32 {
     let has = |o: Outcome| results.iter().any(|r| r.outcome == o);
-    if has(Outcome::Cancelled) {
-        130
-    } else if has(Outcome::Failed) {
+    if has(Outcome::Failed) {
         1
-    } else if has(Outcome::Unusable) {
+    } else if has(Outcome::Cancelled) {
+        130
+    } else if has(Outcome::Unusable) || has(Outcome::Busy) {
         3
     } else {
         0
@@ -213,6 +322,8 @@ mod tests {
         assert_eq!(exit_code(&[r(Success), r(Skipped)]), 0);
         assert_eq!(exit_code(&[r(Success), r(Failed), r(Unusable)]), 1);
         assert_eq!(exit_code(&[r(Success), r(Unusable)]), 3);
-        assert_eq!(exit_code(&[r(Failed), r(Cancelled)]), 130);
+        assert_eq!(exit_code(&[r(Failed), r(Cancelled)]), 1);
+        assert_eq!(exit_code(&[r(Success), r(Cancelled), r(Busy)]), 130);
+        assert_eq!(exit_code(&[r(Success), r(Busy)]), 3);
     }
 }

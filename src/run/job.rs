@@ -5,12 +5,13 @@ use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::cancel::CancelToken;
 use super::events::{BuilderResult, EventKind, Outcome};
 use super::executor::{info, Emitter, RunContext};
 use crate::config::template::Vars;
 use crate::farm::Builder;
 use crate::hasher::stage::StageTracker;
-use crate::transport::runner::LineSplitter;
+use crate::transport::runner::{run, CommandSpec, LineSplitter, Outcome as RunOutcome};
 
 /// Lines of the log shown when a build fails.
 pub const TAIL_LINES: usize = 15;
@@ -29,6 +30,17 @@ impl Ended {
     pub fn unusable(message: String, hint: String) -> Ended {
         Ended {
             outcome: Outcome::Unusable,
+            message: Some(message),
+            hint: Some(hint),
+            packages: vec![],
+            log: None,
+            log_tail: vec![],
+        }
+    }
+
+    pub fn busy(message: String, hint: String) -> Ended {
+        Ended {
+            outcome: Outcome::Busy,
             message: Some(message),
             hint: Some(hint),
             packages: vec![],
@@ -222,6 +234,61 @@ impl<'a> BuildLog<'a> {
             self.error.get_or_insert(e);
         }
         (self.tail.into_iter().collect(), self.error)
+    }
+}
+
+/// What one hsh run left behind.
+pub struct HshRun {
+    pub outcome: RunOutcome,
+    pub log_tail: Vec<String>,
+    pub log_error: Option<std::io::Error>,
+    /// Lines that started with the marker (not written to the log).
+    pub markers: Vec<String>,
+}
+
+/// Run hsh (`cmd`, shown as `argv`) with its output in a fresh log at
+/// `log`; emits `Started`, phases and lines. `Err` ends the job (log not
+/// writable, program missing: `missing_hint` says what to install).
+#[allow(clippy::too_many_arguments)]
+pub fn run_logged(
+    cmd: &CommandSpec,
+    argv: &[String],
+    log: &Path,
+    marker: Option<&'static str>,
+    emit: &Emitter,
+    builder: &str,
+    cancel: &CancelToken,
+    missing_hint: &str,
+) -> Result<HshRun, Ended> {
+    let mut build_log = BuildLog::create(log, emit, builder).map_err(|e| {
+        Ended::unusable(
+            format!("cannot write the build log {}: {e}", log.display()),
+            "check the permissions of the directory, or set [build] log_dir in ~/.zoryn".into(),
+        )
+    })?;
+    if let Some(m) = marker {
+        build_log = build_log.with_marker(m);
+    }
+    emit.emit(EventKind::Started {
+        builder: builder.to_string(),
+        log: log.to_path_buf(),
+        command: argv.to_vec(),
+    });
+    let result = run(cmd, cancel, |chunk| build_log.feed(chunk));
+    let markers = std::mem::take(&mut build_log.markers);
+    let (log_tail, log_error) = build_log.finish();
+    match result {
+        Ok(outcome) => Ok(HshRun {
+            outcome,
+            log_tail,
+            log_error,
+            markers,
+        }),
+        Err(e) if e.not_found() => Err(Ended::unusable(
+            format!("`{}` is not installed (or not in PATH)", e.program),
+            missing_hint.to_string(),
+        )),
+        Err(e) => Err(Ended::unusable(e.to_string(), missing_hint.to_string())),
     }
 }
 

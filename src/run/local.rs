@@ -1,30 +1,47 @@
 //! One build on a local builder: pre-flight, hsh, results.
 //!
-//! Pre-flight (workdir, hasher-priv satellites and mount points, lock) fails
-//! fast with a fix; then hsh runs through the command runner with its output
+//! Pre-flight (workdir, hasher-priv satellites and mount points) fails fast
+//! with a fix; a busy workdir is waited for (or skipped/failed, see
+//! [`super::busy`]); then hsh runs through the command runner with its output
 //! going to the log file and, line by line, to phase tracking; finally the
 //! packages this run produced are copied out atomically.
 
 use std::path::PathBuf;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
+use super::busy;
+use super::cancel::CancelToken;
 use super::events::{BuilderResult, EventKind};
 use super::executor::{Emitter, RunContext};
-use super::job::{build_vars, log_path, results_dir, BuildLog, Ended};
+use super::job::{build_vars, log_path, results_dir, run_logged, Ended};
 use crate::farm::Builder;
 use crate::hasher::invocation::{hsh_argv, HshOptions};
 use crate::hasher::priv_config::{self, Caller};
 use crate::hasher::results::{copy_results, ResultDirs, Snapshot};
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::{self, LockState};
-use crate::transport::runner::{run, CommandSpec, Outcome as RunOutcome};
+use crate::transport::runner::{CommandSpec, Outcome as RunOutcome};
 
-pub fn build(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter) -> BuilderResult {
+pub fn build(
+    ctx: &RunContext<'_>,
+    b: &Builder,
+    emit: &Emitter,
+    cancel: &CancelToken,
+) -> BuilderResult {
     let started = Instant::now();
-    build_inner(ctx, b, emit).into_result(b, started.elapsed())
+    build_inner(ctx, b, emit, cancel).into_result(b, started.elapsed())
 }
 
-fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter) -> Ended {
+fn workdir_of(ctx: &RunContext<'_>, b: &Builder) -> PathBuf {
+    PathBuf::from(b.hasher_dir_with_home(Some(&ctx.home.to_string_lossy())))
+}
+
+/// The workdir lock right now (`None`: cannot tell).
+pub fn probe(ctx: &RunContext<'_>, b: &Builder) -> Option<LockState> {
+    workdir::probe_lock(&workdir_of(ctx, b)).ok()
+}
+
+fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter, cancel: &CancelToken) -> Ended {
     let spec = &ctx.tarball.spec;
     if spec.excludes(&b.arch) {
         return Ended::skipped(format!(
@@ -33,7 +50,7 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter) -> Ended {
         ));
     }
     let vars = build_vars(ctx, b, &ctx.home.to_string_lossy());
-    let workdir = PathBuf::from(b.hasher_dir_with_home(vars.home.as_deref()));
+    let workdir = workdir_of(ctx, b);
     if let Err(p) = workdir::check_local(&workdir) {
         return Ended::unusable(p.message, p.hint);
     }
@@ -46,6 +63,7 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter) -> Ended {
         packager: ctx.packager.clone(),
         package: ctx.tarball.path.to_string_lossy().into_owned(),
         hsh_program: ctx.global.commands.hsh.clone(),
+        no_wait_lock: true,
     };
     let argv = hsh_argv(template, &vars, &b.arch, &opts);
     if let Err(p) = priv_config::check(
@@ -56,55 +74,32 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter) -> Ended {
     ) {
         return Ended::unusable(p.message, p.hint);
     }
-
     let log = log_path(ctx, b);
-    let mut build_log = match BuildLog::create(&log, emit, &b.name) {
-        Ok(f) => f,
-        Err(e) => {
-            return Ended::unusable(
-                format!("cannot write the build log {}: {e}", log.display()),
-                "check the permissions of the directory, or set [build] log_dir in ~/.zoryn".into(),
-            )
-        }
-    };
-    if let Ok(LockState::Busy { pid, since }) = workdir::probe_lock(&workdir) {
-        emit.emit(EventKind::Waiting {
-            builder: b.name.clone(),
-            holder_pid: pid,
-            held_for_secs: since
-                .and_then(|s| SystemTime::now().duration_since(s).ok())
-                .map(|d| d.as_secs()),
-        });
-    }
     let dirs = ResultDirs::from_argv(&argv, &workdir, &b.arch);
-    let before = Snapshot::take(&dirs);
-    emit.emit(EventKind::Started {
-        builder: b.name.clone(),
-        log: log.clone(),
-        command: argv.clone(),
-    });
     let cmd = CommandSpec::new(argv.iter().cloned()).cwd(&workdir);
-    let result = run(&cmd, &ctx.cancel, |chunk| build_log.feed(chunk));
-    let (log_tail, log_error) = build_log.finish();
-    let outcome = match result {
-        Ok(o) => o,
-        Err(e) if e.not_found() => {
-            return Ended::unusable(
-                format!("`{}` is not installed (or not in PATH)", e.program),
-                "install hasher: apt-get install hasher (ALT package `hasher`), or set [commands] hsh in ~/.zoryn".into(),
-            )
+    let out = loop {
+        let probe = || Ok(workdir::probe_lock(&workdir).ok());
+        if let Err(e) = busy::wait_for_lock(probe, ctx.busy, emit, &b.name, cancel) {
+            return e;
         }
-        Err(e) => return Ended::unusable(e.to_string(), "check [build] command in ~/.zoryn".into()),
+        let before = Snapshot::take(&dirs);
+        let missing = "install hasher: apt-get install hasher (ALT package `hasher`), or set [commands] hsh in ~/.zoryn";
+        let out = match run_logged(&cmd, &argv, &log, None, emit, &b.name, cancel, missing) {
+            Ok(o) => o,
+            Err(e) => return e,
+        };
+        match &out.outcome {
+            RunOutcome::Cancelled | RunOutcome::TimedOut => return Ended::cancelled(Some(&log)),
+            o if !o.success() && busy::lost_lock_race(&out.log_tail) => continue,
+            o if !o.success() => {
+                let msg = format!("hsh exited with status {}", o.code().unwrap_or(-1));
+                return Ended::failed(msg, &log, out.log_tail);
+            }
+            _ => break (out, before),
+        }
     };
-    match outcome {
-        RunOutcome::Cancelled | RunOutcome::TimedOut => return Ended::cancelled(Some(&log)),
-        o if !o.success() => {
-            let msg = format!("hsh exited with status {}", o.code().unwrap_or(-1));
-            return Ended::failed(msg, &log, log_tail);
-        }
-        _ => {}
-    }
-    if let Some(e) = log_error {
+    let (out, before) = out;
+    if let Some(e) = out.log_error {
         return Ended::unusable(
             format!("writing the build log {} failed: {e}", log.display()),
             "free some disk space and build again".into(),
@@ -121,7 +116,7 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter) -> Ended {
             dirs.rpms.display(),
             dirs.srpms.display()
         );
-        return Ended::failed(msg, &log, log_tail);
+        return Ended::failed(msg, &log, out.log_tail);
     }
     let dest = results_dir(ctx, b);
     match copy_results(&produced, &dest) {

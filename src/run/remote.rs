@@ -11,9 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::busy;
 use super::events::{BuilderResult, EventKind};
 use super::executor::{Emitter, RunContext};
-use super::job::{build_vars, is_safe_result_name, log_path, results_dir, BuildLog, Ended};
+use super::job::{build_vars, is_safe_result_name, log_path, results_dir, run_logged, Ended};
 use crate::farm::Builder;
 use crate::hasher::invocation::{hsh_argv, HshOptions};
 use crate::hasher::priv_config::{self, Caller};
@@ -25,7 +26,7 @@ use crate::hasher::stage::Phase;
 use crate::hasher::workdir::LockState;
 use crate::run::cancel::CancelToken;
 use crate::transport::rsync;
-use crate::transport::runner::{run, Outcome as RunOutcome};
+use crate::transport::runner::Outcome as RunOutcome;
 use crate::transport::ssh::{Host, TransportError};
 
 /// zoryn's directory in the remote home.
@@ -45,12 +46,40 @@ fn transport_failure(e: TransportError) -> Ended {
     Ended::unusable(e.to_string(), e.hint)
 }
 
-pub fn build(ctx: &RunContext<'_>, b: &Builder, host_name: &str, emit: &Emitter) -> BuilderResult {
+pub fn build(
+    ctx: &RunContext<'_>,
+    b: &Builder,
+    host_name: &str,
+    emit: &Emitter,
+    cancel: &CancelToken,
+) -> BuilderResult {
     let started = Instant::now();
-    build_inner(ctx, b, host_name, emit).into_result(b, started.elapsed())
+    build_inner(ctx, b, host_name, emit, cancel).into_result(b, started.elapsed())
 }
 
-fn build_inner(ctx: &RunContext<'_>, b: &Builder, host_name: &str, emit: &Emitter) -> Ended {
+/// The workdir lock on the host right now (`None`: cannot tell).
+pub fn probe(
+    ctx: &RunContext<'_>,
+    b: &Builder,
+    host_name: &str,
+    cancel: &CancelToken,
+) -> Option<LockState> {
+    let host = ctx.hosts.get(host_name);
+    let facts = host.facts(cancel).ok()?;
+    let workdir = b.hasher_dir_with_home(Some(&facts.home));
+    let out = host
+        .query(&preflight_argv(&workdir, &[], &[], &[]), cancel)
+        .ok()?;
+    parse_preflight(&out.stdout).lock
+}
+
+fn build_inner(
+    ctx: &RunContext<'_>,
+    b: &Builder,
+    host_name: &str,
+    emit: &Emitter,
+    cancel: &CancelToken,
+) -> Ended {
     let spec = &ctx.tarball.spec;
     if spec.excludes(&b.arch) {
         return Ended::skipped(format!(
@@ -59,7 +88,6 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, host_name: &str, emit: &Emitte
         ));
     }
     let host = ctx.hosts.get(host_name);
-    let cancel = &ctx.cancel;
     let facts = match host.facts(cancel) {
         Ok(f) => f.clone(),
         Err(e) => return transport_failure(e.clone()),
@@ -88,6 +116,7 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, host_name: &str, emit: &Emitte
         packager: ctx.packager.clone(),
         package: remote_tar.clone(),
         hsh_program: Vec::new(),
+        no_wait_lock: true,
     };
     let argv = hsh_argv(template, &vars, &b.arch, &opts);
     let dirs = ResultDirs::from_argv(&argv, Path::new(&workdir), &b.arch);
@@ -165,15 +194,8 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, host_name: &str, emit: &Emitte
             format!("on {}: {}", host.destination, p.hint),
         );
     }
-    if let Some(LockState::Busy { pid, since }) = &pre.lock {
-        emit.emit(EventKind::Waiting {
-            builder: b.name.clone(),
-            holder_pid: *pid,
-            held_for_secs: since.and_then(|s| s.elapsed().ok()).map(|d| d.as_secs()),
-        });
-    }
 
-    // Ship the apt config and the source.
+    // Ship the apt config and the source (also while a busy slot is waited for).
     emit.emit(EventKind::Phase {
         builder: b.name.clone(),
         phase: Phase::Uploading,
@@ -208,22 +230,8 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, host_name: &str, emit: &Emitte
         }
     }
 
-    // Build.
+    // Build, once the workdir is free.
     let log = log_path(ctx, b);
-    let mut build_log = match BuildLog::create(&log, emit, &b.name) {
-        Ok(l) => l.with_marker(PID_MARKER),
-        Err(e) => {
-            return Ended::unusable(
-                format!("cannot write the build log {}: {e}", log.display()),
-                "check the permissions of the directory, or set [build] log_dir in ~/.zoryn".into(),
-            )
-        }
-    };
-    emit.emit(EventKind::Started {
-        builder: b.name.clone(),
-        log: log.clone(),
-        command: argv.clone(),
-    });
     let mut wrapped = vec![
         "sh".to_string(),
         "-c".to_string(),
@@ -232,53 +240,83 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, host_name: &str, emit: &Emitte
         workdir.clone(),
     ];
     wrapped.extend(argv.iter().cloned());
-    let result = {
-        let _slot = host.session();
-        run(&host.command_tty(&wrapped), cancel, |chunk| {
-            build_log.feed(chunk)
-        })
-    };
-    let remote_pid: Option<u32> = build_log
-        .markers
-        .iter()
-        .find_map(|m| m.strip_prefix(PID_MARKER))
-        .and_then(|p| p.trim().parse().ok());
-    let (log_tail, log_error) = build_log.finish();
-    let outcome = match result {
-        Ok(o) => o,
-        Err(e) => {
-            return Ended::unusable(
-                e.to_string(),
-                "install openssh-client, or set [commands] ssh in ~/.zoryn".into(),
-            )
-        }
-    };
-    match outcome {
-        RunOutcome::Cancelled | RunOutcome::TimedOut => {
-            stop_remote(&host, remote_pid, &workdir);
-            return Ended::cancelled(Some(&log));
-        }
-        o if o.code() == Some(255) => {
-            stop_remote(&host, remote_pid, &workdir);
-            let mut e = host.error_from(&log_tail.join("\n"), Some(255));
-            e.message = format!("connection lost during the build: {}", e.message);
-            return Ended {
-                log: Some(log.clone()),
-                log_tail,
-                ..transport_failure(e)
+    let cmd = host.command_tty(&wrapped);
+    let mut latest = Some((pre.lock.clone(), pre.results.clone()));
+    let (out, before) = loop {
+        let mut results = None;
+        let probe = || -> Result<Option<LockState>, Ended> {
+            let (lock, listing) = match latest.take() {
+                Some(x) => x,
+                None => {
+                    let argv = preflight_argv(&workdir, &[], &[], &result_dirs);
+                    let p = match host.query(&argv, cancel) {
+                        Ok(out) if out.success() => parse_preflight(&out.stdout),
+                        Ok(out) => {
+                            return Err(transport_failure(host.error_from(&out.stderr, out.code())))
+                        }
+                        Err(e) => return Err(transport_failure(e)),
+                    };
+                    (p.lock, p.results)
+                }
             };
+            results = Some(listing);
+            Ok(lock)
+        };
+        if let Err(e) = busy::wait_for_lock(probe, ctx.busy, emit, &b.name, cancel) {
+            return e;
         }
-        o if !o.success() => {
-            let msg = format!(
-                "hsh exited with status {} on {}",
-                o.code().unwrap_or(-1),
-                host.destination
-            );
-            return Ended::failed(msg, &log, log_tail);
+        let before = results.unwrap_or_default();
+        let missing = "install openssh-client, or set [commands] ssh in ~/.zoryn";
+        let out = {
+            let _slot = host.session();
+            match run_logged(
+                &cmd,
+                &argv,
+                &log,
+                Some(PID_MARKER),
+                emit,
+                &b.name,
+                cancel,
+                missing,
+            ) {
+                Ok(o) => o,
+                Err(e) => return e,
+            }
+        };
+        let remote_pid: Option<u32> = out
+            .markers
+            .iter()
+            .find_map(|m| m.strip_prefix(PID_MARKER))
+            .and_then(|p| p.trim().parse().ok());
+        match &out.outcome {
+            RunOutcome::Cancelled | RunOutcome::TimedOut => {
+                stop_remote(&host, remote_pid, &workdir);
+                return Ended::cancelled(Some(&log));
+            }
+            o if o.code() == Some(255) => {
+                stop_remote(&host, remote_pid, &workdir);
+                let mut e = host.error_from(&out.log_tail.join("\n"), Some(255));
+                e.message = format!("connection lost during the build: {}", e.message);
+                return Ended {
+                    log: Some(log.clone()),
+                    log_tail: out.log_tail,
+                    ..transport_failure(e)
+                };
+            }
+            o if !o.success() && busy::lost_lock_race(&out.log_tail) => continue,
+            o if !o.success() => {
+                let msg = format!(
+                    "hsh exited with status {} on {}",
+                    o.code().unwrap_or(-1),
+                    host.destination
+                );
+                return Ended::failed(msg, &log, out.log_tail);
+            }
+            _ => break (out, before),
         }
-        _ => {}
-    }
-    if let Some(e) = log_error {
+    };
+    let log_tail = out.log_tail;
+    if let Some(e) = out.log_error {
         return Ended::unusable(
             format!("writing the build log {} failed: {e}", log.display()),
             "free some disk space and build again".into(),
@@ -295,7 +333,7 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, host_name: &str, emit: &Emitte
         Ok(out) => return transport_failure(host.error_from(&out.stderr, out.code())),
         Err(e) => return transport_failure(e),
     };
-    let produced = pre.results.produced_since(&after);
+    let produced = before.produced_since(&after);
     let mut names = Vec::new();
     let mut remote_files = Vec::new();
     for p in &produced {
@@ -329,10 +367,10 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, host_name: &str, emit: &Emitte
         return Ended::failed(msg, &log, log_tail);
     }
     let dest = results_dir(ctx, b);
-    match download(ctx, &host, &remote_files, &names, &dest) {
+    match download(ctx, &host, &remote_files, &names, &dest, cancel) {
         Ok(packages) => Ended::success(packages, &log),
         Err(e) => {
-            if ctx.cancel.is_cancelled() {
+            if cancel.is_cancelled() {
                 Ended::cancelled(Some(&log))
             } else {
                 transport_failure(e)
@@ -350,6 +388,7 @@ fn download(
     remote_files: &[String],
     names: &[String],
     dest: &Path,
+    cancel: &CancelToken,
 ) -> Result<Vec<PathBuf>, TransportError> {
     let local_err = |e: std::io::Error| TransportError {
         host: host.destination.clone(),
@@ -367,7 +406,7 @@ fn download(
         host,
         remote_files,
         staging.path(),
-        &ctx.cancel,
+        cancel,
     )?;
     let mut out = Vec::new();
     for n in names {

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::select_or_exit;
 use crate::cli::{exit, print_error};
+use crate::farm::selection::{choose_explained, SelectionRequest};
 use crate::farm::Builder;
 
 #[derive(Args, Debug)]
@@ -12,6 +13,26 @@ pub struct ListArgs {
     /// Only builders matching this pattern
     #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
     pub builder: Option<String>,
+    /// Only builders of these architectures (with --explain)
+    #[arg(
+        short = 'a',
+        long = "arch",
+        value_name = "ARCH[,ARCH]",
+        value_delimiter = ','
+    )]
+    pub arch: Vec<String>,
+    /// Only builders of these branches (with --explain)
+    #[arg(
+        short = 'B',
+        long = "branch",
+        value_name = "BRANCH[,BRANCH]",
+        value_delimiter = ','
+    )]
+    pub branch: Vec<String>,
+    /// Say for every builder whether the selection keeps it, and why
+    /// (without -b: the default selection `zoryn build` would use)
+    #[arg(long)]
+    pub explain: bool,
     /// JSON array instead of a table
     #[arg(long)]
     pub json: bool,
@@ -38,6 +59,9 @@ pub fn cmd_list(args: ListArgs) -> i32 {
         Err(code) => return code,
     };
     let farm = &loaded.farm;
+    if args.explain {
+        return explain(&loaded, &args);
+    }
     let chosen: Vec<&Builder> = match select_or_exit(farm, args.builder.as_deref()) {
         Ok(v) => v,
         Err(code) => return code,
@@ -128,5 +152,57 @@ pub fn cmd_list(args: ListArgs) -> i32 {
             "note: {a} and {b} share hasher number and host, so they never build at the same time"
         );
     }
+    exit::OK
+}
+
+fn explain(loaded: &crate::config::Loaded, args: &ListArgs) -> i32 {
+    let req = SelectionRequest {
+        pattern: args.builder.clone(),
+        arch: args.arch.clone(),
+        branch: args.branch.clone(),
+    };
+    let choice = match choose_explained(&loaded.farm, &loaded.global.builders, &req) {
+        Ok(c) => c,
+        Err(e) => {
+            print_error(&e.message, e.hint.as_deref());
+            return exit::USAGE;
+        }
+    };
+    if args.json {
+        let v: Vec<serde_json::Value> = choice
+            .verdicts
+            .iter()
+            .map(|v| serde_json::json!({"name": v.name, "kept": v.kept, "reason": v.reason}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"pattern": choice.expr, "from": choice.source, "builders": v})
+        );
+        return exit::OK;
+    }
+    println!("pattern \"{}\" (from {}):", choice.expr, choice.source);
+    let w = choice
+        .verdicts
+        .iter()
+        .map(|v| v.name.len())
+        .max()
+        .unwrap_or(4);
+    for v in &choice.verdicts {
+        println!(
+            "  {} {:<w$}  {}",
+            if v.kept { "+" } else { "-" },
+            v.name,
+            v.reason
+        );
+    }
+    println!(
+        "selected: {}",
+        choice
+            .builders
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     exit::OK
 }
