@@ -269,6 +269,9 @@ fn main() {
     .unwrap();
     let (second, _) = sent(&env);
 
+    // ---- fan-out: N parallel builds over 4 hosts x 4 slots ----
+    let fan = fanout(runs.clamp(3, 5));
+
     println!(
         "\nzoryn farm benchmark: {runs} runs per scenario, interleaved; {} cores, {}",
         std::thread::available_parallelism()
@@ -289,4 +292,113 @@ fn main() {
         "  after a one-line change (+8 bytes): {second:>10} bytes sent ({:.2}% of the tarball)",
         second as f64 * 100.0 / size as f64
     );
+    println!("\n{fan}");
+}
+
+/// Wall time of N parallel builds (N = 1, 4, 16 slots on 4 loopback hosts,
+/// emulator delay 3 s) against one build, and zoryn's own CPU time and peak
+/// memory during the 16-build run, with and without --top.
+fn fanout(runs: usize) -> String {
+    let env = TestEnv::new();
+    let mut hosts = Vec::new();
+    for h in 1..=4 {
+        let alias = format!("h{h}");
+        let host = env.add_host(&alias, "x86_64");
+        let out = env.ssh(
+            &alias,
+            "for n in 1 2 3 4; do mkdir -p ~/hasher_$n && hasher-useradd --number=$n \"$(id -un)\" || exit 1; done",
+        );
+        assert!(out.status.success(), "{}", both(&out));
+        std::fs::write(host.emu_root.join("knobs"), "HASHER_EMU_DELAY=3\n").unwrap();
+        for n in 1..=4 {
+            env.builder(
+                &format!("h{h}n{n}"),
+                &format!("host = \"{alias}\"\narch = \"x86_64\"\nhasher_number = {n}\n"),
+            );
+        }
+        hosts.push(host);
+    }
+    let repo = env.gear_repo("hello", "");
+    let one = "h1n1";
+    let four = "h1n1,h2n1,h3n1,h4n1";
+    let all = "h*";
+    timed(&env, &["build", "-q", "-p", "-b", all], &repo); // masters up, caches warm
+    let (mut w1, mut w4, mut w16) = (Vec::new(), Vec::new(), Vec::new());
+    let stats_file = env.home.join("tmp/stats.json");
+    let mut plain_stats = Vec::new();
+    for _ in 0..runs {
+        w1.push(timed(&env, &["build", "-q", "-b", one], &repo));
+        w4.push(timed(&env, &["build", "-q", "-p", "-b", four], &repo));
+        env.chown_all();
+        let mut cmd = env.command(env.bin_dir.join("zoryn"));
+        cmd.args(["build", "-q", "-p", "-b", all])
+            .current_dir(&repo)
+            .env("ZORYN_STATS", &stats_file);
+        let t = Instant::now();
+        let out = cmd.output().unwrap();
+        w16.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+        plain_stats.push(read_stats(&stats_file));
+    }
+    // The same 16 builds under --top, in a real terminal.
+    let mut top_stats = Vec::new();
+    for _ in 0..runs.min(3) {
+        let _ = std::fs::remove_file(&stats_file);
+        let zoryn = env.bin_dir.join("zoryn");
+        let mut env2 = TestEnv::clone_settings(&env);
+        env2.push(("ZORYN_STATS".into(), stats_file.display().to_string()));
+        let t = env.tmux_with_env(
+            &[zoryn.to_str().unwrap(), "build", "-p", "-b", all, "--top"],
+            &repo,
+            120,
+            40,
+            &env2,
+        );
+        t.wait_for("finished (exit 0)", std::time::Duration::from_secs(120));
+        t.type_text("q");
+        t.wait_for("[exit 0]", std::time::Duration::from_secs(30));
+        top_stats.push(read_stats(&stats_file));
+    }
+    let m1 = median(&w1);
+    let cpu = |v: &[(f64, f64, u64)]| median(&v.iter().map(|s| s.0 + s.1).collect::<Vec<_>>());
+    let rss = |v: &[(f64, f64, u64)]| v.iter().map(|s| s.2).max().unwrap_or(0);
+    let mut out = String::new();
+    out.push_str(&format!(
+        "fan-out over 4 hosts x 4 slots, emulator delay 3 s, {runs} runs:\n"
+    ));
+    out.push_str(&format!(
+        "{:<28} {:>12} {:>16}  ratio to 1\n",
+        "builds in parallel", "median ms", "min-max ms"
+    ));
+    for (name, w) in [("1", &w1), ("4 (one per host)", &w4), ("16", &w16)] {
+        out.push_str(&format!(
+            "{name:<28} {:>12.1} {:>16}  {:.3}\n",
+            median(w),
+            spread(w),
+            median(w) / m1
+        ));
+    }
+    let m16 = median(&w16) / 1e3;
+    out.push_str(&format!(
+        "zoryn itself during 16 builds: plain {:.2} s CPU ({:.1}% of one core), peak RSS {} KiB; --top {:.2} s CPU ({:.1}%), peak RSS {} KiB\n",
+        cpu(&plain_stats),
+        cpu(&plain_stats) / m16 * 100.0,
+        rss(&plain_stats),
+        cpu(&top_stats),
+        cpu(&top_stats) / m16 * 100.0,
+        rss(&top_stats),
+    ));
+    drop(hosts);
+    out
+}
+
+fn read_stats(p: &Path) -> (f64, f64, u64) {
+    let text =
+        std::fs::read_to_string(p).unwrap_or_else(|e| panic!("no stats in {}: {e}", p.display()));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    (
+        v["user_s"].as_f64().unwrap(),
+        v["sys_s"].as_f64().unwrap(),
+        v["max_rss_kb"].as_u64().unwrap(),
+    )
 }

@@ -3,6 +3,23 @@
 use clap::Parser;
 use zoryn::cli;
 
+/// With `ZORYN_STATS=FILE`, zoryn writes its own CPU time and peak memory
+/// there when it exits (JSON), for benchmarks.
+fn write_stats(path: &std::ffi::OsStr) {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let Ok(u) = getrusage(UsageWho::RUSAGE_SELF) else {
+        return;
+    };
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    let text = format!(
+        "{{\"user_s\":{:.3},\"sys_s\":{:.3},\"max_rss_kb\":{}}}\n",
+        secs(u.user_time()),
+        secs(u.system_time()),
+        u.max_rss()
+    );
+    let _ = std::fs::write(path, text);
+}
+
 fn main() {
     let cli = cli::Cli::parse();
     let default_level = match (cli.quiet, cli.verbose) {
@@ -18,5 +35,9 @@ fn main() {
         .with_writer(std::io::stderr)
         .without_time()
         .init();
-    std::process::exit(cli::run(cli));
+    let code = cli::run(cli);
+    if let Some(p) = std::env::var_os("ZORYN_STATS").filter(|p| !p.is_empty()) {
+        write_stats(&p);
+    }
+    std::process::exit(code);
 }

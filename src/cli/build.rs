@@ -174,6 +174,13 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         }
     }
 
+    if args.top && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal()) {
+        print_error(
+            "--top needs a terminal (stdin and stdout are not both one)",
+            Some("drop --top, or use --json for machine-readable progress"),
+        );
+        return exit::USAGE;
+    }
     let cancel = CancelToken::new();
     if let Err(e) = install_signal_handlers(&cancel) {
         print_error(&format!("cannot install signal handlers: {e}"), None);
@@ -244,7 +251,8 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         ))
     };
     let (tx, rx) = mpsc::channel();
-    let emitter = Emitter::new(tx, Instant::now());
+    let started = Instant::now();
+    let emitter = Emitter::new(tx, started);
     emitter.emit(EventKind::RunStarted {
         package: tarball.spec.name.clone(),
         version: format!("{}-{}", tarball.spec.version, tarball.spec.release),
@@ -265,14 +273,22 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
             });
             results
         });
-        loop {
-            match rx.recv_timeout(Duration::from_millis(250)) {
-                Ok(ev) => reporter.event(&ev),
-                Err(mpsc::RecvTimeoutError::Timeout) => reporter.tick(),
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        if args.top {
+            if let Err(e) = crate::report::tui::run(rx, &ctx.controls, &cancel, started) {
+                // The view failed (terminal gone): stop the builds cleanly.
+                ctx.controls.run.cancel();
+                eprintln!("zoryn: error: the --top view failed: {e}");
             }
+        } else {
+            loop {
+                match rx.recv_timeout(Duration::from_millis(250)) {
+                    Ok(ev) => reporter.event(&ev),
+                    Err(mpsc::RecvTimeoutError::Timeout) => reporter.tick(),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            reporter.finish();
         }
-        reporter.finish();
         worker.join().unwrap_or_default()
     });
     let code = exit_code(&results);

@@ -7,6 +7,7 @@
 pub mod json;
 pub mod plain;
 pub mod summary;
+pub mod tui;
 
 use std::path::{Path, PathBuf};
 

@@ -18,6 +18,11 @@ impl TestEnv {
     /// A shell command line that runs `argv` exactly as [`TestEnv::command`]
     /// would (same user, same clean environment).
     pub fn command_line(&self, argv: &[&str]) -> String {
+        self.command_line_with(argv, &[])
+    }
+
+    /// [`TestEnv::command_line`] with `extra` variables added.
+    pub fn command_line_with(&self, argv: &[&str], extra: &[(String, String)]) -> String {
         let cmd = self.command(argv[0]);
         let mut words: Vec<String> = vec!["env".into(), "-i".into()];
         for (k, v) in cmd.get_envs() {
@@ -26,6 +31,7 @@ impl TestEnv {
             }
         }
         words.push("TERM=xterm-256color".into());
+        words.extend(extra.iter().map(|(k, v)| format!("{k}={v}")));
         words.push(cmd.get_program().to_string_lossy().into_owned());
         words.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
         words.extend(argv[1..].iter().map(|s| s.to_string()));
@@ -34,6 +40,23 @@ impl TestEnv {
 
     /// Start `argv` (as the maintainer, in `cwd`) on a `cols`×`rows` terminal.
     pub fn tmux(&self, argv: &[&str], cwd: &std::path::Path, cols: u16, rows: u16) -> Tmux {
+        self.tmux_with_env(argv, cwd, cols, rows, &[])
+    }
+
+    /// The env's extra variables (to extend for one command).
+    pub fn clone_settings(&self) -> Vec<(String, String)> {
+        self.extra_env.clone()
+    }
+
+    /// Like [`TestEnv::tmux`] with `extra` variables set for this command only.
+    pub fn tmux_with_env(
+        &self,
+        argv: &[&str],
+        cwd: &std::path::Path,
+        cols: u16,
+        rows: u16,
+        extra: &[(String, String)],
+    ) -> Tmux {
         self.chown_all();
         let socket = format!(
             "zoryn-test-{}-{}",
@@ -43,7 +66,7 @@ impl TestEnv {
         let line = format!(
             "cd {} && {}; echo \"[exit $?]\"; sleep 600",
             shell_words::quote(&cwd.to_string_lossy()),
-            self.command_line(argv)
+            self.command_line_with(argv, extra)
         );
         let st = Command::new("tmux")
             .args([
@@ -84,6 +107,23 @@ impl Tmux {
             .status()
             .unwrap();
         assert!(st.success());
+    }
+
+    /// Whether the pane is showing the alternate screen (a full-screen app).
+    pub fn alternate_screen(&self) -> bool {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "display-message",
+                "-p",
+                "-t",
+                "0",
+                "#{alternate_on}",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
     }
 
     pub fn screen(&self) -> String {
