@@ -308,6 +308,14 @@ mod tests {
             ),
             ev(
                 3,
+                EventKind::Uploaded {
+                    builder: "local".into(),
+                    bytes_sent: 512,
+                    tarball_bytes: 10240,
+                },
+            ),
+            ev(
+                3,
                 EventKind::Started {
                     builder: "local".into(),
                     log: "/nonexistent/build.local.log".into(),
@@ -368,6 +376,7 @@ mod tests {
             render(false),
             "building hello 1.0 on local, local2, in parallel\n\
              [local2] waiting: hasher workdir locked by pid 77 for 5.0s\n\
+             [local] uploaded source: 512 of 10240 bytes sent\n\
              [local] started, log: /nonexistent/build.local.log\n\
              [local] %build\n\
              [local] OK in 2.5s, 2 packages\n\
