@@ -4,6 +4,7 @@
 //! `config` + `cli` flags → `farm::selection` → `run::executor` (using
 //! `source`, `hasher`, `transport`) → `run::events` → `report`.
 
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod farm;

@@ -65,7 +65,9 @@ mod tests {
                 builders: vec![info()],
                 parallel: false,
             },
-            EventKind::SourceReady { tarball_bytes: 10240 },
+            EventKind::SourceReady {
+                tarball_bytes: 10240,
+            },
             EventKind::Waiting {
                 builder: "arm".into(),
                 holder_pid: Some(42),
