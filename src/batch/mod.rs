@@ -4,4 +4,15 @@
 //! planning modules know nothing about processes; the batch runner drives
 //! builds through the same executor pieces as `zoryn build`.
 
+pub mod chain;
 pub mod deps;
+pub mod file;
+pub mod graph;
+pub mod history;
+pub mod html;
+pub mod journal;
+pub mod report;
+pub mod runner;
+pub mod schedule;
+pub mod sources;
+pub mod synthetic;

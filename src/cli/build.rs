@@ -200,6 +200,10 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
     };
 
     let run_token = cancel.child();
+    let hosts = Hosts::new(SshSettings::from_config(
+        &loaded.global,
+        loaded.paths.runtime_dir.clone(),
+    ));
     let ctx = RunContext {
         global: &loaded.global,
         git_root: root.root.clone(),
@@ -218,10 +222,8 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
             BusyPolicy::Wait
         },
         fail_fast: args.fail_fast,
-        hosts: Hosts::new(SshSettings::from_config(
-            &loaded.global,
-            loaded.paths.runtime_dir.clone(),
-        )),
+        hosts: &hosts,
+        chain: None,
         builders_dir: loaded.paths.builders_dir.clone(),
         uploads: Default::default(),
     };

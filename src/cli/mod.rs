@@ -6,6 +6,7 @@
 pub mod build;
 pub mod builder;
 pub mod generate;
+pub mod task;
 
 use clap::{Parser, Subcommand};
 
@@ -47,6 +48,9 @@ pub enum Command {
     /// Inspect and manage builders
     #[command(subcommand)]
     Builder(builder::BuilderCommand),
+    /// Batches of packages (`zoryn task batch`)
+    #[command(subcommand)]
+    Task(task::TaskCommand),
     /// Print a shell completion script (bash, zsh, fish, ...)
     Completions(generate::CompletionsArgs),
     /// Print the man page (roff) to stdout
@@ -65,6 +69,7 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Build(args) => build::cmd_build(args, cli.verbose, cli.quiet),
         Command::Builder(cmd) => builder::cmd_builder(cmd),
+        Command::Task(cmd) => task::cmd_task(cmd, cli.verbose, cli.quiet),
         Command::Completions(args) => generate::cmd_completions(args),
         Command::Man => generate::cmd_man(),
     }

@@ -234,6 +234,40 @@ impl<'f> TableReader<'f> {
         }
     }
 
+    /// An array of tables (`[[key]]`), each with its position for messages.
+    pub fn array_of_tables(&self, key: &str) -> Result<Vec<TableReader<'f>>, ConfigError> {
+        match self.value(key) {
+            None => Ok(Vec::new()),
+            Some(Item::ArrayOfTables(a)) => Ok(a
+                .iter()
+                .enumerate()
+                .map(|(i, t)| TableReader {
+                    file: self.file,
+                    table: t,
+                    name: format!("{key} #{}", i + 1),
+                    span: t.span(),
+                })
+                .collect()),
+            Some(other) => Err(self
+                .type_error(key, &format!("[[{key}]] sections"), other)
+                .with_hint(format!("write each entry as its own [[{key}]] section"))),
+        }
+    }
+
+    /// An error about this whole table (e.g. a missing key).
+    pub fn error_here(&self, message: impl Into<String>) -> ConfigError {
+        let label = if self.name.is_empty() {
+            String::new()
+        } else {
+            format!("[{}]: ", self.name)
+        };
+        self.file.error_at(
+            self.span.clone(),
+            None,
+            format!("{label}{}", message.into()),
+        )
+    }
+
     /// A sub-table (`[name.key]` or an inline table).
     pub fn table(&self, key: &str) -> Result<Option<TableReader<'f>>, ConfigError> {
         let name = if self.name.is_empty() {

@@ -238,6 +238,26 @@ impl<W: Write> Reporter for PlainReporter<W> {
                     self.say(&text);
                 }
             }
+            EventKind::Job {
+                package,
+                lane,
+                state,
+                builder,
+                detail,
+            } => {
+                let mut text = format!("[{package} @ {lane}] {state}");
+                if let Some(b) = builder {
+                    text.push_str(&format!(" on {b}"));
+                }
+                if let Some(d) = detail {
+                    text.push_str(&format!(": {d}"));
+                }
+                // Live mode shows builders; job transitions that matter
+                // (finished ones) still get a line above the block.
+                if !self.live || matches!(state.as_str(), "done" | "failed" | "blocked" | "retry") {
+                    self.say(&text);
+                }
+            }
             EventKind::RunFinished { .. } => {}
         }
     }

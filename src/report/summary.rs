@@ -58,11 +58,7 @@ pub fn render(results: &[BuilderResult]) -> String {
                     let _ = writeln!(out, "{name}: {}", short_path(p).display());
                 }
             }
-            Outcome::Failed
-            | Outcome::Unusable
-            | Outcome::Busy
-            | Outcome::Cancelled
-            | Outcome::Skipped => {
+            _ => {
                 if let Some(m) = &r.message {
                     let _ = writeln!(out, "{name}: {m}");
                 }

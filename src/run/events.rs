@@ -34,6 +34,9 @@ pub enum Outcome {
     Unusable,
     /// Its workdir was locked and `--fail-if-busy` was given.
     Busy,
+    /// The builder's host could not be reached or the connection broke
+    /// (a batch retries the job elsewhere; never a build failure).
+    Lost,
 }
 
 impl Outcome {
@@ -45,6 +48,7 @@ impl Outcome {
             Outcome::Cancelled => "CANCELLED",
             Outcome::Unusable => "ERROR",
             Outcome::Busy => "BUSY",
+            Outcome::Lost => "LOST",
         }
     }
 }
@@ -109,6 +113,15 @@ pub enum EventKind {
         line: String,
     },
     Finished(BuilderResult),
+    /// A batch job changed state: ready, waiting-for-dependency,
+    /// waiting-for-slot, running, done, failed, blocked, skipped, retry.
+    Job {
+        package: String,
+        lane: String,
+        state: String,
+        builder: Option<String>,
+        detail: Option<String>,
+    },
     RunFinished {
         results: Vec<BuilderResult>,
         exit_code: i32,

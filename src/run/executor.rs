@@ -75,6 +75,9 @@ pub type UploadCell = OnceLock<Result<u64, TransportError>>;
 
 /// Everything a build needs besides the builder.
 pub struct RunContext<'a> {
+    /// RPMs built earlier in a batch, placed into the builder's hasher repo
+    /// before its build (batches only).
+    pub chain: Option<&'a crate::batch::chain::ChainRepo>,
     pub global: &'a GlobalConfig,
     pub git_root: PathBuf,
     pub home: PathBuf,
@@ -89,7 +92,7 @@ pub struct RunContext<'a> {
     pub busy: BusyPolicy,
     pub fail_fast: bool,
     /// SSH hosts of this run (one master and session bound per host).
-    pub hosts: Hosts,
+    pub hosts: &'a Hosts,
     /// `builders.d`, where each builder's generated apt config lives.
     pub builders_dir: PathBuf,
     /// One upload of the tarball per host and run.
@@ -136,6 +139,11 @@ pub fn info(b: &Builder) -> BuilderInfo {
         arch: b.arch.clone(),
         branch: b.branch.clone(),
     }
+}
+
+/// A result for a build that never ran (its fields filled by the caller).
+pub fn cancelled_result(b: &Builder) -> BuilderResult {
+    cancelled(b)
 }
 
 fn cancelled(b: &Builder) -> BuilderResult {
@@ -287,7 +295,7 @@ pub fn exit_code(results: &[BuilderResult]) -> i32 {
         1
     } else if has(Outcome::Cancelled) {
         130
-    } else if has(Outcome::Unusable) || has(Outcome::Busy) {
+    } else if has(Outcome::Unusable) || has(Outcome::Busy) || has(Outcome::Lost) {
         3
     } else {
         0

@@ -49,6 +49,17 @@ impl Ended {
         }
     }
 
+    pub fn lost(message: String, hint: String) -> Ended {
+        Ended {
+            outcome: Outcome::Lost,
+            message: Some(message),
+            hint: Some(hint),
+            packages: vec![],
+            log: None,
+            log_tail: vec![],
+        }
+    }
+
     pub fn skipped(message: String) -> Ended {
         Ended {
             outcome: Outcome::Skipped,

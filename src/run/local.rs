@@ -82,6 +82,17 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter, cancel: &Cance
         if let Err(e) = busy::wait_for_lock(probe, ctx.busy, emit, &b.name, cancel) {
             return e;
         }
+        if let Some(chain) = ctx.chain {
+            if let Err(e) = chain.place_local(&b.branch, &b.arch, &dirs.rpms) {
+                return Ended::unusable(
+                    format!(
+                        "cannot place the batch's earlier RPMs into {}: {e}",
+                        dirs.rpms.display()
+                    ),
+                    "check free space and permissions of the hasher workdir".into(),
+                );
+            }
+        }
         let before = Snapshot::take(&dirs);
         let missing = "install hasher: apt-get install hasher (ALT package `hasher`), or set [commands] hsh in ~/.zoryn";
         let out = match run_logged(&cmd, &argv, &log, None, emit, &b.name, cancel, missing) {

@@ -43,7 +43,7 @@ pub fn apt_dir(home: &str, builder: &str) -> String {
 }
 
 fn transport_failure(e: TransportError) -> Ended {
-    Ended::unusable(e.to_string(), e.hint)
+    Ended::lost(e.to_string(), e.hint)
 }
 
 pub fn build(
@@ -131,6 +131,9 @@ fn build_inner(
 
     // Pre-flight, in one round trip.
     let mut mkdirs = vec![remote_upload.clone()];
+    if ctx.chain.is_some() {
+        mkdirs.push(dirs.rpms.to_string_lossy().into_owned());
+    }
     if has_apt {
         mkdirs.push(remote_apt.clone());
     }
@@ -264,6 +267,32 @@ fn build_inner(
         };
         if let Err(e) = busy::wait_for_lock(probe, ctx.busy, emit, &b.name, cancel) {
             return e;
+        }
+        if let Some(chain) = ctx.chain {
+            let files = chain.files_for(&b.branch, &b.arch);
+            if !files.is_empty() {
+                if let Err(e) = rsync::upload_files(
+                    &ctx.global.commands.rsync,
+                    &host,
+                    &files,
+                    &dirs.rpms.to_string_lossy(),
+                    cancel,
+                ) {
+                    return if cancel.is_cancelled() {
+                        Ended::cancelled(None)
+                    } else {
+                        transport_failure(e)
+                    };
+                }
+                // The placed files are not this build's results: list again.
+                latest = None;
+                let argv = list_argv(&result_dirs);
+                results = match host.query(&argv, cancel) {
+                    Ok(out) if out.success() => Some(parse_listing(&out.stdout)),
+                    Ok(out) => return transport_failure(host.error_from(&out.stderr, out.code())),
+                    Err(e) => return transport_failure(e),
+                };
+            }
         }
         let before = results.unwrap_or_default();
         let missing = "install openssh-client, or set [commands] ssh in ~/.zoryn";

@@ -7,6 +7,7 @@
 pub mod gear;
 pub mod repo;
 pub mod spec;
+pub mod specdeps;
 
 use std::fmt;
 

@@ -141,6 +141,28 @@ pub fn upload_dir(
     )
 }
 
+/// Copy local files into an absolute remote directory (which must exist),
+/// leaving what else is there alone.
+pub fn upload_files(
+    rsync: &[String],
+    host: &Host,
+    files: &[std::path::PathBuf],
+    remote_dir: &str,
+    cancel: &CancelToken,
+) -> Result<TransferStats, TransportError> {
+    let _slot = host.session();
+    let spec = rsync_base(rsync, host)
+        .args(["--times", "--chmod=F644"])
+        .args(files.iter().map(|f| f.as_os_str().to_owned()))
+        .arg(remote(
+            host,
+            &format!("{}/", remote_dir.trim_end_matches('/')),
+        ));
+    let mut out = Vec::new();
+    let r = run(&spec, cancel, |b| out.extend_from_slice(b));
+    finish(host, "placing the batch's earlier RPMs", r, &out, cancel)
+}
+
 /// Download regular files (absolute remote paths) into a local directory.
 /// Symlinks and special files on the remote side are skipped, never followed.
 pub fn download_files(

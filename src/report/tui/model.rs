@@ -186,6 +186,14 @@ impl Model {
             EventKind::Started { builder, log, .. } => {
                 let at = ev.at;
                 if let Some(r) = self.row(builder) {
+                    // A batch runs job after job on one builder: start fresh.
+                    if r.outcome.is_some() {
+                        r.outcome = None;
+                        r.took = None;
+                        r.message = None;
+                        r.started = None;
+                        r.cancel_requested = false;
+                    }
                     r.waiting = None;
                     r.started.get_or_insert(at);
                     r.phase = Some(Phase::Starting);
@@ -226,6 +234,7 @@ impl Model {
                     }
                 }
             }
+            EventKind::Job { .. } => {}
             EventKind::RunFinished { exit_code, .. } => {
                 self.finished = true;
                 self.exit_code = Some(*exit_code);

@@ -23,9 +23,10 @@ fn status_style(r: &Row, color: bool) -> Style {
     }
     match r.outcome {
         Some(Outcome::Success) => Style::default().fg(Color::Green),
-        Some(Outcome::Failed) | Some(Outcome::Unusable) | Some(Outcome::Busy) => {
-            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
-        }
+        Some(Outcome::Failed)
+        | Some(Outcome::Unusable)
+        | Some(Outcome::Busy)
+        | Some(Outcome::Lost) => Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
         Some(Outcome::Skipped) | Some(Outcome::Cancelled) => Style::default().fg(Color::DarkGray),
         None if r.waiting.is_some() || r.cancel_requested => Style::default().fg(Color::Magenta),
         None => Style::default().fg(Color::Yellow),

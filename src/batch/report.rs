@@ -1,0 +1,153 @@
+//! The batch report: one row per package, one column per lane, plus the
+//! timeline of every slot — rendered as a table, JSON and a self-contained
+//! HTML page (`html.rs`).
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+/// One job's end.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct JobReport {
+    pub package: String,
+    pub lane: String,
+    /// OK, FAIL, SKIP, BLOCKED, CANCELLED, NOT RUN, KEPT (done in an earlier run)
+    pub result: String,
+    pub builder: Option<String>,
+    /// Seconds since the batch started.
+    pub start: Option<f64>,
+    pub end: Option<f64>,
+    pub message: Option<String>,
+    pub log: Option<String>,
+    pub packages: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct BatchReport {
+    pub batch: String,
+    pub started_unix: f64,
+    pub wall_secs: f64,
+    pub lanes: Vec<LaneReport>,
+    pub packages: Vec<String>,
+    pub jobs: Vec<JobReport>,
+    pub exit_code: i32,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LaneReport {
+    pub lane: String,
+    pub slots: Vec<String>,
+    pub estimated_makespan: f64,
+    pub lower_bound: f64,
+    pub cycles: Vec<String>,
+}
+
+impl BatchReport {
+    pub fn job(&self, package: &str, lane: &str) -> Option<&JobReport> {
+        self.jobs
+            .iter()
+            .find(|j| j.package == package && j.lane == lane)
+    }
+
+    /// The package × lane table.
+    pub fn table(&self) -> String {
+        let mut header = vec!["PACKAGE".to_string()];
+        header.extend(self.lanes.iter().map(|l| l.lane.clone()));
+        let mut rows = vec![header];
+        for p in &self.packages {
+            let mut row = vec![p.clone()];
+            for l in &self.lanes {
+                row.push(
+                    self.job(p, &l.lane)
+                        .map_or("-".to_string(), |j| j.result.clone()),
+                );
+            }
+            rows.push(row);
+        }
+        let cols = rows[0].len();
+        let widths: Vec<usize> = (0..cols)
+            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for r in &rows {
+            let line: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            let _ = writeln!(out, "{}", line.join("  ").trim_end());
+        }
+        for j in &self.jobs {
+            if matches!(
+                j.result.as_str(),
+                "FAIL" | "BLOCKED" | "NOT RUN" | "CANCELLED"
+            ) {
+                if let Some(m) = &j.message {
+                    let _ = writeln!(out, "{} @ {}: {m}", j.package, j.lane);
+                }
+                if let Some(l) = &j.log {
+                    if j.result == "FAIL" {
+                        let _ = writeln!(out, "  log: {l}");
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_has_a_column_per_lane() {
+        let job = |p: &str, l: &str, r: &str| JobReport {
+            package: p.into(),
+            lane: l.into(),
+            result: r.into(),
+            builder: None,
+            start: None,
+            end: None,
+            message: (r == "BLOCKED").then(|| "not built: dependency a failed".into()),
+            log: None,
+            packages: vec![],
+        };
+        let r = BatchReport {
+            batch: "b".into(),
+            started_unix: 0.0,
+            wall_secs: 1.0,
+            lanes: vec![
+                LaneReport {
+                    lane: "x86_64/sisyphus".into(),
+                    slots: vec![],
+                    estimated_makespan: 0.0,
+                    lower_bound: 0.0,
+                    cycles: vec![],
+                },
+                LaneReport {
+                    lane: "aarch64/sisyphus".into(),
+                    slots: vec![],
+                    estimated_makespan: 0.0,
+                    lower_bound: 0.0,
+                    cycles: vec![],
+                },
+            ],
+            packages: vec!["a".into(), "bb".into()],
+            jobs: vec![
+                job("a", "x86_64/sisyphus", "FAIL"),
+                job("a", "aarch64/sisyphus", "OK"),
+                job("bb", "x86_64/sisyphus", "BLOCKED"),
+                job("bb", "aarch64/sisyphus", "SKIP"),
+            ],
+            exit_code: 1,
+        };
+        assert_eq!(
+            r.table(),
+            "PACKAGE  x86_64/sisyphus  aarch64/sisyphus\n\
+             a        FAIL             OK\n\
+             bb       BLOCKED          SKIP\n\
+             bb @ x86_64/sisyphus: not built: dependency a failed\n"
+        );
+    }
+}

@@ -1,0 +1,449 @@
+//! `zoryn task batch`: build many packages across the farm in dependency
+//! order (SPEC 7). Parses flags, resolves the batch and its builders, takes
+//! the batch lock, and hands over to `batch::runner`; renders the plan or the
+//! report.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+
+use super::{exit, print_error};
+use crate::batch::chain::ChainRepo;
+use crate::batch::file::{locate, BatchFile, PackageSource};
+use crate::batch::history::History;
+use crate::batch::journal::{now, state_of, AlreadyRunning, BatchLock, Journal, Record, RunStatus};
+use crate::batch::runner::{builder_infos, plan_lanes, render_plan, BatchRun, Package, Start};
+use crate::batch::sources;
+use crate::config::template::Vars;
+use crate::config::Loaded;
+use crate::farm::selection::{choose, SelectionRequest};
+use crate::report::json::JsonReporter;
+use crate::report::plain::PlainReporter;
+use crate::report::Reporter;
+use crate::run::cancel::{install_signal_handlers, CancelToken};
+use crate::run::events::EventKind;
+use crate::run::executor::{Controls, Emitter};
+
+#[derive(Subcommand, Debug)]
+pub enum TaskCommand {
+    /// Build a batch of packages in dependency order across the farm
+    Batch(BatchArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("mode").args(["plan", "resume", "restart", "abort"])))]
+pub struct BatchArgs {
+    /// Batch file, or the name of one in $XDG_CONFIG_HOME/zoryn/batches/
+    #[arg(value_name = "BATCH")]
+    pub batch: String,
+    /// Builders (pattern); default: the batch's `builders`, else as for `zoryn build`
+    #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
+    pub builder: Option<String>,
+    /// Only builders of these architectures
+    #[arg(
+        short = 'a',
+        long = "arch",
+        value_name = "ARCH[,ARCH]",
+        value_delimiter = ','
+    )]
+    pub arch: Vec<String>,
+    /// Only builders of these branches
+    #[arg(
+        short = 'B',
+        long = "branch",
+        value_name = "BRANCH[,BRANCH]",
+        value_delimiter = ','
+    )]
+    pub branch: Vec<String>,
+    /// Print the dependency levels, order and estimated makespan; build nothing
+    #[arg(long)]
+    pub plan: bool,
+    /// Resume an interrupted run (finished jobs with intact results are kept)
+    #[arg(long = "continue")]
+    pub resume: bool,
+    /// Forget the earlier run and start over
+    #[arg(long)]
+    pub restart: bool,
+    /// Stop a running batch (its remote builds too) and clean up
+    #[arg(long)]
+    pub abort: bool,
+    /// Stop everything at the first build failure
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// JSON lines of events, then a summary
+    #[arg(long, conflicts_with = "top")]
+    pub json: bool,
+    /// Full-screen live view of every slot
+    #[arg(long)]
+    pub top: bool,
+    /// Extra arguments for rpmbuild (hsh --rpmbuild-args)
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub rpmbuild_args: Option<String>,
+    /// Packager tag (hsh --packager)
+    #[arg(long, value_name = "NAME <EMAIL>")]
+    pub packager: Option<String>,
+}
+
+pub fn cmd_task(cmd: TaskCommand, verbose: u8, quiet: bool) -> i32 {
+    match cmd {
+        TaskCommand::Batch(a) => cmd_batch(a, verbose, quiet),
+    }
+}
+
+fn fail(message: &str, hint: &str, code: i32) -> i32 {
+    print_error(message, Some(hint));
+    code
+}
+
+fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
+    let loaded = match Loaded::load() {
+        Ok(l) => l,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("zoryn: error: {e}");
+            }
+            return exit::USAGE;
+        }
+    };
+    let path = match locate(&args.batch, &loaded.paths.config_dir.join("batches")) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("zoryn: error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let file = match BatchFile::load(&path, &loaded.paths.home) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("zoryn: error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let state_dir = loaded.paths.state_dir.join("batches").join(&file.name);
+    let lock_path = state_dir.join("batch.lock");
+    let journal_path = state_dir.join("journal.jsonl");
+    let chain_root = {
+        let v = Vars {
+            home: Some(loaded.paths.home.to_string_lossy().into_owned()),
+            batch: Some(file.name.clone()),
+            ..Vars::default()
+        };
+        PathBuf::from(loaded.global.builders.batch_repo.expand(&v)).join(&file.name)
+    };
+    let chain = ChainRepo::new(chain_root);
+
+    if args.abort {
+        return abort(&file.name, &lock_path, &journal_path, &chain);
+    }
+
+    let req = SelectionRequest {
+        pattern: args.builder.clone().or_else(|| file.builders.clone()),
+        arch: if args.arch.is_empty() {
+            file.arch.clone()
+        } else {
+            args.arch.clone()
+        },
+        branch: if args.branch.is_empty() {
+            file.branch.clone()
+        } else {
+            args.branch.clone()
+        },
+    };
+    let builders = match choose(&loaded.farm, &loaded.global.builders, &req) {
+        Ok(b) => b,
+        Err(e) => return fail(&e.message, e.hint.as_deref().unwrap_or(""), exit::USAGE),
+    };
+    let cancel = CancelToken::new();
+    if let Err(e) = install_signal_handlers(&cancel) {
+        return fail(
+            &format!("cannot install signal handlers: {e}"),
+            "",
+            exit::INFRA,
+        );
+    }
+
+    // The packages, on disk.
+    let mut packages: Vec<Package> = Vec::new();
+    for p in &file.packages {
+        let what = match &p.source {
+            PackageSource::Path(d) => d.display().to_string(),
+            PackageSource::Git { url, .. } => url.clone(),
+        };
+        let repo = match sources::fetch(p, &loaded.global.commands.git, &loaded.paths.home, &cancel)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let code = if e.missing_tool {
+                    exit::INFRA
+                } else {
+                    exit::USAGE
+                };
+                return fail(
+                    &format!(
+                        "{}:{}: package {what}: {}",
+                        path.display(),
+                        p.line,
+                        e.message
+                    ),
+                    e.hint.as_deref().unwrap_or(""),
+                    code,
+                );
+            }
+        };
+        let pkg = match Package::new(repo) {
+            Ok(p) => p,
+            Err(e) => {
+                return fail(
+                    &format!("{}:{}: package {what}: {e}", path.display(), p.line),
+                    "check the repository",
+                    exit::USAGE,
+                )
+            }
+        };
+        if let Some(other) = packages.iter().find(|o| o.name == pkg.name) {
+            return fail(
+                &format!(
+                    "{}:{}: package {what} is `{}`, which {} already is",
+                    path.display(),
+                    p.line,
+                    pkg.name,
+                    other.repo.root.display()
+                ),
+                "list every package once",
+                exit::USAGE,
+            );
+        }
+        packages.push(pkg);
+    }
+    let history = History::load(&loaded.paths.state_dir);
+    let lanes = plan_lanes(&packages, &builders, &history);
+    if args.plan {
+        print!("{}", render_plan(&file.name, &lanes, &builders));
+        return exit::OK;
+    }
+
+    // One run at a time per batch.
+    let _lock = match BatchLock::acquire(&lock_path) {
+        Ok(Ok(l)) => l,
+        Ok(Err(AlreadyRunning { pid })) => {
+            let who = pid.map_or("another process".to_string(), |p| format!("pid {p}"));
+            return fail(
+                &format!("batch {} is already running ({who})", file.name),
+                &format!(
+                    "wait for it, watch it, or stop it with `zoryn task batch {} --abort`",
+                    args.batch
+                ),
+                exit::USAGE,
+            );
+        }
+        Err(e) => {
+            return fail(
+                &format!("cannot lock {}: {e}", lock_path.display()),
+                "check $XDG_STATE_HOME",
+                exit::INFRA,
+            )
+        }
+    };
+    let (records, torn) = match Journal::read(&journal_path) {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                &e.to_string(),
+                "move the damaged journal away and use --restart",
+                exit::USAGE,
+            )
+        }
+    };
+    if let Some(t) = torn {
+        eprintln!("zoryn: warning: ignoring a torn last line of {} ({} bytes; the previous run was cut off mid-write)", journal_path.display(), t.len());
+    }
+    let previous = state_of(&records);
+    let unfinished = previous.has_run
+        && previous.last_run_ended != Some(RunStatus::Finished)
+        && previous.last_run_ended != Some(RunStatus::Aborted);
+    let start = if args.resume {
+        Start::Continue
+    } else {
+        if unfinished && !args.restart {
+            let when = previous
+                .started_at
+                .map(|t| format!(" (started {:.0} s ago)", now() - t))
+                .unwrap_or_default();
+            return fail(
+                &format!("batch {} has an unfinished run{when}", file.name),
+                &format!("resume it with `zoryn task batch {0} --continue`, or `--restart` to start over, or `--abort`", args.batch),
+                exit::USAGE,
+            );
+        }
+        if previous.has_run {
+            let archived = state_dir.join(format!("journal.{}.jsonl", now() as u64));
+            let _ = std::fs::rename(&journal_path, archived);
+            let _ = chain.clear();
+        }
+        Start::Fresh
+    };
+    let journal = match Journal::open(&journal_path) {
+        Ok(j) => j,
+        Err(e) => {
+            return fail(
+                &format!("cannot write {}: {e}", journal_path.display()),
+                "check $XDG_STATE_HOME",
+                exit::INFRA,
+            )
+        }
+    };
+    let kept = if start == Start::Continue {
+        previous.done.clone()
+    } else {
+        Default::default()
+    };
+
+    if args.top && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal()) {
+        return fail(
+            "--top needs a terminal (stdin and stdout are not both one)",
+            "drop --top, or use --json",
+            exit::USAGE,
+        );
+    }
+    let run_token = cancel.child();
+    let controls = Controls::new(run_token, &builders);
+    let batch_run = BatchRun {
+        loaded: &loaded,
+        name: file.name.clone(),
+        packages,
+        builders: builders.clone(),
+        lanes,
+        chain: chain.clone(),
+        journal,
+        history,
+        start,
+        kept,
+        fail_fast: args.fail_fast,
+        rpmbuild_args: args.rpmbuild_args.clone(),
+        packager: args.packager.clone(),
+    };
+    let (tx, rx) = mpsc::channel();
+    let started = Instant::now();
+    let emitter = Emitter::new(tx, started);
+    emitter.emit(EventKind::RunStarted {
+        package: format!("batch {}", file.name),
+        version: format!("({} packages)", file.packages.len()),
+        builders: builder_infos(&builders),
+        parallel: true,
+    });
+    let mut reporter: Box<dyn Reporter> = if args.json {
+        Box::new(JsonReporter::new(std::io::stdout(), verbose > 0))
+    } else {
+        let live = std::io::stderr().is_terminal() && std::env::var_os("ZORYN_NO_LIVE").is_none();
+        Box::new(PlainReporter::new(
+            std::io::stderr(),
+            live,
+            verbose > 0,
+            quiet,
+        ))
+    };
+    let report = std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            let emitter = emitter;
+            let report = batch_run.run(&emitter, &cancel, &controls);
+            emitter.emit(EventKind::RunFinished {
+                results: vec![],
+                exit_code: report.exit_code,
+            });
+            report
+        });
+        if args.top {
+            if let Err(e) = crate::report::tui::run(rx, &controls, &cancel, started) {
+                controls.run.cancel();
+                eprintln!("zoryn: error: the --top view failed: {e}");
+            }
+        } else {
+            loop {
+                match rx.recv_timeout(Duration::from_millis(250)) {
+                    Ok(ev) => reporter.event(&ev),
+                    Err(mpsc::RecvTimeoutError::Timeout) => reporter.tick(),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            reporter.finish();
+        }
+        worker.join()
+    });
+    let Ok(report) = report else {
+        return fail(
+            "the batch runner crashed",
+            "run again with --continue",
+            exit::INFRA,
+        );
+    };
+    let json_path = state_dir.join("report.json");
+    let html_path = state_dir.join("report.html");
+    if let Ok(text) = serde_json::to_string_pretty(&report) {
+        let _ = crate::config::write_atomic(&json_path, &text);
+    }
+    let _ = crate::config::write_atomic(&html_path, &crate::batch::html::render(&report));
+    if !args.json {
+        print!("{}", report.table());
+        println!("report: {} ({})", html_path.display(), json_path.display());
+    }
+    report.exit_code
+}
+
+/// `--abort`: stop a running batch (SIGINT to it: it cancels its builds,
+/// remote ones included, and waits for them), then mark the run aborted and
+/// remove the batch's chain repository.
+fn abort(
+    name: &str,
+    lock_path: &std::path::Path,
+    journal_path: &std::path::Path,
+    chain: &ChainRepo,
+) -> i32 {
+    if let Some(pid) = BatchLock::holder(lock_path) {
+        println!("stopping the running batch {name} (pid {pid})...");
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while BatchLock::holder(lock_path).is_some() {
+            if Instant::now() > deadline {
+                return fail(
+                    &format!("batch {name} (pid {pid}) did not stop within 120 s"),
+                    &format!("kill it: kill {pid}"),
+                    exit::INFRA,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let _lock = match BatchLock::acquire(lock_path) {
+        Ok(Ok(l)) => l,
+        _ => {
+            return fail(
+                &format!("batch {name} started again while aborting"),
+                "try --abort again",
+                exit::INFRA,
+            )
+        }
+    };
+    if journal_path.exists() {
+        if let Ok(mut j) = Journal::open(journal_path) {
+            let _ = j.append(&Record::RunEnded {
+                at: now(),
+                status: RunStatus::Aborted,
+            });
+        }
+    }
+    if let Err(e) = chain.clear() {
+        return fail(
+            &format!("cannot remove {}: {e}", chain.root().display()),
+            "remove it by hand",
+            exit::INFRA,
+        );
+    }
+    println!("aborted batch {name}; removed {}", chain.root().display());
+    exit::OK
+}
