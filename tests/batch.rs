@@ -304,3 +304,192 @@ fn invalid_batch_files_get_precise_errors() {
         stderr(&out)
     );
 }
+
+fn remote_slot(env: &TestEnv, alias: &str, numbers: &[u32]) {
+    let cmd: String = numbers
+        .iter()
+        .map(|n| format!("mkdir -p ~/hasher_{n} && hasher-useradd --number={n} \"$(id -un)\" && "))
+        .collect();
+    let out = env.ssh(alias, &format!("{cmd}true"));
+    assert!(out.status.success(), "{}", both(&out));
+}
+
+#[test]
+fn twelve_packages_over_local_slots_and_three_hosts() {
+    let env = TestEnv::new();
+    let h1 = env.add_host("h1", "x86_64");
+    let h2 = env.add_host("h2", "x86_64");
+    let h3 = env.add_host("h3", "aarch64");
+    remote_slot(&env, "h1", &[1]);
+    remote_slot(&env, "h2", &[1]);
+    remote_slot(&env, "h3", &[1, 2]);
+    slots(&env, &[2]);
+    env.builder(
+        "r1",
+        "host = \"h1\"\narch = \"x86_64\"\nhasher_number = 1\n",
+    );
+    env.builder(
+        "r2",
+        "host = \"h2\"\narch = \"x86_64\"\nhasher_number = 1\n",
+    );
+    env.builder(
+        "a1",
+        "host = \"h3\"\narch = \"aarch64\"\nhasher_number = 1\n",
+    );
+    env.builder(
+        "a2",
+        "host = \"h3\"\narch = \"aarch64\"\nhasher_number = 2\n",
+    );
+    let graph: [(&str, &[&str]); 12] = [
+        ("libcore", &[]),
+        ("liba", &["libcore"]),
+        ("libb", &["libcore"]),
+        ("libc", &["liba", "libb"]),
+        ("app1", &["libc"]),
+        ("app2", &["liba"]),
+        ("app3", &["libb", "libcore"]),
+        ("app4", &["libc", "liba"]),
+        ("tool1", &[]),
+        ("tool2", &["tool1"]),
+        ("plugin", &["app1"]),
+        ("x86only", &["libcore"]),
+    ];
+    for (name, deps) in graph {
+        let dir = package(&env, name, deps);
+        if name == "x86only" {
+            let spec = dir.join("x86only.spec");
+            let text = std::fs::read_to_string(&spec).unwrap().replacen(
+                "Source:",
+                "ExclusiveArch: x86_64\nSource:",
+                1,
+            );
+            std::fs::write(&spec, text).unwrap();
+            env.sh("git commit -qam exclusive", &dir);
+        }
+    }
+    let names: Vec<&str> = graph.iter().map(|(n, _)| *n).collect();
+    batch_file(&env, "big", "local2,r1,r2,a1,a2", &names);
+    let out = env.zoryn(&["task", "batch", "big", "--json"], &env.home);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let state = env.home.join(".local/state/zoryn/batches/big");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("report.json")).unwrap()).unwrap();
+    let jobs = report["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 24, "{report}");
+    for j in jobs {
+        let want = if j["package"] == "x86only" && j["lane"] == "aarch64/sisyphus" {
+            "SKIP"
+        } else {
+            "OK"
+        };
+        assert_eq!(j["result"], want, "{j}");
+    }
+    // Dependencies finished before their dependents started, in every lane.
+    for lane in ["x86_64/sisyphus", "aarch64/sisyphus"] {
+        let time = |p: &str, k: &str| {
+            jobs.iter()
+                .find(|j| j["package"] == p && j["lane"] == lane)
+                .and_then(|j| j[k].as_f64())
+        };
+        for (name, deps) in graph {
+            for d in deps {
+                if let (Some(end), Some(start)) = (time(d, "end"), time(name, "start")) {
+                    assert!(
+                        end <= start,
+                        "{lane}: {name} started at {start} before {d} ended at {end}"
+                    );
+                }
+            }
+        }
+    }
+    // Remote builds installed RPMs built earlier in the batch (chain repo).
+    let remote_installs: String = [&h1, &h2, &h3].iter().map(|h| h.events_text()).collect();
+    assert!(
+        remote_installs.contains("libcore-devel-1.0-alt1"),
+        "{remote_installs}"
+    );
+    assert!(
+        h3.events_text().contains("deps-installed"),
+        "{}",
+        h3.events_text()
+    );
+    // Every slot was used.
+    let used: std::collections::BTreeSet<&str> =
+        jobs.iter().filter_map(|j| j["builder"].as_str()).collect();
+    assert_eq!(used.len(), 5, "{used:?}");
+}
+
+#[test]
+fn a_host_killed_mid_batch_is_retried_elsewhere() {
+    let env = TestEnv::new();
+    let mut h1 = env.add_host("h1", "x86_64");
+    let _h2 = env.add_host("h2", "x86_64");
+    remote_slot(&env, "h1", &[1]);
+    remote_slot(&env, "h2", &[1]);
+    env.builder(
+        "r1",
+        "host = \"h1\"\narch = \"x86_64\"\nhasher_number = 1\n",
+    );
+    env.builder(
+        "r2",
+        "host = \"h2\"\narch = \"x86_64\"\nhasher_number = 1\n",
+    );
+    let gate = env.home.join("gate");
+    package_with(
+        &env,
+        "victim",
+        &[],
+        &format!("while [ ! -e {} ]; do sleep 0.1; done\n", gate.display()),
+    );
+    batch_file(&env, "k", "r1,r2", &["victim"]);
+    let child = env.spawn_zoryn(&["task", "batch", "k"], &env.home);
+    h1.wait_for_event("build-start", Duration::from_secs(60));
+    h1.stop();
+    std::fs::write(&gate, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let s = stdout(&out);
+    assert!(s.contains("victim   OK"), "{s}");
+    let j = journal(&env, "k");
+    assert!(
+        j.iter()
+            .any(|r| r["ev"] == "job-finished" && r["outcome"] == "retry" && r["builder"] == "r1"),
+        "{j:?}"
+    );
+    assert!(
+        j.iter()
+            .any(|r| r["ev"] == "job-finished" && r["outcome"] == "done" && r["builder"] == "r2"),
+        "{j:?}"
+    );
+    assert!(
+        stderr(&out).contains("retrying on another slot"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn packages_from_git_urls_are_cloned_at_their_ref() {
+    let env = TestEnv::new();
+    slots(&env, &[2]);
+    let upstream = package(&env, "fromgit", &[]);
+    env.sh("git branch stable && git checkout -q -b dev && sed -i 's/^Version: 1.0/Version: 2.0/' fromgit.spec && git commit -qam v2 && git checkout -q stable", &upstream);
+    env.write(
+        ".config/zoryn/batches/g.toml",
+        &format!(
+            "[batch]\nbuilders = \"local2\"\n\n[[package]]\ngit = \"file://{}\"\nref = \"dev\"\n",
+            upstream.display()
+        ),
+    );
+    let out = env.zoryn(&["task", "batch", "g"], &env.home);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let cache = env.home.join(".cache/zoryn/git");
+    let clones = support::names_in(&cache);
+    assert_eq!(clones.len(), 1, "{clones:?}");
+    assert!(clones[0].starts_with("fromgit-"), "{clones:?}");
+    let rpms = support::names_in(&cache.join(&clones[0]).join("hasher_out/local2"));
+    assert!(
+        rpms.contains(&"fromgit-2.0-alt1.x86_64.rpm".to_string()),
+        "{rpms:?}"
+    );
+}
