@@ -93,14 +93,35 @@ fn timed(env: &TestEnv, args: &[&str], cwd: &Path) -> f64 {
     ms
 }
 
+/// `ZORYN_BENCH_ONLY=a,b` runs only those sections (local, remote, fanout, batch).
+fn wanted(section: &str) -> bool {
+    std::env::var("ZORYN_BENCH_ONLY").map_or(true, |v| v.split(',').any(|s| s.trim() == section))
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing to parse.
     let runs: usize = std::env::var("ZORYN_BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(9);
-    let mut table: Vec<(String, f64, String, String)> = Vec::new();
+    if wanted("farm") {
+        print!("{}", farm(runs));
+    }
+    if wanted("fanout") {
+        // N parallel builds over 4 hosts x 4 slots
+        println!("\n{}", fanout(runs.clamp(3, 5)));
+    }
+    if wanted("batch") {
+        // A real batch: makespan against the plan's estimate
+        println!("\n{}", batch_e2e());
+    }
+}
 
+/// Local and remote build overhead, and upload bytes.
+fn farm(runs: usize) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    let mut table: Vec<(String, f64, String, String)> = Vec::new();
     // ---- local: zoryn build vs the emulator's own time ----
     let env = TestEnv::new();
     env.hasher_slot("hasher", None);
@@ -269,30 +290,84 @@ fn main() {
     .unwrap();
     let (second, _) = sent(&env);
 
-    // ---- fan-out: N parallel builds over 4 hosts x 4 slots ----
-    let fan = fanout(runs.clamp(3, 5));
-
-    println!(
+    let _ = writeln!(
+        text,
         "\nzoryn farm benchmark: {runs} runs per scenario, interleaved; {} cores, {}",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(0),
         std::env::consts::ARCH
     );
-    println!(
+    let _ = writeln!(
+        text,
         "{:<38} {:>12} {:>16}  ratio",
         "scenario", "median ms", "min-max ms"
     );
     for (name, m, s, r) in &table {
-        println!("{name:<38} {m:>12.1} {s:>16}  {r}");
+        let _ = writeln!(text, "{name:<38} {m:>12.1} {s:>16}  {r}");
     }
-    println!("\nupload of a {:.1} MB source tarball:", size as f64 / 1e6);
-    println!("  first build:                        {first:>10} bytes sent");
-    println!(
+    let _ = writeln!(
+        text,
+        "\nupload of a {:.1} MB source tarball:",
+        size as f64 / 1e6
+    );
+    let _ = writeln!(
+        text,
+        "  first build:                        {first:>10} bytes sent"
+    );
+    let _ = writeln!(
+        text,
         "  after a one-line change (+8 bytes): {second:>10} bytes sent ({:.2}% of the tarball)",
         second as f64 * 100.0 / size as f64
     );
-    println!("\n{fan}");
+    text
+}
+
+/// A 12-package batch on 3 local slots (emulator delay 1 s per build): the
+/// first run teaches the history the durations; the second run's real
+/// makespan is compared with the estimate the scheduler made from them, and
+/// with the lower bound.
+fn batch_e2e() -> String {
+    let env = TestEnv::new();
+    for n in 2..=4 {
+        env.hasher_slot(&format!("hasher_{n}"), Some(n));
+        env.builder(&format!("local{n}"), &format!("hasher_number = {n}\n"));
+    }
+    let graph: [(&str, &[&str]); 12] = [
+        ("libcore", &[]),
+        ("liba", &["libcore"]),
+        ("libb", &["libcore"]),
+        ("libc", &["liba", "libb"]),
+        ("app1", &["libc"]),
+        ("app2", &["liba"]),
+        ("app3", &["libb", "libcore"]),
+        ("app4", &["libc", "liba"]),
+        ("tool1", &[]),
+        ("tool2", &["tool1"]),
+        ("plugin", &["app1"]),
+        ("extra", &["libcore"]),
+    ];
+    let mut text = String::from("[batch]\nbuilders = \"local[2-4]\"\n");
+    for (name, deps) in graph {
+        env.library_package(name, deps, "sleep 1\n");
+        text.push_str(&format!("\n[[package]]\npath = \"~/src/{name}\"\n"));
+    }
+    env.write(".config/zoryn/batches/e2e.toml", &text);
+    let report = |args: &[&str]| -> serde_json::Value {
+        timed(&env, args, &env.home);
+        let p = env.home.join(".local/state/zoryn/batches/e2e/report.json");
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    report(&["task", "batch", "-q", "e2e"]);
+    let r = report(&["task", "batch", "-q", "e2e", "--restart"]);
+    let est = r["lanes"][0]["estimated_makespan"].as_f64().unwrap_or(0.0);
+    let lb = r["lanes"][0]["lower_bound"].as_f64().unwrap_or(0.0);
+    let real = r["wall_secs"].as_f64().unwrap_or(0.0);
+    format!(
+        "batch of 12 packages on 3 local slots (second run, durations from the first):\n  real makespan {real:.2} s, plan's estimate {est:.2} s (real/estimate {:.2}), lower bound {lb:.2} s (real/lower bound {:.2})",
+        real / est.max(1e-9),
+        real / lb.max(1e-9)
+    )
 }
 
 /// Wall time of N parallel builds (N = 1, 4, 16 slots on 4 loopback hosts,

@@ -298,6 +298,50 @@ impl TestEnv {
         dir
     }
 
+    /// A gear repo whose package provides `NAME` and `NAME-devel` (a header in
+    /// /usr/include/NAME/), needs `requires` to build, and checks in %build that
+    /// each required -devel header is really installed in the build root.
+    pub fn library_package(&self, name: &str, requires: &[&str], build_extra: &str) -> PathBuf {
+        let br = if requires.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "BuildRequires: {}\n",
+                requires
+                    .iter()
+                    .map(|r| format!("{r}-devel >= 1.0"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let checks: String = requires
+            .iter()
+            .map(|r| format!("test -f \"${{HASHER_EMU_SYSROOT:-}}/usr/include/{r}/{r}.h\"\n"))
+            .collect();
+        let spec = format!(
+            "Name: {name}\nVersion: 1.0\nRelease: alt1\nSummary: {name}\nLicense: GPL\nGroup: Other\nSource: %name-%version.tar\n{br}\n\
+    %description\n{name}\n\n%package devel\nSummary: {name} headers\nGroup: Development/C\n\n%description devel\nheaders\n\n\
+    %prep\n%setup\n\n%build\n{build_extra}{checks}echo built {name}\n\n%install\nmkdir -p %buildroot%_datadir/{name} %buildroot%_includedir/{name}\n\
+    echo 1.0 > %buildroot%_datadir/{name}/VERSION\necho '/* {name} */' > %buildroot%_includedir/{name}/{name}.h\n\n\
+    %files\n%_datadir/{name}\n\n%files devel\n%_includedir/{name}\n\n%changelog\n* Sat Nov 28 2026 T <t@e.invalid> 1.0-alt1\n- x\n"
+        );
+        let dir = self.home.join("src").join(name);
+        std::fs::create_dir_all(dir.join(".gear")).unwrap();
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        std::fs::write(
+            dir.join(".gear/rules"),
+            format!("spec: {name}.spec\ntar: {name}\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join(name).join("README"), "x\n").unwrap();
+        std::fs::write(dir.join(format!("{name}.spec")), spec).unwrap();
+        self.sh(
+            "git init -q . && git add -A && git commit -qm initial",
+            &dir,
+        );
+        dir
+    }
+
     /// Wait until the emulator's event log has a line containing `needle`.
     pub fn wait_for_event(&self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
