@@ -452,3 +452,49 @@ fn packages_from_git_urls_are_cloned_at_their_ref() {
         "{rpms:?}"
     );
 }
+
+#[test]
+fn fail_fast_restart_and_json_report() {
+    let env = TestEnv::new();
+    slots(&env, &[2]);
+    package_with(&env, "broken", &[], "exit 1\n");
+    package(&env, "other", &[]);
+    package(&env, "third", &[]);
+    batch_file(&env, "f", "local2", &["broken", "other", "third"]);
+    let out = env.zoryn(&["task", "batch", "f", "--fail-fast", "--json"], &env.home);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let last: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "batch-report");
+    let results: Vec<(String, String)> = last["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["package"].as_str().unwrap().to_string(),
+                j["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        results.contains(&("broken".into(), "FAIL".into())),
+        "{results:?}"
+    );
+    // Nothing else ran after the failure (one slot, broken first by name order).
+    assert!(
+        results.iter().filter(|(_, r)| r == "NOT RUN").count() >= 1,
+        "{results:?}"
+    );
+    // The run ended (failed); a plain new run starts over, --restart too.
+    let out = env.zoryn(&["task", "batch", "f", "--restart"], &env.home);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(stdout(&out).contains("other    OK"), "{}", both(&out));
+    let archived = support::names_in(&env.home.join(".local/state/zoryn/batches/f"));
+    assert!(
+        archived
+            .iter()
+            .any(|n| n.starts_with("journal.") && n != "journal.jsonl"),
+        "{archived:?}"
+    );
+}

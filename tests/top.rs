@@ -105,3 +105,35 @@ fn top_refuses_without_a_terminal() {
         support::both(&out)
     );
 }
+
+#[test]
+fn top_view_follows_a_batch() {
+    let env = TestEnv::new();
+    for n in [2, 3] {
+        env.hasher_slot(&format!("hasher_{n}"), Some(n));
+        env.builder(&format!("local{n}"), &format!("hasher_number = {n}\n"));
+    }
+    env.library_package("libfoo", &[], "");
+    env.library_package("app", &["libfoo"], "");
+    env.write(
+        ".config/zoryn/batches/t.toml",
+        "[batch]\nbuilders = \"local[2-3]\"\n\n[[package]]\npath = \"~/src/libfoo\"\n\n[[package]]\npath = \"~/src/app\"\n",
+    );
+    let zoryn = env.bin_dir.join("zoryn");
+    let t = env.tmux(
+        &[zoryn.to_str().unwrap(), "task", "batch", "t", "--top"],
+        &env.home,
+        100,
+        30,
+    );
+    let screen = t.wait_for("zoryn: batch t", Duration::from_secs(30));
+    assert!(
+        screen.contains("local2") && screen.contains("local3"),
+        "{screen}"
+    );
+    t.wait_for("finished (exit 0)", Duration::from_secs(60));
+    t.type_text("q");
+    let screen = t.wait_for("[exit 0]", Duration::from_secs(30));
+    assert!(screen.contains("PACKAGE  x86_64/sisyphus"), "{screen}");
+    assert!(screen.contains("app      OK"), "{screen}");
+}

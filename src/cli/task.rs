@@ -385,7 +385,15 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         let _ = crate::config::write_atomic(&json_path, &text);
     }
     let _ = crate::config::write_atomic(&html_path, &crate::batch::html::render(&report));
-    if !args.json {
+    if args.json {
+        // The last line: the whole report, as in report.json.
+        let mut v = serde_json::to_value(&report).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("event".into(), "batch-report".into());
+            o.insert("report_html".into(), html_path.display().to_string().into());
+        }
+        println!("{v}");
+    } else {
         print!("{}", report.table());
         println!("report: {} ({})", html_path.display(), json_path.display());
     }
