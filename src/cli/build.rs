@@ -1,19 +1,17 @@
 //! `zoryn build`: the package in this gear repository, on the selected builders.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
 
+use super::output::{show_events, top_possible, OutputMode, SelectionArgs};
 use super::{exit, print_error};
 use crate::config::Loaded;
 use crate::farm::arch;
-use crate::farm::selection::{choose, SelectionRequest};
-use crate::report::json::JsonReporter;
-use crate::report::plain::PlainReporter;
-use crate::report::{summary, Reporter};
+use crate::farm::selection::choose;
+use crate::report::summary;
 use crate::run::busy::BusyPolicy;
 use crate::run::cancel::{install_signal_handlers, CancelToken};
 use crate::run::events::EventKind;
@@ -26,25 +24,8 @@ pub struct BuildArgs {
     /// Run as if started in DIR (a gear repository)
     #[arg(short = 'C', value_name = "DIR")]
     pub directory: Option<PathBuf>,
-    /// Builders to build on (pattern, e.g. `local2` or `local*,^local3`)
-    #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
-    pub builder: Option<String>,
-    /// Only builders of these architectures
-    #[arg(
-        short = 'a',
-        long = "arch",
-        value_name = "ARCH[,ARCH]",
-        value_delimiter = ','
-    )]
-    pub arch: Vec<String>,
-    /// Only builders of these branches (and that branch's defaults)
-    #[arg(
-        short = 'B',
-        long = "branch",
-        value_name = "BRANCH[,BRANCH]",
-        value_delimiter = ','
-    )]
-    pub branch: Vec<String>,
+    #[command(flatten)]
+    pub select: SelectionArgs,
     /// Build on all selected builders at once
     #[arg(short = 'p', long, conflicts_with = "sequential")]
     pub parallel: bool,
@@ -94,11 +75,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
             return exit::USAGE;
         }
     };
-    let req = SelectionRequest {
-        pattern: args.builder.clone(),
-        arch: args.arch.clone(),
-        branch: args.branch.clone(),
-    };
+    let req = args.select.request();
     let builders = match choose(&loaded.farm, &loaded.global.builders, &req) {
         Ok(b) => b,
         Err(e) => {
@@ -106,7 +83,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
             return exit::USAGE;
         }
     };
-    let branch_parallel = match args.branch.as_slice() {
+    let branch_parallel = match args.select.branch.as_slice() {
         [one] => loaded
             .global
             .builders
@@ -174,7 +151,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         }
     }
 
-    if args.top && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal()) {
+    if args.top && !top_possible() {
         print_error(
             "--top needs a terminal (stdin and stdout are not both one)",
             Some("drop --top, or use --json for machine-readable progress"),
@@ -241,17 +218,6 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         tracing::warn!("could not update .git/info/exclude: {e}");
     }
 
-    let mut reporter: Box<dyn Reporter> = if args.json {
-        Box::new(JsonReporter::new(std::io::stdout(), verbose > 0))
-    } else {
-        let live = std::io::stderr().is_terminal() && std::env::var_os("ZORYN_NO_LIVE").is_none();
-        Box::new(PlainReporter::new(
-            std::io::stderr(),
-            live,
-            verbose > 0,
-            quiet,
-        ))
-    };
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();
     let emitter = Emitter::new(tx, started);
@@ -275,22 +241,13 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
             });
             results
         });
-        if args.top {
-            if let Err(e) = crate::report::tui::run(rx, &ctx.controls, &cancel, started) {
-                // The view failed (terminal gone): stop the builds cleanly.
-                ctx.controls.run.cancel();
-                eprintln!("zoryn: error: the --top view failed: {e}");
-            }
-        } else {
-            loop {
-                match rx.recv_timeout(Duration::from_millis(250)) {
-                    Ok(ev) => reporter.event(&ev),
-                    Err(mpsc::RecvTimeoutError::Timeout) => reporter.tick(),
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                }
-            }
-            reporter.finish();
-        }
+        let mode = OutputMode {
+            json: args.json,
+            top: args.top,
+            verbose: verbose > 0,
+            quiet,
+        };
+        show_events(rx, mode, &ctx.controls, &cancel, started);
         worker.join().unwrap_or_default()
     });
     let code = exit_code(&results);

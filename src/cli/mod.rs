@@ -6,6 +6,7 @@
 pub mod build;
 pub mod builder;
 pub mod generate;
+pub mod output;
 pub mod task;
 
 use clap::{Parser, Subcommand};

@@ -3,13 +3,13 @@
 //! the batch lock, and hands over to `batch::runner`; renders the plan or the
 //! report.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 
+use super::output::{show_events, top_possible, OutputMode, SelectionArgs};
 use super::{exit, print_error};
 use crate::batch::chain::ChainRepo;
 use crate::batch::file::{locate, BatchFile, PackageSource};
@@ -20,9 +20,6 @@ use crate::batch::sources;
 use crate::config::template::Vars;
 use crate::config::Loaded;
 use crate::farm::selection::{choose, SelectionRequest};
-use crate::report::json::JsonReporter;
-use crate::report::plain::PlainReporter;
-use crate::report::Reporter;
 use crate::run::cancel::{install_signal_handlers, CancelToken};
 use crate::run::events::EventKind;
 use crate::run::executor::{Controls, Emitter};
@@ -39,25 +36,9 @@ pub struct BatchArgs {
     /// Batch file, or the name of one in $XDG_CONFIG_HOME/zoryn/batches/
     #[arg(value_name = "BATCH")]
     pub batch: String,
-    /// Builders (pattern); default: the batch's `builders`, else as for `zoryn build`
-    #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
-    pub builder: Option<String>,
-    /// Only builders of these architectures
-    #[arg(
-        short = 'a',
-        long = "arch",
-        value_name = "ARCH[,ARCH]",
-        value_delimiter = ','
-    )]
-    pub arch: Vec<String>,
-    /// Only builders of these branches
-    #[arg(
-        short = 'B',
-        long = "branch",
-        value_name = "BRANCH[,BRANCH]",
-        value_delimiter = ','
-    )]
-    pub branch: Vec<String>,
+    /// Builders: -b/-a/-B override the batch's `builders`, `arch`, `branch`
+    #[command(flatten)]
+    pub select: SelectionArgs,
     /// Print the dependency levels, order and estimated makespan; build nothing
     #[arg(long)]
     pub plan: bool,
@@ -139,17 +120,18 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         return abort(&file.name, &lock_path, &journal_path, &chain);
     }
 
+    let sel = &args.select;
     let req = SelectionRequest {
-        pattern: args.builder.clone().or_else(|| file.builders.clone()),
-        arch: if args.arch.is_empty() {
+        pattern: sel.builder.clone().or_else(|| file.builders.clone()),
+        arch: if sel.arch.is_empty() {
             file.arch.clone()
         } else {
-            args.arch.clone()
+            sel.arch.clone()
         },
-        branch: if args.branch.is_empty() {
+        branch: if sel.branch.is_empty() {
             file.branch.clone()
         } else {
-            args.branch.clone()
+            sel.branch.clone()
         },
     };
     let builders = match choose(&loaded.farm, &loaded.global.builders, &req) {
@@ -301,7 +283,7 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         Default::default()
     };
 
-    if args.top && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal()) {
+    if args.top && !top_possible() {
         return fail(
             "--top needs a terminal (stdin and stdout are not both one)",
             "drop --top, or use --json",
@@ -334,17 +316,6 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         builders: builder_infos(&builders),
         parallel: true,
     });
-    let mut reporter: Box<dyn Reporter> = if args.json {
-        Box::new(JsonReporter::new(std::io::stdout(), verbose > 0))
-    } else {
-        let live = std::io::stderr().is_terminal() && std::env::var_os("ZORYN_NO_LIVE").is_none();
-        Box::new(PlainReporter::new(
-            std::io::stderr(),
-            live,
-            verbose > 0,
-            quiet,
-        ))
-    };
     let report = std::thread::scope(|s| {
         let worker = s.spawn(|| {
             let emitter = emitter;
@@ -355,21 +326,13 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
             });
             report
         });
-        if args.top {
-            if let Err(e) = crate::report::tui::run(rx, &controls, &cancel, started) {
-                controls.run.cancel();
-                eprintln!("zoryn: error: the --top view failed: {e}");
-            }
-        } else {
-            loop {
-                match rx.recv_timeout(Duration::from_millis(250)) {
-                    Ok(ev) => reporter.event(&ev),
-                    Err(mpsc::RecvTimeoutError::Timeout) => reporter.tick(),
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                }
-            }
-            reporter.finish();
-        }
+        let mode = OutputMode {
+            json: args.json,
+            top: args.top,
+            verbose: verbose > 0,
+            quiet,
+        };
+        show_events(rx, mode, &controls, &cancel, started);
         worker.join()
     });
     let Ok(report) = report else {

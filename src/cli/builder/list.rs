@@ -5,30 +5,14 @@ use serde::Serialize;
 
 use super::select_or_exit;
 use crate::cli::{exit, print_error};
-use crate::farm::selection::{choose_explained, SelectionRequest};
+use crate::farm::selection::choose_explained;
 use crate::farm::Builder;
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
-    /// Only builders matching this pattern
-    #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
-    pub builder: Option<String>,
-    /// Only builders of these architectures (with --explain)
-    #[arg(
-        short = 'a',
-        long = "arch",
-        value_name = "ARCH[,ARCH]",
-        value_delimiter = ','
-    )]
-    pub arch: Vec<String>,
-    /// Only builders of these branches (with --explain)
-    #[arg(
-        short = 'B',
-        long = "branch",
-        value_name = "BRANCH[,BRANCH]",
-        value_delimiter = ','
-    )]
-    pub branch: Vec<String>,
+    /// -b selects (without it: every builder); -a/-B filter (with --explain)
+    #[command(flatten)]
+    pub select: crate::cli::output::SelectionArgs,
     /// Say for every builder whether the selection keeps it, and why
     /// (without -b: the default selection `zoryn build` would use)
     #[arg(long)]
@@ -62,7 +46,7 @@ pub fn cmd_list(args: ListArgs) -> i32 {
     if args.explain {
         return explain(&loaded, &args);
     }
-    let chosen: Vec<&Builder> = match select_or_exit(farm, args.builder.as_deref()) {
+    let chosen: Vec<&Builder> = match select_or_exit(farm, args.select.builder.as_deref()) {
         Ok(v) => v,
         Err(code) => return code,
     };
@@ -156,11 +140,7 @@ pub fn cmd_list(args: ListArgs) -> i32 {
 }
 
 fn explain(loaded: &crate::config::Loaded, args: &ListArgs) -> i32 {
-    let req = SelectionRequest {
-        pattern: args.builder.clone(),
-        arch: args.arch.clone(),
-        branch: args.branch.clone(),
-    };
+    let req = args.select.request();
     let choice = match choose_explained(&loaded.farm, &loaded.global.builders, &req) {
         Ok(c) => c,
         Err(e) => {

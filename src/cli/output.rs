@@ -1,0 +1,103 @@
+//! Shared flags and the one event-consuming loop of the commands that build
+//! (`zoryn build`, `zoryn task batch`): which builders (`-b/-a/-B`), and
+//! how progress is shown (plain lines, `--json`, `--top`).
+
+use std::io::IsTerminal;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::farm::selection::SelectionRequest;
+use crate::report::json::JsonReporter;
+use crate::report::plain::PlainReporter;
+use crate::report::Reporter;
+use crate::run::cancel::CancelToken;
+use crate::run::events::Event;
+use crate::run::executor::Controls;
+
+/// `-b`, `-a`, `-B`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SelectionArgs {
+    /// Builders (pattern, e.g. `local2`, `local[2-4]`, `@all,^local`)
+    #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
+    pub builder: Option<String>,
+    /// Only builders of these architectures
+    #[arg(
+        short = 'a',
+        long = "arch",
+        value_name = "ARCH[,ARCH]",
+        value_delimiter = ','
+    )]
+    pub arch: Vec<String>,
+    /// Only builders of these branches (and that branch's defaults)
+    #[arg(
+        short = 'B',
+        long = "branch",
+        value_name = "BRANCH[,BRANCH]",
+        value_delimiter = ','
+    )]
+    pub branch: Vec<String>,
+}
+
+impl SelectionArgs {
+    pub fn request(&self) -> SelectionRequest {
+        SelectionRequest {
+            pattern: self.builder.clone(),
+            arch: self.arch.clone(),
+            branch: self.branch.clone(),
+        }
+    }
+}
+
+/// How progress is shown.
+#[derive(Clone, Copy, Debug)]
+pub struct OutputMode {
+    pub json: bool,
+    pub top: bool,
+    pub verbose: bool,
+    pub quiet: bool,
+}
+
+/// `--top` needs a real terminal on both ends.
+pub fn top_possible() -> bool {
+    std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+}
+
+/// Show the events of a run until its sender is gone: the `--top` view, JSON
+/// lines, or plain/live lines. If the view fails, the run is cancelled.
+pub fn show_events(
+    rx: mpsc::Receiver<Event>,
+    mode: OutputMode,
+    controls: &Controls,
+    signal: &CancelToken,
+    started: Instant,
+) {
+    if mode.top {
+        if let Err(e) = crate::report::tui::run(rx, controls, signal, started) {
+            // The view failed (terminal gone): stop the builds cleanly.
+            controls.run.cancel();
+            eprintln!("zoryn: error: the --top view failed: {e}");
+        }
+        return;
+    }
+    let mut reporter: Box<dyn Reporter> = if mode.json {
+        Box::new(JsonReporter::new(std::io::stdout(), mode.verbose))
+    } else {
+        let live = std::io::stderr().is_terminal() && std::env::var_os("ZORYN_NO_LIVE").is_none();
+        Box::new(PlainReporter::new(
+            std::io::stderr(),
+            live,
+            mode.verbose,
+            mode.quiet,
+        ))
+    };
+    loop {
+        match rx.recv_timeout(Duration::from_millis(250)) {
+            Ok(ev) => reporter.event(&ev),
+            Err(mpsc::RecvTimeoutError::Timeout) => reporter.tick(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    reporter.finish();
+}
