@@ -250,3 +250,23 @@ fn zoryn_config_env_must_point_at_a_file() {
         stderr(&out)
     );
 }
+
+#[test]
+fn preflight_comes_before_packing_the_source() {
+    let mut env = TestEnv::new();
+    let repo = env.gear_repo("hello", "");
+    // No ~/hasher, and no gear on PATH: the workdir problem is reported,
+    // gear is never needed.
+    let only = env.root.join("only-hsh");
+    std::fs::create_dir_all(&only).unwrap();
+    std::os::unix::fs::symlink(env.root.join("emu/bin/hsh"), only.join("hsh")).unwrap();
+    env.path_override = Some(format!("{}:/usr/local/bin:/usr/bin:/bin", only.display()));
+    let out = env.zoryn(&["build"], &repo);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    let s = both(&out);
+    assert!(
+        s.contains("hasher workdir") && s.contains("does not exist"),
+        "{s}"
+    );
+    assert!(!s.contains("gear"), "gear was involved: {s}");
+}

@@ -11,11 +11,13 @@ use super::{exit, print_error};
 use crate::config::Loaded;
 use crate::farm::arch;
 use crate::farm::selection::choose;
+use crate::farm::Builder;
 use crate::report::summary;
 use crate::run::busy::BusyPolicy;
 use crate::run::cancel::{install_signal_handlers, CancelToken};
+use crate::run::events::BuilderResult;
 use crate::run::events::EventKind;
-use crate::run::executor::{execute, exit_code, info, Controls, Emitter, RunContext};
+use crate::run::executor::{execute, exit_code, info, precheck, Controls, Emitter, RunContext};
 use crate::source::{gear, repo};
 use crate::transport::ssh::{Hosts, SshSettings};
 
@@ -163,83 +165,120 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         print_error(&format!("cannot install signal handlers: {e}"), None);
         return exit::INFRA;
     }
-    let tarball = match gear::make_tarball(&loaded.global.commands.gear, &root, &cancel) {
-        Ok(t) => t,
-        Err(_) if cancel.is_cancelled() => return exit::INTERRUPTED,
-        Err(e) => {
-            print_error(&e.message, e.hint.as_deref());
-            return if e.missing_tool {
-                exit::INFRA
-            } else {
-                exit::BUILD_FAILED
-            };
-        }
-    };
-
     let run_token = cancel.child();
+    let controls = Controls::new(run_token.clone(), &builders);
     let hosts = Hosts::new(SshSettings::from_config(
         &loaded.global,
         loaded.paths.runtime_dir.clone(),
     ));
-    let ctx = RunContext {
-        global: &loaded.global,
-        git_root: root.root.clone(),
-        home: loaded.paths.home.clone(),
-        host_arch: arch::local(),
-        tarball: &tarball,
-        rpmbuild_args: args.rpmbuild_args.clone(),
-        packager: args.packager.clone(),
-        cancel: run_token.clone(),
-        controls: Controls::new(run_token.clone(), &builders),
-        busy: if args.fail_if_busy {
-            BusyPolicy::Fail
-        } else if args.skip_busy {
-            BusyPolicy::Skip
-        } else {
-            BusyPolicy::Wait
-        },
-        fail_fast: args.fail_fast,
-        hosts: &hosts,
-        chain: None,
-        builders_dir: loaded.paths.builders_dir.clone(),
-        uploads: Default::default(),
-    };
-    let excludes: Vec<PathBuf> = builders
-        .iter()
-        .flat_map(|b| {
-            let results = crate::run::job::results_dir(&ctx, b);
-            [
-                crate::run::job::log_path(&ctx, b),
-                results.parent().map(PathBuf::from).unwrap_or(results),
-            ]
-        })
-        .collect();
-    if let Err(e) = repo::exclude_from_git(git, &root.root, &excludes) {
-        tracing::warn!("could not update .git/info/exclude: {e}");
-    }
-
+    let spec = crate::source::spec::SpecInfo::parse(
+        &std::fs::read_to_string(root.root.join(&root.spec)).unwrap_or_default(),
+    );
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();
     let emitter = Emitter::new(tx, started);
     emitter.emit(EventKind::RunStarted {
-        package: tarball.spec.name.clone(),
-        version: format!("{}-{}", tarball.spec.version, tarball.spec.release),
+        package: spec.name.clone(),
+        version: format!("{}-{}", spec.version, spec.release),
         builders: builders.iter().map(|b| info(b)).collect(),
         parallel,
     });
-    emitter.emit(EventKind::SourceReady {
-        tarball_bytes: tarball.size,
-    });
-    let results = std::thread::scope(|s| {
+    let outcome = std::thread::scope(|s| {
         let worker = s.spawn(|| {
             let emitter = emitter;
-            let results = execute(&ctx, &loaded.farm, &builders, parallel, &emitter);
-            let code = exit_code(&results);
+            // Pre-flight first (SPEC 5.1): a builder that cannot build is
+            // reported before any source is packed.
+            let prechecked: Vec<Option<BuilderResult>> = std::thread::scope(|s| {
+                let handles: Vec<_> = builders
+                    .iter()
+                    .map(|b| {
+                        s.spawn(|| {
+                            precheck(&loaded.global, &loaded.paths.home, b, &hosts, &run_token)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or(None))
+                    .collect()
+            });
+            for r in prechecked.iter().flatten() {
+                emitter.emit(EventKind::Finished(r.clone()));
+            }
+            let ready: Vec<&Builder> = builders
+                .iter()
+                .zip(&prechecked)
+                .filter(|(_, p)| p.is_none())
+                .map(|(b, _)| *b)
+                .collect();
+            let mut built: Vec<BuilderResult> = Vec::new();
+            let mut source_error = None;
+            if !ready.is_empty() {
+                match gear::make_tarball(&loaded.global.commands.gear, &root, &run_token) {
+                    Err(e) => source_error = Some(e),
+                    Ok(tarball) => {
+                        emitter.emit(EventKind::SourceReady {
+                            tarball_bytes: tarball.size,
+                        });
+                        let ctx = RunContext {
+                            global: &loaded.global,
+                            git_root: root.root.clone(),
+                            home: loaded.paths.home.clone(),
+                            host_arch: arch::local(),
+                            tarball: &tarball,
+                            rpmbuild_args: args.rpmbuild_args.clone(),
+                            packager: args.packager.clone(),
+                            cancel: run_token.clone(),
+                            controls: controls.clone(),
+                            busy: if args.fail_if_busy {
+                                BusyPolicy::Fail
+                            } else if args.skip_busy {
+                                BusyPolicy::Skip
+                            } else {
+                                BusyPolicy::Wait
+                            },
+                            fail_fast: args.fail_fast,
+                            hosts: &hosts,
+                            chain: None,
+                            builders_dir: loaded.paths.builders_dir.clone(),
+                            uploads: Default::default(),
+                        };
+                        let excludes: Vec<PathBuf> = ready
+                            .iter()
+                            .flat_map(|b| {
+                                let results = crate::run::job::results_dir(&ctx, b);
+                                [
+                                    crate::run::job::log_path(&ctx, b),
+                                    results.parent().map(PathBuf::from).unwrap_or(results),
+                                ]
+                            })
+                            .collect();
+                        if let Err(e) = repo::exclude_from_git(git, &root.root, &excludes) {
+                            tracing::warn!("could not update .git/info/exclude: {e}");
+                        }
+                        built = execute(&ctx, &loaded.farm, &ready, parallel, &emitter);
+                    }
+                }
+            }
+            // Results in the builders' order.
+            let mut built = built.into_iter();
+            let results: Vec<BuilderResult> = prechecked
+                .into_iter()
+                .filter_map(|p| {
+                    p.or_else(|| {
+                        if source_error.is_none() {
+                            built.next()
+                        } else {
+                            None
+                        }
+                    })
+                })
+                .collect();
             emitter.emit(EventKind::RunFinished {
                 results: results.clone(),
-                exit_code: code,
+                exit_code: exit_code(&results),
             });
-            results
+            (results, source_error)
         });
         let mode = OutputMode {
             json: args.json,
@@ -247,9 +286,27 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
             verbose: verbose > 0,
             quiet,
         };
-        show_events(rx, mode, &ctx.controls, &cancel, started);
-        worker.join().unwrap_or_default()
+        show_events(rx, mode, &controls, &cancel, started);
+        worker.join()
     });
+    let Ok((results, source_error)) = outcome else {
+        print_error(
+            "the build runner crashed",
+            Some("please report this with the command line you used"),
+        );
+        return exit::INFRA;
+    };
+    if let Some(e) = source_error {
+        if cancel.is_cancelled() {
+            return exit::INTERRUPTED;
+        }
+        print_error(&e.message, e.hint.as_deref());
+        return if e.missing_tool {
+            exit::INFRA
+        } else {
+            exit::BUILD_FAILED
+        };
+    }
     let code = exit_code(&results);
     if !args.json {
         print!("{}", summary::render(&results));

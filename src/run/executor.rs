@@ -237,6 +237,61 @@ pub fn execute(
     }
 }
 
+/// Pre-flight that needs no source tarball, run before gear: for a local
+/// builder its workdir and hasher-priv setup (satellite users, the mount
+/// points its command asks for); for a remote one that its host answers
+/// (which also brings up the SSH master). A failure is the builder's final
+/// result; the rest of the pre-flight happens in the build itself.
+pub fn precheck(
+    global: &GlobalConfig,
+    home: &std::path::Path,
+    b: &Builder,
+    hosts: &Hosts,
+    cancel: &CancelToken,
+) -> Option<BuilderResult> {
+    use super::job::Ended;
+    use crate::hasher::invocation::{hsh_argv, HshOptions};
+    use crate::hasher::priv_config::{self, Caller};
+    let ended = match &b.location {
+        Location::Remote { host } => match hosts.get(host).facts(cancel) {
+            Ok(_) => return None,
+            Err(e) => Ended::lost(e.to_string(), e.hint.clone()),
+        },
+        Location::Local => {
+            let home_s = home.to_string_lossy();
+            let workdir = b.hasher_dir_with_home(Some(&home_s));
+            if let Err(p) = crate::hasher::workdir::check_local(std::path::Path::new(&workdir)) {
+                Ended::unusable(p.message, p.hint)
+            } else {
+                let mut vars = b.vars();
+                vars.home = Some(home_s.into_owned());
+                let opts = HshOptions {
+                    host_arch: crate::farm::arch::local(),
+                    workdir,
+                    ..HshOptions::default()
+                };
+                let argv = hsh_argv(
+                    b.command.as_ref().unwrap_or(&global.build.command),
+                    &vars,
+                    &b.arch,
+                    &opts,
+                );
+                let tree = priv_config::LocalTree(priv_config::config_dir());
+                match priv_config::check(
+                    &tree,
+                    &Caller::current(),
+                    b.hasher_number,
+                    &priv_config::requested_mountpoints(&argv),
+                ) {
+                    Ok(()) => return None,
+                    Err(p) => Ended::unusable(p.message, p.hint),
+                }
+            }
+        }
+    };
+    Some(ended.into_result(b, Duration::ZERO))
+}
+
 /// "Prefer free ones": a busy builder whose lane (arch and branch) also has a
 /// free selected builder is not waited for — the free one builds the same
 /// thing. Returns the SKIP results for those builders.
