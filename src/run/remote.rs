@@ -31,8 +31,27 @@ use crate::transport::ssh::{Host, TransportError};
 
 /// zoryn's directory in the remote home.
 pub const REMOTE_BASE: &str = ".cache/zoryn";
-/// First line the remote wrapper prints: the pid of hsh (its process group).
-const PID_MARKER: &str = "zoryn-remote-pid=";
+/// Prefix of the lines the remote wrapper adds around hsh's output: first
+/// `pid=N` (the process group hsh runs in, for stopping it), and after hsh exits the
+/// result listing (`rpm=...`), so no extra round trip is needed for it.
+const MARKER: &str = "zoryn-remote:";
+
+/// Runs hsh in the workdir, then lists the result dirs, keeping hsh's exit
+/// status. Arguments: WORKDIR NDIRS DIR... HSH-ARGV...
+const BUILD_WRAPPER: &str = r#"pg=$$
+read -r _ _ _ _ pg _ < /proc/$$/stat 2>/dev/null
+echo "zoryn-remote:pid=$pg"
+cd "$1" || exit 1
+n=$2; shift 2
+dirs=
+while [ "$n" -gt 0 ]; do dirs="$dirs
+$1"; shift; n=$((n-1)); done
+"$@"
+rc=$?
+printf '%s\n' "$dirs" | while IFS= read -r d; do
+  [ -n "$d" ] && [ -d "$d" ] && find "$d" -maxdepth 1 -type f -name '*.rpm' -printf 'zoryn-remote:rpm=%i %T@ %s %p\n' 2>/dev/null
+done
+exit $rc"#;
 
 pub fn upload_dir(home: &str, pkg: &str) -> String {
     format!("{home}/{REMOTE_BASE}/upload/{pkg}")
@@ -238,10 +257,12 @@ fn build_inner(
     let mut wrapped = vec![
         "sh".to_string(),
         "-c".to_string(),
-        format!("echo {PID_MARKER}$$; cd \"$1\" && shift && exec \"$@\""),
+        BUILD_WRAPPER.to_string(),
         "zoryn-hsh".to_string(),
         workdir.clone(),
+        result_dirs.len().to_string(),
     ];
+    wrapped.extend(result_dirs.iter().cloned());
     wrapped.extend(argv.iter().cloned());
     let cmd = host.command_tty(&wrapped);
     let mut latest = Some((pre.lock.clone(), pre.results.clone()));
@@ -302,7 +323,7 @@ fn build_inner(
                 &cmd,
                 &argv,
                 &log,
-                Some(PID_MARKER),
+                Some(MARKER),
                 emit,
                 &b.name,
                 cancel,
@@ -315,7 +336,7 @@ fn build_inner(
         let remote_pid: Option<u32> = out
             .markers
             .iter()
-            .find_map(|m| m.strip_prefix(PID_MARKER))
+            .find_map(|m| m.strip_prefix(MARKER).and_then(|r| r.strip_prefix("pid=")))
             .and_then(|p| p.trim().parse().ok());
         match &out.outcome {
             RunOutcome::Cancelled | RunOutcome::TimedOut => {
@@ -344,8 +365,8 @@ fn build_inner(
             _ => break (out, before),
         }
     };
-    let log_tail = out.log_tail;
-    if let Some(e) = out.log_error {
+    let log_tail = out.log_tail.clone();
+    if let Some(e) = &out.log_error {
         return Ended::unusable(
             format!("writing the build log {} failed: {e}", log.display()),
             "free some disk space and build again".into(),
@@ -357,11 +378,13 @@ fn build_inner(
         builder: b.name.clone(),
         phase: Phase::Downloading,
     });
-    let after = match host.query(&list_argv(&result_dirs), cancel) {
-        Ok(out) if out.success() => parse_listing(&out.stdout),
-        Ok(out) => return transport_failure(host.error_from(&out.stderr, out.code())),
-        Err(e) => return transport_failure(e),
-    };
+    let listing: String = out
+        .markers
+        .iter()
+        .filter_map(|m| m.strip_prefix(MARKER))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let after = parse_listing(&listing);
     let produced = before.produced_since(&after);
     let mut names = Vec::new();
     let mut remote_files = Vec::new();

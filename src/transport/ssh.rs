@@ -221,30 +221,38 @@ impl Host {
             &self.settings.runtime_dir,
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         );
+        // One `ssh -O check` answers the common cases: a live master, or no
+        // socket at all. Only a socket nobody answers on is looked up
+        // (`ssh -G`) and replaced.
+        let check = CommandSpec::new(self.ssh_argv(true))
+            .args(["-O", "check", "--"])
+            .arg(&self.destination)
+            .timeout(Duration::from_secs(5));
+        let answer = capture(&check, cancel);
+        let healthy = answer.as_ref().is_ok_and(|c| c.success());
+        let absent = answer
+            .as_ref()
+            .is_ok_and(|c| c.stderr.contains("No such file or directory"));
+        if healthy || absent {
+            return;
+        }
         let Some(socket) = self.control_path(cancel) else {
             return;
         };
         if !socket.exists() {
             return;
         }
-        let check = CommandSpec::new(self.ssh_argv(true))
-            .args(["-O", "check", "--"])
+        tracing::info!(
+            "{}: stale ControlMaster socket {}, replacing it",
+            self.destination,
+            socket.display()
+        );
+        let exit = CommandSpec::new(self.ssh_argv(true))
+            .args(["-O", "exit", "--"])
             .arg(&self.destination)
             .timeout(Duration::from_secs(5));
-        let healthy = capture(&check, cancel).is_ok_and(|c| c.success());
-        if !healthy {
-            tracing::info!(
-                "{}: stale ControlMaster socket {}, replacing it",
-                self.destination,
-                socket.display()
-            );
-            let exit = CommandSpec::new(self.ssh_argv(true))
-                .args(["-O", "exit", "--"])
-                .arg(&self.destination)
-                .timeout(Duration::from_secs(5));
-            let _ = capture(&exit, cancel);
-            let _ = std::fs::remove_file(&socket);
-        }
+        let _ = capture(&exit, cancel);
+        let _ = std::fs::remove_file(&socket);
     }
 
     /// The expanded ControlPath ssh will use (`ssh -G`).
