@@ -221,7 +221,33 @@ fn farm(runs: usize) -> String {
         ("cold master", vec![], vec![]),
         ("warm master", vec![], vec![]),
         ("no multiplexing", vec![], vec![]),
+        ("naive peer", vec![], vec![]),
     ];
+    // The naive peer (gear-remote-hsh style, benches/naive-remote-build.sh),
+    // run as the maintainer with the same ssh config.
+    let naive_script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/naive-remote-build.sh");
+    let naive_copy = env.root.join("naive-remote-build.sh");
+    std::fs::copy(&naive_script, &naive_copy).unwrap();
+    let naive = |env: &TestEnv| -> f64 {
+        env.chown_all();
+        let mut c = env.command("sh");
+        c.arg(&naive_copy)
+            .arg(format!(
+                "ssh -F {} -o ControlMaster=no -o ControlPath=none",
+                env.ssh_config_path().display()
+            ))
+            .arg("arm")
+            .arg(host.home.join("naive").display().to_string())
+            .arg("1")
+            .arg(env.home.join("naive-out"))
+            .current_dir(&repo);
+        let t = Instant::now();
+        let out = c.output().unwrap();
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        assert!(out.status.success(), "naive peer failed: {}", both(&out));
+        ms
+    };
     for _ in 0..runs {
         for (name, wall, own) in scenarios.iter_mut() {
             match *name {
@@ -239,15 +265,31 @@ fn farm(runs: usize) -> String {
                 }
             };
             let from = lines(&host.events);
-            wall.push(timed(&env, &["build", "-q", "-b", "arm"], &repo));
+            if *name == "naive peer" {
+                wall.push(naive(&env));
+            } else {
+                wall.push(timed(&env, &["build", "-q", "-b", "arm"], &repo));
+            }
             own.extend(own_times(&host.events, from));
         }
     }
     close_master(&env);
+    let overhead_of = |n: &str| {
+        scenarios
+            .iter()
+            .find(|(x, _, _)| *x == n)
+            .map(|(_, w, o)| median(&w.iter().zip(o).map(|(a, b)| a - b).collect::<Vec<_>>()))
+            .unwrap_or(f64::NAN)
+    };
+    let naive_over = overhead_of("naive peer");
     for (name, wall, own) in &scenarios {
         let over: Vec<f64> = wall.iter().zip(own).map(|(a, b)| a - b).collect();
         table.push((
-            format!("remote {name}: zoryn build"),
+            if *name == "naive peer" {
+                "remote naive peer: gear-remote-hsh style".to_string()
+            } else {
+                format!("remote {name}: zoryn build")
+            },
             median(wall),
             spread(wall),
             format!("{:.2}x hsh", median(wall) / median(own)),
@@ -256,7 +298,14 @@ fn farm(runs: usize) -> String {
             format!("remote {name}: overhead"),
             median(&over),
             spread(&over),
-            String::new(),
+            if *name == "naive peer" {
+                String::new()
+            } else {
+                format!(
+                    "{:.2}x lower than the naive peer",
+                    naive_over / median(&over)
+                )
+            },
         ));
     }
     env.write(".zoryn", &base_cfg);

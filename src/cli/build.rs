@@ -188,7 +188,12 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
             let emitter = emitter;
             // Pre-flight first (SPEC 5.1): a builder that cannot build is
             // reported before any source is packed.
-            let prechecked: Vec<Option<BuilderResult>> = std::thread::scope(|s| {
+            // gear packs the source while the builders are checked; a
+            // builder that fails its check is never started, and if none
+            // passes, the tarball is simply dropped.
+            let (prechecked, packed) = std::thread::scope(|s| {
+                let packing =
+                    s.spawn(|| gear::make_tarball(&loaded.global.commands.gear, &root, &run_token));
                 let handles: Vec<_> = builders
                     .iter()
                     .map(|b| {
@@ -197,10 +202,11 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
                         })
                     })
                     .collect();
-                handles
+                let checks: Vec<Option<BuilderResult>> = handles
                     .into_iter()
                     .map(|h| h.join().unwrap_or(None))
-                    .collect()
+                    .collect();
+                (checks, packing.join())
             });
             for r in prechecked.iter().flatten() {
                 emitter.emit(EventKind::Finished(r.clone()));
@@ -214,7 +220,13 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
             let mut built: Vec<BuilderResult> = Vec::new();
             let mut source_error = None;
             if !ready.is_empty() {
-                match gear::make_tarball(&loaded.global.commands.gear, &root, &run_token) {
+                let packed = packed.unwrap_or_else(|_| {
+                    Err(crate::source::SourceError::new(
+                        "gear crashed",
+                        "run gear by hand to see why",
+                    ))
+                });
+                match packed {
                     Err(e) => source_error = Some(e),
                     Ok(tarball) => {
                         emitter.emit(EventKind::SourceReady {
