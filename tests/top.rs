@@ -137,3 +137,40 @@ fn top_view_follows_a_batch() {
     assert!(screen.contains("PACKAGE  x86_64/sisyphus"), "{screen}");
     assert!(screen.contains("app      OK"), "{screen}");
 }
+
+/// Pids of this env's zoryn binary.
+fn zoryn_pids(env: &TestEnv) -> Vec<i32> {
+    let me = env.bin_dir.join("zoryn");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == me))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+        })
+        .collect()
+}
+
+#[test]
+fn closing_the_terminal_stops_builds_and_zoryn() {
+    let mut env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    env.extra_env
+        .push(("HASHER_EMU_HANG".into(), "build".into()));
+    let repo = env.gear_repo("hello", "");
+    let zoryn = env.bin_dir.join("zoryn");
+    let t = env.tmux(&[zoryn.to_str().unwrap(), "build", "--top"], &repo, 100, 30);
+    t.wait_for("%build", Duration::from_secs(30));
+    assert!(!zoryn_pids(&env).is_empty());
+    drop(t); // the terminal goes away
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !zoryn_pids(&env).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "zoryn outlived its terminal: {:?}",
+            zoryn_pids(&env)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    env.wait_for_event("lock-released", Duration::from_secs(10));
+}

@@ -321,7 +321,9 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
     }
     let code = exit_code(&results);
     if !args.json {
-        print!("{}", summary::render(&results));
+        // The terminal may be gone (--top closed by a hangup): never panic here.
+        let _ =
+            std::io::Write::write_all(&mut std::io::stdout(), summary::render(&results).as_bytes());
     }
     if cancel.is_cancelled() {
         return exit::INTERRUPTED;

@@ -357,8 +357,13 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         }
         println!("{v}");
     } else {
-        print!("{}", report.table());
-        println!("report: {} ({})", html_path.display(), json_path.display());
+        let text = format!(
+            "{}report: {} ({})\n",
+            report.table(),
+            html_path.display(),
+            json_path.display()
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
     }
     report.exit_code
 }

@@ -93,6 +93,40 @@ fn open_pager(path: &std::path::Path) -> io::Result<()> {
     status.map(|_| ())
 }
 
+/// What waiting on the terminal gave.
+#[derive(Debug, PartialEq, Eq)]
+enum Input {
+    Ready,
+    Timeout,
+    /// The terminal went away (window closed, tmux pane killed).
+    Gone,
+}
+
+/// Wait for keys on stdin ourselves (poll(2)): a hung-up tty reads as
+/// "ready" forever and crossterm's reader would spin on it, so crossterm is
+/// only asked to read when there really is input.
+fn wait_for_input(timeout: Duration) -> Input {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let stdin = io::stdin();
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    match poll(&mut fds, PollTimeout::from(ms)) {
+        Ok(0) => Input::Timeout,
+        Ok(_) => match fds[0].revents() {
+            Some(r)
+                if r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL) =>
+            {
+                Input::Gone
+            }
+            Some(r) if r.contains(PollFlags::POLLIN) => Input::Ready,
+            _ => Input::Timeout,
+        },
+        Err(nix::errno::Errno::EINTR) => Input::Timeout,
+        Err(_) => Input::Gone,
+    }
+}
+
 /// Run the view until the user quits after the run ended (or quits and the
 /// run has wound down). `signal` is the Ctrl-C token: SIGTERM/SIGHUP end the
 /// view too.
@@ -148,37 +182,52 @@ pub fn run(
         } else {
             Duration::from_millis(250)
         };
-        if event::poll(wait.max(Duration::from_millis(10)))? {
-            match event::read()? {
-                TermEvent::Key(k) => {
-                    if let Some(key) = to_key(&k) {
-                        match model.key(key) {
-                            Action::None => {}
-                            Action::CancelOne(name) => controls.builder(&name).cancel(),
-                            Action::CancelAll => controls.run.cancel(),
-                            Action::Quit => {
-                                quitting = true;
-                                if !executor_done {
-                                    controls.run.cancel();
+        match wait_for_input(wait.max(Duration::from_millis(10))) {
+            Input::Gone => {
+                // No one is watching: stop the builds, wait for them, leave.
+                if executor_done {
+                    break;
+                }
+                controls.run.cancel();
+                quitting = true;
+                if let Ok(ev) = rx.recv_timeout(Duration::from_millis(250)) {
+                    model.event(&ev);
+                }
+                continue;
+            }
+            // Clocks move (and a resize shows) even when nothing happens.
+            Input::Timeout => dirty = true,
+            Input::Ready => {
+                while event::poll(Duration::ZERO)? {
+                    match event::read()? {
+                        TermEvent::Key(k) => {
+                            if let Some(key) = to_key(&k) {
+                                match model.key(key) {
+                                    Action::None => {}
+                                    Action::CancelOne(name) => controls.builder(&name).cancel(),
+                                    Action::CancelAll => controls.run.cancel(),
+                                    Action::Quit => {
+                                        quitting = true;
+                                        if !executor_done {
+                                            controls.run.cancel();
+                                        }
+                                    }
+                                    Action::OpenPager(path) => {
+                                        open_pager(&path)?;
+                                        terminal.clear()?;
+                                    }
                                 }
-                            }
-                            Action::OpenPager(path) => {
-                                open_pager(&path)?;
-                                terminal.clear()?;
+                                dirty = true;
                             }
                         }
-                        dirty = true;
+                        TermEvent::Resize(_, _) => {
+                            terminal.autoresize()?;
+                            dirty = true;
+                        }
+                        _ => {}
                     }
                 }
-                TermEvent::Resize(_, _) => {
-                    terminal.autoresize()?;
-                    dirty = true;
-                }
-                _ => {}
             }
-        } else if !model.finished {
-            // Clocks move even when nothing happens.
-            dirty = true;
         }
         if executor_done && quitting {
             break;
