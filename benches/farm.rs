@@ -382,20 +382,7 @@ fn batch_e2e() -> String {
         env.hasher_slot(&format!("hasher_{n}"), Some(n));
         env.builder(&format!("local{n}"), &format!("hasher_number = {n}\n"));
     }
-    let graph: [(&str, &[&str]); 12] = [
-        ("libcore", &[]),
-        ("liba", &["libcore"]),
-        ("libb", &["libcore"]),
-        ("libc", &["liba", "libb"]),
-        ("app1", &["libc"]),
-        ("app2", &["liba"]),
-        ("app3", &["libb", "libcore"]),
-        ("app4", &["libc", "liba"]),
-        ("tool1", &[]),
-        ("tool2", &["tool1"]),
-        ("plugin", &["app1"]),
-        ("extra", &["libcore"]),
-    ];
+    let graph = support::PACKAGE_FAMILY;
     let mut text = String::from("[batch]\nbuilders = \"local[2-4]\"\n");
     for (name, deps) in graph {
         env.library_package(name, deps, "sleep 1\n");

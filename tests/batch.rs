@@ -299,20 +299,7 @@ fn twelve_packages_over_local_slots_and_three_hosts() {
         "a2",
         "host = \"h3\"\narch = \"aarch64\"\nhasher_number = 2\n",
     );
-    let graph: [(&str, &[&str]); 12] = [
-        ("libcore", &[]),
-        ("liba", &["libcore"]),
-        ("libb", &["libcore"]),
-        ("libc", &["liba", "libb"]),
-        ("app1", &["libc"]),
-        ("app2", &["liba"]),
-        ("app3", &["libb", "libcore"]),
-        ("app4", &["libc", "liba"]),
-        ("tool1", &[]),
-        ("tool2", &["tool1"]),
-        ("plugin", &["app1"]),
-        ("x86only", &["libcore"]),
-    ];
+    let graph = support::PACKAGE_FAMILY;
     for (name, deps) in graph {
         let dir = package(&env, name, deps);
         if name == "x86only" {

@@ -21,6 +21,24 @@ use std::time::{Duration, Instant};
 
 pub const TEST_USER: &str = "zoryn-test";
 
+/// Twelve packages with inter-package BuildRequires (name, what it needs):
+/// chains, a diamond, fan-out and an independent pair. `x86only` is made
+/// ExclusiveArch by the tests that need an excluded package.
+pub const PACKAGE_FAMILY: [(&str, &[&str]); 12] = [
+    ("libcore", &[]),
+    ("liba", &["libcore"]),
+    ("libb", &["libcore"]),
+    ("libc", &["liba", "libb"]),
+    ("app1", &["libc"]),
+    ("app2", &["liba"]),
+    ("app3", &["libb", "libcore"]),
+    ("app4", &["libc", "liba"]),
+    ("tool1", &[]),
+    ("tool2", &["tool1"]),
+    ("plugin", &["app1"]),
+    ("x86only", &["libcore"]),
+];
+
 /// uid/gid to run as, or None when the suite already runs unprivileged.
 fn drop_to() -> Option<(u32, u32)> {
     if nix::unistd::geteuid().as_raw() != 0 {
