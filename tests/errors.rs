@@ -5,6 +5,14 @@ mod support;
 
 use support::{both, names_in, stderr, TestEnv};
 
+/// A PATH with git, rpmbuild and the emulated hsh, but no gear.
+fn path_without_gear(env: &TestEnv) -> String {
+    let only = env.root.join("only-hsh");
+    std::fs::create_dir_all(&only).unwrap();
+    std::os::unix::fs::symlink(env.root.join("emu/bin/hsh"), only.join("hsh")).unwrap();
+    format!("{}:/usr/local/bin:/usr/bin:/bin", only.display())
+}
+
 #[test]
 fn not_inside_a_git_repository() {
     let env = TestEnv::new();
@@ -55,10 +63,7 @@ fn gear_or_hsh_not_installed() {
     env.hasher_slot("hasher", None);
     let repo = env.gear_repo("hello", "");
     // A PATH with git and rpmbuild but without the emulators.
-    let only = env.root.join("only-hsh");
-    std::fs::create_dir_all(&only).unwrap();
-    std::os::unix::fs::symlink(env.root.join("emu/bin/hsh"), only.join("hsh")).unwrap();
-    env.path_override = Some(format!("{}:/usr/local/bin:/usr/bin:/bin", only.display()));
+    env.path_override = Some(path_without_gear(&env));
     let out = env.zoryn(&["build"], &repo);
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
     let e = stderr(&out);
@@ -257,10 +262,7 @@ fn preflight_comes_before_packing_the_source() {
     let repo = env.gear_repo("hello", "");
     // No ~/hasher, and no gear on PATH: the workdir problem is reported,
     // gear is never needed.
-    let only = env.root.join("only-hsh");
-    std::fs::create_dir_all(&only).unwrap();
-    std::os::unix::fs::symlink(env.root.join("emu/bin/hsh"), only.join("hsh")).unwrap();
-    env.path_override = Some(format!("{}:/usr/local/bin:/usr/bin:/bin", only.display()));
+    env.path_override = Some(path_without_gear(&env));
     let out = env.zoryn(&["build"], &repo);
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
     let s = both(&out);

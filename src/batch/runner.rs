@@ -425,6 +425,14 @@ impl<'a> BatchRun<'a> {
 
         let (tx, rx) = mpsc::channel::<Msg>();
         let attempts: Mutex<HashMap<(usize, usize), u32>> = Mutex::new(HashMap::new());
+        // A job moved off a busy or unusable slot did not use up an attempt.
+        let uncount = |li: usize, job: usize| {
+            attempts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry((li, job))
+                .and_modify(|a| *a -= 1);
+        };
         let mut not_before: HashMap<(usize, usize), Instant> = HashMap::new();
         let mut failed_on: HashMap<(usize, usize), HashSet<usize>> = HashMap::new();
         let mut host_failures: HashMap<String, u32> = HashMap::new();
@@ -756,11 +764,7 @@ impl<'a> BatchRun<'a> {
                         // Someone else holds this slot: try another one.
                         lanes[li].sched.requeue(job);
                         slots[slot].cool_until = Some(Instant::now() + Duration::from_secs(5));
-                        attempts
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .entry((li, job))
-                            .and_modify(|a| *a -= 1);
+                        uncount(li, job);
                         job_event(
                             &lanes[li],
                             job,
@@ -774,11 +778,7 @@ impl<'a> BatchRun<'a> {
                         let msg = result.message.clone().unwrap_or_default();
                         slots[slot].disabled = Some(format!("{}: {msg}", builders[slot].name));
                         lanes[li].sched.requeue(job);
-                        attempts
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .entry((li, job))
-                            .and_modify(|a| *a -= 1);
+                        uncount(li, job);
                         record(JobOutcome::Retry, vec![], Some(msg.clone()), &mut journal);
                         job_event(
                             &lanes[li],
