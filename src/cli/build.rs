@@ -174,6 +174,23 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
     let spec = crate::source::spec::SpecInfo::parse(
         &std::fs::read_to_string(root.root.join(&root.spec)).unwrap_or_default(),
     );
+    let tar_name = format!(
+        "{}.tar",
+        root.spec
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "pkg".into())
+    );
+    let plan_input = crate::run::remote::PlanInput {
+        global: &loaded.global,
+        builders_dir: &loaded.paths.builders_dir,
+        git_root: &root.root,
+        pkg: &spec.name,
+        tar_name: &tar_name,
+        rpmbuild_args: args.rpmbuild_args.clone(),
+        packager: args.packager.clone(),
+        chain: false,
+    };
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();
     let emitter = Emitter::new(tx, started);
@@ -197,9 +214,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
                 let handles: Vec<_> = builders
                     .iter()
                     .map(|b| {
-                        s.spawn(|| {
-                            precheck(&loaded.global, &loaded.paths.home, b, &hosts, &run_token)
-                        })
+                        s.spawn(|| precheck(&plan_input, &loaded.paths.home, b, &hosts, &run_token))
                     })
                     .collect();
                 let checks: Vec<Option<BuilderResult>> = handles

@@ -243,7 +243,7 @@ pub fn execute(
 /// (which also brings up the SSH master). A failure is the builder's final
 /// result; the rest of the pre-flight happens in the build itself.
 pub fn precheck(
-    global: &GlobalConfig,
+    input: &super::remote::PlanInput<'_>,
     home: &std::path::Path,
     b: &Builder,
     hosts: &Hosts,
@@ -252,11 +252,14 @@ pub fn precheck(
     use super::job::Ended;
     use crate::hasher::invocation::{hsh_argv, HshOptions};
     use crate::hasher::priv_config::{self, Caller};
+    let global = input.global;
     let ended = match &b.location {
-        Location::Remote { host } => match hosts.get(host).facts(cancel) {
-            Ok(_) => return None,
-            Err(e) => Ended::lost(e.to_string(), e.hint.clone()),
-        },
+        Location::Remote { host } => {
+            match super::remote::precheck(input, b, &hosts.get(host), cancel) {
+                Ok(()) => return None,
+                Err(e) => e,
+            }
+        }
         Location::Local => {
             let home_s = home.to_string_lossy();
             let workdir = b.hasher_dir_with_home(Some(&home_s));

@@ -121,9 +121,14 @@ impl Ended {
 /// Template values for a build of this package on `b`; `home` is the home
 /// on the builder's host.
 pub fn build_vars(ctx: &RunContext<'_>, b: &Builder, home: &str) -> Vars {
+    vars_for(b, &ctx.git_root, &ctx.tarball.spec.name, home)
+}
+
+/// The template variables of a build of `pkg` from `git_root` on `b`.
+pub fn vars_for(b: &Builder, git_root: &Path, pkg: &str, home: &str) -> Vars {
     let mut v = b.vars();
-    v.git_root = Some(ctx.git_root.to_string_lossy().into_owned());
-    v.pkg = Some(ctx.tarball.spec.name.clone());
+    v.git_root = Some(git_root.to_string_lossy().into_owned());
+    v.pkg = Some(pkg.to_string());
     v.home = Some(home.to_string());
     v
 }

@@ -14,20 +14,21 @@ use std::time::Instant;
 use super::busy;
 use super::events::{BuilderResult, EventKind};
 use super::executor::{Emitter, RunContext};
-use super::job::{build_vars, is_safe_result_name, log_path, results_dir, run_logged, Ended};
+use super::job::{is_safe_result_name, log_path, results_dir, run_logged, vars_for, Ended};
+use crate::config::global::GlobalConfig;
 use crate::farm::Builder;
 use crate::hasher::invocation::{hsh_argv, HshOptions};
 use crate::hasher::priv_config::{self, Caller};
 use crate::hasher::remote::{
-    list_argv, parse_listing, parse_preflight, preflight_argv, WorkdirState,
+    parse_listing, parse_preflight, preflight_argv, Preflight, WorkdirState,
 };
-use crate::hasher::results::ResultDirs;
+use crate::hasher::results::{ResultDirs, Snapshot};
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::LockState;
 use crate::run::cancel::CancelToken;
 use crate::transport::rsync;
 use crate::transport::runner::Outcome as RunOutcome;
-use crate::transport::ssh::{Host, TransportError};
+use crate::transport::ssh::{Host, HostFacts, TransportError};
 
 /// zoryn's directory in the remote home.
 pub const REMOTE_BASE: &str = ".cache/zoryn";
@@ -36,8 +37,11 @@ pub const REMOTE_BASE: &str = ".cache/zoryn";
 /// result listing (`rpm=...`), so no extra round trip is needed for it.
 const MARKER: &str = "zoryn-remote:";
 
-/// Runs hsh in the workdir, then lists the result dirs, keeping hsh's exit
-/// status. Arguments: WORKDIR NDIRS DIR... HSH-ARGV...
+/// Lists the result dirs, runs hsh in the workdir, lists them again, and
+/// keeps hsh's exit status: what hsh added is exactly the difference, with
+/// no round trip in between (hsh takes the workdir lock itself, so nobody
+/// else's build can land between the two listings without our hsh failing
+/// on the lock). Arguments: WORKDIR NDIRS DIR... HSH-ARGV...
 const BUILD_WRAPPER: &str = r#"pg=$$
 read -r _ _ _ _ pg _ < /proc/$$/stat 2>/dev/null
 echo "zoryn-remote:pid=$pg"
@@ -46,11 +50,15 @@ n=$2; shift 2
 dirs=
 while [ "$n" -gt 0 ]; do dirs="$dirs
 $1"; shift; n=$((n-1)); done
+list() {
+  printf '%s\n' "$dirs" | while IFS= read -r d; do
+    [ -n "$d" ] && [ -d "$d" ] && find "$d" -maxdepth 1 -type f -name '*.rpm' -printf "zoryn-remote:$1=%i %T@ %s %p\\n" 2>/dev/null
+  done
+}
+list before
 "$@"
 rc=$?
-printf '%s\n' "$dirs" | while IFS= read -r d; do
-  [ -n "$d" ] && [ -d "$d" ] && find "$d" -maxdepth 1 -type f -name '*.rpm' -printf 'zoryn-remote:rpm=%i %T@ %s %p\n' 2>/dev/null
-done
+list rpm
 exit $rc"#;
 
 pub fn upload_dir(home: &str, pkg: &str) -> String {
@@ -92,6 +100,220 @@ pub fn probe(
     parse_preflight(&out.stdout).lock
 }
 
+/// What a remote build runs and checks, worked out from the configuration
+/// and the host's facts alone (no tarball needed). The pre-check that runs
+/// while gear packs the source and the build itself make the same plan, so
+/// the build can reuse the pre-check's answer instead of asking again.
+pub struct Plan {
+    workdir: String,
+    argv: Vec<String>,
+    dirs: ResultDirs,
+    result_dirs: Vec<String>,
+    caller: Caller,
+    remote_tar: String,
+    local_apt: PathBuf,
+    remote_apt: String,
+    has_apt: bool,
+    /// The pre-flight query (its argv is also the key of a kept answer).
+    preflight: Vec<String>,
+}
+
+/// The parts of a run a [`Plan`] depends on.
+pub struct PlanInput<'a> {
+    pub global: &'a GlobalConfig,
+    pub builders_dir: &'a Path,
+    pub git_root: &'a Path,
+    /// The package (spec) name.
+    pub pkg: &'a str,
+    /// The tarball's file name.
+    pub tar_name: &'a str,
+    pub rpmbuild_args: Option<String>,
+    pub packager: Option<String>,
+    /// A batch's chain repo feeds the builder's hasher repo.
+    pub chain: bool,
+}
+
+impl PlanInput<'_> {
+    pub fn of<'a>(ctx: &'a RunContext<'_>) -> PlanInput<'a> {
+        PlanInput {
+            global: ctx.global,
+            builders_dir: &ctx.builders_dir,
+            git_root: &ctx.git_root,
+            pkg: &ctx.tarball.spec.name,
+            tar_name: ctx
+                .tarball
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("pkg.tar"),
+            rpmbuild_args: ctx.rpmbuild_args.clone(),
+            packager: ctx.packager.clone(),
+            chain: ctx.chain.is_some(),
+        }
+    }
+}
+
+impl Plan {
+    pub fn new(input: &PlanInput<'_>, b: &Builder, facts: &HostFacts) -> Plan {
+        let vars = vars_for(b, input.git_root, input.pkg, &facts.home);
+        let workdir = b.hasher_dir_with_home(Some(&facts.home));
+        let remote_upload = upload_dir(&facts.home, input.pkg);
+        let remote_tar = format!("{remote_upload}/{}", input.tar_name);
+        let local_apt = input.builders_dir.join(&b.name).join("apt");
+        let remote_apt = apt_dir(&facts.home, &b.name);
+        let has_apt = local_apt.join("apt.conf").is_file();
+        let template = b.command.as_ref().unwrap_or(&input.global.build.command);
+        let opts = HshOptions {
+            host_arch: facts.arch.clone(),
+            workdir: workdir.clone(),
+            apt_config: has_apt.then(|| format!("{remote_apt}/apt.conf")),
+            rpmbuild_args: input.rpmbuild_args.clone(),
+            packager: input.packager.clone(),
+            package: remote_tar.clone(),
+            hsh_program: Vec::new(),
+            no_wait_lock: true,
+        };
+        let argv = hsh_argv(template, &vars, &b.arch, &opts);
+        let dirs = ResultDirs::from_argv(&argv, Path::new(&workdir), &b.arch);
+        let result_dirs = vec![
+            dirs.rpms.to_string_lossy().into_owned(),
+            dirs.srpms.to_string_lossy().into_owned(),
+        ];
+        let caller = Caller {
+            user: facts.user.clone(),
+            uid: facts.uid,
+        };
+        let mut mkdirs = vec![remote_upload];
+        if input.chain {
+            mkdirs.push(dirs.rpms.to_string_lossy().into_owned());
+        }
+        if has_apt {
+            mkdirs.push(remote_apt.clone());
+        }
+        let preflight = preflight_argv(
+            &workdir,
+            &priv_config::candidate_files(&caller, b.hasher_number),
+            &mkdirs,
+            &result_dirs,
+        );
+        Plan {
+            workdir,
+            argv,
+            dirs,
+            result_dirs,
+            caller,
+            remote_tar,
+            local_apt,
+            remote_apt,
+            has_apt,
+            preflight,
+        }
+    }
+
+    /// Ask the host the pre-flight questions (or take the answer the
+    /// pre-check kept) and check the answer.
+    fn preflight(
+        &self,
+        host: &Host,
+        b: &Builder,
+        cancel: &CancelToken,
+    ) -> Result<Preflight, Ended> {
+        let out = match host.take_kept(&self.preflight) {
+            Some(out) => out,
+            None => host
+                .query(&self.preflight, cancel)
+                .map_err(transport_failure)?,
+        };
+        if !out.success() {
+            return Err(transport_failure(host.error_from(&out.stderr, out.code())));
+        }
+        let pre = parse_preflight(&out.stdout);
+        self.check(&pre, host, b)?;
+        Ok(pre)
+    }
+
+    /// Is the builder usable, by the pre-flight's answer?
+    fn check(&self, pre: &Preflight, host: &Host, b: &Builder) -> Result<(), Ended> {
+        let workdir = &self.workdir;
+        let on = format!("on {}", host.destination);
+        match pre.workdir {
+            WorkdirState::Ok => {}
+            WorkdirState::Missing => {
+                return Err(Ended::unusable(
+                    format!("hasher workdir {workdir} does not exist {on}"),
+                    format!(
+                        "create it: ssh {} mkdir -p '{workdir}' (or fix hasher_dir in {})",
+                        host.destination,
+                        b.origin()
+                    ),
+                ))
+            }
+            WorkdirState::NotDir => {
+                return Err(Ended::unusable(
+                    format!("hasher workdir {workdir} {on} is not a directory"),
+                    "point hasher_dir at a directory".into(),
+                ))
+            }
+            WorkdirState::Unwritable => {
+                return Err(Ended::unusable(
+                    format!(
+                        "hasher workdir {workdir} {on} is not writable by {}",
+                        self.caller.user
+                    ),
+                    format!(
+                        "fix its owner there: ssh {} chown {} '{workdir}'",
+                        host.destination, self.caller.user
+                    ),
+                ))
+            }
+        }
+        if let Some(d) = pre.mkdir_failed.first() {
+            return Err(Ended::unusable(
+                format!("cannot create {d} {on}"),
+                "check the remote home's permissions and free space".into(),
+            ));
+        }
+        priv_config::check(
+            pre,
+            &self.caller,
+            b.hasher_number,
+            &priv_config::requested_mountpoints(&self.argv),
+        )
+        .map_err(|p| {
+            Ended::unusable(
+                format!("{} ({})", p.message, host.destination),
+                format!("on {}: {}", host.destination, p.hint),
+            )
+        })
+    }
+}
+
+/// The pre-check of a remote builder, run while gear packs the source: the
+/// host's facts and the whole pre-flight (workdir, hasher-priv, zoryn's
+/// directories, lock). The answer is kept for the build, which so starts
+/// with the upload.
+pub fn precheck(
+    input: &PlanInput<'_>,
+    b: &Builder,
+    host: &Host,
+    cancel: &CancelToken,
+) -> Result<(), Ended> {
+    let facts = host
+        .facts(cancel)
+        .map_err(|e| transport_failure(e.clone()))?
+        .clone();
+    let plan = Plan::new(input, b, &facts);
+    let out = host
+        .query(&plan.preflight, cancel)
+        .map_err(transport_failure)?;
+    if !out.success() {
+        return Err(transport_failure(host.error_from(&out.stderr, out.code())));
+    }
+    plan.check(&parse_preflight(&out.stdout), host, b)?;
+    host.keep(plan.preflight, out);
+    Ok(())
+}
+
 fn build_inner(
     ctx: &RunContext<'_>,
     b: &Builder,
@@ -111,111 +333,22 @@ fn build_inner(
         Ok(f) => f.clone(),
         Err(e) => return transport_failure(e.clone()),
     };
-    let vars = build_vars(ctx, b, &facts.home);
-    let workdir = b.hasher_dir_with_home(Some(&facts.home));
-    let pkg = &spec.name;
-    let remote_upload = upload_dir(&facts.home, pkg);
-    let remote_tar = format!(
-        "{remote_upload}/{}",
-        ctx.tarball
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| format!("{pkg}.tar"))
-    );
-    let local_apt = ctx.apt_dir(&b.name);
-    let remote_apt = apt_dir(&facts.home, &b.name);
-    let has_apt = local_apt.join("apt.conf").is_file();
-    let template = b.command.as_ref().unwrap_or(&ctx.global.build.command);
-    let opts = HshOptions {
-        host_arch: facts.arch.clone(),
-        workdir: workdir.clone(),
-        apt_config: has_apt.then(|| format!("{remote_apt}/apt.conf")),
-        rpmbuild_args: ctx.rpmbuild_args.clone(),
-        packager: ctx.packager.clone(),
-        package: remote_tar.clone(),
-        hsh_program: Vec::new(),
-        no_wait_lock: true,
+    let plan = Plan::new(&PlanInput::of(ctx), b, &facts);
+    let pre = match plan.preflight(&host, b, cancel) {
+        Ok(p) => p,
+        Err(e) => return e,
     };
-    let argv = hsh_argv(template, &vars, &b.arch, &opts);
-    let dirs = ResultDirs::from_argv(&argv, Path::new(&workdir), &b.arch);
-    let result_dirs = vec![
-        dirs.rpms.to_string_lossy().into_owned(),
-        dirs.srpms.to_string_lossy().into_owned(),
-    ];
-    let caller = Caller {
-        user: facts.user.clone(),
-        uid: facts.uid,
-    };
-
-    // Pre-flight, in one round trip.
-    let mut mkdirs = vec![remote_upload.clone()];
-    if ctx.chain.is_some() {
-        mkdirs.push(dirs.rpms.to_string_lossy().into_owned());
-    }
-    if has_apt {
-        mkdirs.push(remote_apt.clone());
-    }
-    let pre_argv = preflight_argv(
-        &workdir,
-        &priv_config::candidate_files(&caller, b.hasher_number),
-        &mkdirs,
-        &result_dirs,
-    );
-    let pre = match host.query(&pre_argv, cancel) {
-        Ok(out) if out.success() => parse_preflight(&out.stdout),
-        Ok(out) => return transport_failure(host.error_from(&out.stderr, out.code())),
-        Err(e) => return transport_failure(e),
-    };
-    let on = format!("on {}", host.destination);
-    match pre.workdir {
-        WorkdirState::Ok => {}
-        WorkdirState::Missing => {
-            return Ended::unusable(
-                format!("hasher workdir {workdir} does not exist {on}"),
-                format!(
-                    "create it: ssh {} mkdir -p '{workdir}' (or fix hasher_dir in {})",
-                    host.destination,
-                    b.origin()
-                ),
-            )
-        }
-        WorkdirState::NotDir => {
-            return Ended::unusable(
-                format!("hasher workdir {workdir} {on} is not a directory"),
-                "point hasher_dir at a directory".into(),
-            )
-        }
-        WorkdirState::Unwritable => {
-            return Ended::unusable(
-                format!(
-                    "hasher workdir {workdir} {on} is not writable by {}",
-                    facts.user
-                ),
-                format!(
-                    "fix its owner there: ssh {} chown {} '{workdir}'",
-                    host.destination, facts.user
-                ),
-            )
-        }
-    }
-    if let Some(d) = pre.mkdir_failed.first() {
-        return Ended::unusable(
-            format!("cannot create {d} {on}"),
-            "check the remote home's permissions and free space".into(),
-        );
-    }
-    if let Err(p) = priv_config::check(
-        &pre,
-        &caller,
-        b.hasher_number,
-        &priv_config::requested_mountpoints(&argv),
-    ) {
-        return Ended::unusable(
-            format!("{} ({})", p.message, host.destination),
-            format!("on {}: {}", host.destination, p.hint),
-        );
-    }
+    let Plan {
+        workdir,
+        argv,
+        dirs,
+        result_dirs,
+        remote_tar,
+        local_apt,
+        remote_apt,
+        has_apt,
+        ..
+    } = plan;
 
     // Ship the apt config and the source (also while a busy slot is waited for).
     emit.emit(EventKind::Phase {
@@ -265,26 +398,19 @@ fn build_inner(
     wrapped.extend(result_dirs.iter().cloned());
     wrapped.extend(argv.iter().cloned());
     let cmd = host.command_tty(&wrapped);
-    let mut latest = Some((pre.lock.clone(), pre.results.clone()));
-    let (out, before) = loop {
-        let mut results = None;
+    // The pre-flight's lock state first, then a fresh probe each time.
+    let mut latest = Some(pre.lock.clone());
+    let out = loop {
         let probe = || -> Result<Option<LockState>, Ended> {
-            let (lock, listing) = match latest.take() {
-                Some(x) => x,
-                None => {
-                    let argv = preflight_argv(&workdir, &[], &[], &result_dirs);
-                    let p = match host.query(&argv, cancel) {
-                        Ok(out) if out.success() => parse_preflight(&out.stdout),
-                        Ok(out) => {
-                            return Err(transport_failure(host.error_from(&out.stderr, out.code())))
-                        }
-                        Err(e) => return Err(transport_failure(e)),
-                    };
-                    (p.lock, p.results)
-                }
-            };
-            results = Some(listing);
-            Ok(lock)
+            if let Some(lock) = latest.take() {
+                return Ok(lock);
+            }
+            let argv = preflight_argv(&workdir, &[], &[], &[]);
+            match host.query(&argv, cancel) {
+                Ok(out) if out.success() => Ok(parse_preflight(&out.stdout).lock),
+                Ok(out) => Err(transport_failure(host.error_from(&out.stderr, out.code()))),
+                Err(e) => Err(transport_failure(e)),
+            }
         };
         if let Err(e) = busy::wait_for_lock(probe, ctx.busy, emit, &b.name, cancel) {
             return e;
@@ -305,17 +431,8 @@ fn build_inner(
                         transport_failure(e)
                     };
                 }
-                // The placed files are not this build's results: list again.
-                latest = None;
-                let argv = list_argv(&result_dirs);
-                results = match host.query(&argv, cancel) {
-                    Ok(out) if out.success() => Some(parse_listing(&out.stdout)),
-                    Ok(out) => return transport_failure(host.error_from(&out.stderr, out.code())),
-                    Err(e) => return transport_failure(e),
-                };
             }
         }
-        let before = results.unwrap_or_default();
         let missing = "install openssh-client, or set [commands] ssh in ~/.zoryn";
         let out = {
             let _slot = host.session();
@@ -362,7 +479,7 @@ fn build_inner(
                 );
                 return Ended::failed(msg, &log, out.log_tail);
             }
-            _ => break (out, before),
+            _ => break out,
         }
     };
     let log_tail = out.log_tail.clone();
@@ -378,13 +495,19 @@ fn build_inner(
         builder: b.name.clone(),
         phase: Phase::Downloading,
     });
-    let listing: String = out
-        .markers
-        .iter()
-        .filter_map(|m| m.strip_prefix(MARKER))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let after = parse_listing(&listing);
+    // The wrapper listed the result dirs right before hsh ran (`before=`,
+    // after any chain RPMs were placed) and right after (`rpm=`).
+    let listing = |kind: &str| -> Snapshot {
+        let text: String = out
+            .markers
+            .iter()
+            .filter_map(|m| m.strip_prefix(MARKER)?.strip_prefix(kind))
+            .map(|l| format!("rpm={l}\n"))
+            .collect();
+        parse_listing(&text)
+    };
+    let before = listing("before=");
+    let after = listing("rpm=");
     let produced = before.produced_since(&after);
     let mut names = Vec::new();
     let mut remote_files = Vec::new();

@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::config::global::GlobalConfig;
 use crate::farm::arch;
 use crate::run::cancel::CancelToken;
-use crate::transport::runner::{capture, CommandSpec};
+use crate::transport::runner::{capture, Captured, CommandSpec};
 
 /// How long a connection may take to come up.
 pub const CONNECT_TIMEOUT_SECS: u32 = 15;
@@ -104,6 +104,9 @@ pub struct Host {
     master_checked: Mutex<bool>,
     sessions: Sessions,
     facts: OnceLock<Result<HostFacts, TransportError>>,
+    /// Answers to queries asked ahead (a builder's pre-flight while gear
+    /// runs), taken once by the same query later.
+    kept: Mutex<HashMap<Vec<String>, Captured>>,
 }
 
 impl Host {
@@ -118,7 +121,24 @@ impl Host {
                 cv: Condvar::new(),
             },
             facts: OnceLock::new(),
+            kept: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Keep the answer to `argv` for the next [`Host::take_kept`] of it.
+    pub fn keep(&self, argv: Vec<String>, answer: Captured) {
+        self.kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(argv, answer);
+    }
+
+    /// The kept answer to `argv`, if one was kept (once).
+    pub fn take_kept(&self, argv: &[String]) -> Option<Captured> {
+        self.kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(argv)
     }
 
     /// Wait for a free session slot on this host.
@@ -311,11 +331,7 @@ impl Host {
     }
 
     /// Run a short remote command and capture its output (bounded time).
-    pub fn query(
-        &self,
-        argv: &[String],
-        cancel: &CancelToken,
-    ) -> Result<crate::transport::runner::Captured, TransportError> {
+    pub fn query(&self, argv: &[String], cancel: &CancelToken) -> Result<Captured, TransportError> {
         let _slot = self.session();
         let spec = self.command(argv).timeout(QUERY_TIMEOUT);
         let out = capture(&spec, cancel).map_err(|e| TransportError {
