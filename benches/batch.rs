@@ -5,7 +5,9 @@
 //! same program: level-by-level waves, and one package at a time per lane.
 //! Then the time the scheduler itself takes to plan a batch.
 //!
-//!     cargo bench --bench batch
+//!     cargo bench --bench batch           # also part of scripts/bench
+
+mod common;
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -79,6 +81,7 @@ fn main() {
         "| slots | seed | levels | work | crit. path | lower bound | critical-path | CP, estimated durations | waves | one-at-a-time | CP/LB | CP est./LB | waves/LB | one/LB |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut rows = Vec::new();
     for slots in [8usize, 24, 64] {
         let mut ratios = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
         for seed in seeds {
@@ -113,6 +116,53 @@ fn main() {
             );
         }
         let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+        let (cp, est, waves, one) = (
+            common::median(&ratios[0]),
+            common::median(&ratios[1]),
+            common::median(&ratios[2]),
+            common::median(&ratios[3]),
+        );
+        let ids: [&'static str; 3] = match slots {
+            8 => ["batch-8", "batch-8-est", "batch-8-one"],
+            24 => ["batch-24", "batch-24-est", "batch-24-one"],
+            _ => ["batch-64", "batch-64-est", "batch-64-one"],
+        };
+        rows.push(common::Row {
+            id: ids[0],
+            scenario: format!("batch makespan / lower bound, {n} packages, {slots} slots"),
+            unit: "x",
+            zoryn: ratios[0].clone(),
+            baseline: Some(("level-by-level waves".into(), ratios[2].clone())),
+            ratio: Some((waves / cp, "waves/zoryn")),
+            limit: Some("1.0".into()),
+            target: Some(common::Target {
+                text: "<= 1.10, waves/zoryn >= 1.3".into(),
+                met: cp <= 1.10 && waves / cp >= 1.3,
+            }),
+        });
+        rows.push(common::Row {
+            id: ids[1],
+            scenario: format!("same, durations only estimated ({slots} slots)"),
+            unit: "x",
+            zoryn: ratios[1].clone(),
+            baseline: Some(("level-by-level waves".into(), ratios[2].clone())),
+            ratio: Some((waves / est, "waves/zoryn")),
+            limit: Some("1.0".into()),
+            target: Some(common::Target {
+                text: "<= 1.10".into(),
+                met: est <= 1.10,
+            }),
+        });
+        rows.push(common::Row {
+            id: ids[2],
+            scenario: format!("same, vs one package at a time ({slots} slots)"),
+            unit: "x",
+            zoryn: ratios[0].clone(),
+            baseline: Some(("one at a time".into(), ratios[3].clone())),
+            ratio: Some((one / cp, "one-at-a-time/zoryn")),
+            limit: Some("1.0".into()),
+            target: None,
+        });
         println!(
             "| {slots} | mean | | | | | | | | | **{:.3}** | **{:.3}** | **{:.3}** | **{:.2}** |",
             mean(&ratios[0]),
@@ -126,6 +176,7 @@ fn main() {
     println!("Planning time (median of runs; graph = Graph::build from nodes, plan = simulate CriticalPath)");
     println!();
     println!("| packages | slots | edges | graph build ms | plan ms | runs |");
+    let mut plan_10k = Vec::new();
     println!("|---:|---:|---:|---:|---:|---:|");
     for (size, runs) in [(200usize, 51usize), (2000, 15), (10000, 5)] {
         for slots in [24usize, 64] {
@@ -144,6 +195,9 @@ fn main() {
                 plan_ms.push(t.elapsed().as_secs_f64() * 1e3);
                 black_box(sim);
             }
+            if size == 10000 && slots == 64 {
+                plan_10k = build_ms.iter().zip(&plan_ms).map(|(a, b)| a + b).collect();
+            }
             println!(
                 "| {size} | {slots} | {edges} | {:.2} | {:.2} | {runs} |",
                 median(build_ms),
@@ -151,4 +205,15 @@ fn main() {
             );
         }
     }
+    rows.push(common::Row {
+        id: "batch-plan-10k",
+        scenario: "planning 10,000 packages on 64 slots (graph + schedule)".into(),
+        unit: "ms",
+        zoryn: plan_10k,
+        baseline: None,
+        ratio: None,
+        limit: None,
+        target: None,
+    });
+    common::emit("batch scheduler on synthetic graphs", &rows);
 }

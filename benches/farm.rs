@@ -1,43 +1,29 @@
-//! Farm benchmarks: what zoryn costs on top of hasher, locally and over SSH,
-//! and how much a rebuild uploads. Real zoryn binary, real sshd test hosts on
-//! loopback, the hasher emulator (same fixtures as the integration tests).
+//! Farm benchmarks (issue 6): what zoryn costs on top of hasher, locally
+//! and over SSH, against a naive peer and against the limits; how much a
+//! rebuild uploads; N parallel builds against one; start-up with 500
+//! builders; zoryn's own CPU and memory under 16 and 64 builds. Real zoryn
+//! binary, real sshd test hosts on loopback, the hasher emulator (the same
+//! fixtures as the integration tests).
 //!
-//!     cargo bench --bench farm            # ZORYN_BENCH_RUNS=N (default 9)
+//!     scripts/bench                       # the whole suite, one table
+//!     cargo bench --bench farm            # ZORYN_BENCH_RUNS=N (default 7)
 //!
-//! Every scenario runs interleaved with its baseline in one process and the
-//! table gives medians, min-max and ratios. "hsh's own time" is measured by
-//! the emulator itself (its lock-acquired → lock-released event stamps), so
-//! "overhead" is exactly what zoryn adds around the build.
+//! Every scenario runs interleaved with its baseline in one process; the
+//! rows (see `benches/common`) give medians, ratios, limits, targets and
+//! spreads. "hsh's own time" is measured by the emulator itself (its
+//! lock-acquired → lock-released event stamps), so "overhead" is exactly
+//! what zoryn adds around the build. Any scenario that cannot run panics:
+//! the program (and `scripts/bench`) then exits non-zero.
 
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::path::Path;
 use std::time::Instant;
 
+use common::{median, Row, Target};
 use support::{both, TestEnv};
-
-struct Series {
-    name: String,
-    ms: Vec<f64>,
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
-}
-
-fn spread(v: &[f64]) -> String {
-    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().copied().fold(0.0, f64::max);
-    format!("{lo:.1}-{hi:.1}")
-}
 
 /// hsh's own wall time for each build recorded in an events file since
 /// line `from`: lock-acquired → lock-released, per pid.
@@ -93,103 +79,117 @@ fn timed(env: &TestEnv, args: &[&str], cwd: &Path) -> f64 {
     ms
 }
 
-/// `ZORYN_BENCH_ONLY=a,b` runs only those sections (local, remote, fanout, batch).
+/// `ZORYN_BENCH_ONLY=a,b` runs only those sections (local, remote, upload,
+/// startup, fanout, batch).
 fn wanted(section: &str) -> bool {
     std::env::var("ZORYN_BENCH_ONLY").map_or(true, |v| v.split(',').any(|s| s.trim() == section))
 }
 
-fn main() {
-    // `cargo bench` passes --bench; nothing to parse.
-    let runs: usize = std::env::var("ZORYN_BENCH_RUNS")
+fn runs() -> usize {
+    std::env::var("ZORYN_BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(9);
-    if wanted("farm") {
-        print!("{}", farm(runs));
+        .unwrap_or(7)
+        .max(1)
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing to parse.
+    let runs = runs();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    println!(
+        "zoryn farm benchmark: {runs} runs per scenario, interleaved; {cores} cores, {}",
+        std::env::consts::ARCH
+    );
+    if wanted("local") {
+        common::emit("local builds", &local(runs));
+    }
+    if wanted("remote") {
+        common::emit(
+            "remote builds: overhead beyond hsh's own time",
+            &remote(runs),
+        );
+    }
+    if wanted("upload") {
+        common::emit("upload of a rebuild after a one-line change", &upload());
+    }
+    if wanted("startup") {
+        common::emit("start-up with 500 builders", &startup(runs));
     }
     if wanted("fanout") {
-        // N parallel builds over 4 hosts x 4 slots
-        println!("\n{}", fanout(runs.clamp(3, 5)));
+        common::emit(
+            "fan-out over 8 hosts x 8 slots (emulator delay 3 s) and zoryn's own cost",
+            &fanout(runs.clamp(3, 5)),
+        );
     }
     if wanted("batch") {
-        // A real batch: makespan against the plan's estimate
-        println!("\n{}", batch_e2e());
+        common::emit("a real batch", &batch_e2e());
     }
 }
 
-/// Local and remote build overhead, and upload bytes.
-fn farm(runs: usize) -> String {
-    use std::fmt::Write as _;
-    let mut text = String::new();
-    let mut table: Vec<(String, f64, String, String)> = Vec::new();
-    // ---- local: zoryn build vs the emulator's own time ----
+/// Run a shell script as the maintainer in `cwd`; its wall time in ms.
+fn shell(env: &TestEnv, script: &str, cwd: &Path) -> f64 {
+    env.chown_all();
+    let mut c = env.command("bash");
+    c.arg("-c").arg(script).current_dir(cwd);
+    let t = Instant::now();
+    let out = c.output().expect("run bash");
+    assert!(out.status.success(), "{script}: {}", both(&out));
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// `zoryn build` vs gear + hsh typed by hand.
+fn local(runs: usize) -> Vec<Row> {
     let env = TestEnv::new();
     env.hasher_slot("hasher", None);
     let repo = env.gear_repo("hello", "");
     timed(&env, &["build", "-q"], &repo); // warm caches
-                                          // The manual way, as baselines: gear alone, hsh alone (whole process).
     let tar = env.home.join("tmp/manual.tar");
-    let shell = |script: &str| -> f64 {
-        env.chown_all();
-        let mut c = env.command("bash");
-        c.arg("-c").arg(script).current_dir(&repo);
-        let t = Instant::now();
-        let out = c.output().unwrap();
-        assert!(out.status.success(), "{script}: {}", both(&out));
-        t.elapsed().as_secs_f64() * 1e3
-    };
     let gear_cmd = format!("gear --commit --no-compress {}", tar.display());
     let hsh_cmd = format!(
         "hsh --lazy-cleanup {} {} >/dev/null",
         env.home.join("hasher").display(),
         tar.display()
     );
-    let mut z = Series {
-        name: "local zoryn build".into(),
-        ms: vec![],
-    };
-    let (mut own, mut gear, mut hsh) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut z, mut own, mut manual) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
-        gear.push(shell(&gear_cmd));
-        hsh.push(shell(&hsh_cmd));
+        let g = shell(&env, &gear_cmd, &repo);
+        manual.push(g + shell(&env, &hsh_cmd, &repo));
         let from = lines(&env.events);
-        z.ms.push(timed(&env, &["build", "-q"], &repo));
+        z.push(timed(&env, &["build", "-q"], &repo));
         own.extend(own_times(&env.events, from));
     }
-    let over: Vec<f64> = z.ms.iter().zip(&own).map(|(a, b)| a - b).collect();
-    let manual: Vec<f64> = gear.iter().zip(&hsh).map(|(a, b)| a + b).collect();
-    table.push((
-        "local: gear alone".into(),
-        median(&gear),
-        spread(&gear),
-        String::new(),
-    ));
-    table.push((
-        "local: hsh alone (process)".into(),
-        median(&hsh),
-        spread(&hsh),
-        String::new(),
-    ));
-    table.push((
-        "local: hsh own time (lock to unlock)".into(),
-        median(&own),
-        spread(&own),
-        String::new(),
-    ));
-    table.push((
-        z.name.clone(),
-        median(&z.ms),
-        spread(&z.ms),
-        format!("{:.2}x gear+hsh by hand", median(&z.ms) / median(&manual)),
-    ));
-    table.push((
-        "local: overhead over hsh own time".into(),
-        median(&over),
-        spread(&over),
-        String::new(),
-    ));
+    assert_eq!(own.len(), z.len(), "the emulator logged every build");
+    let over: Vec<f64> = z.iter().zip(&own).map(|(a, b)| a - b).collect();
+    let m = median(&z) / median(&manual);
+    vec![
+        Row {
+            id: "local-build",
+            scenario: "local zoryn build".into(),
+            unit: "ms",
+            baseline: Some(("gear+hsh by hand".into(), manual)),
+            ratio: Some((m, "zoryn/by hand")),
+            zoryn: z,
+            limit: None,
+            target: None,
+        },
+        Row {
+            id: "local-overhead",
+            scenario: "local build: overhead over hsh's own time".into(),
+            unit: "ms",
+            zoryn: over,
+            baseline: Some(("hsh own time".into(), own)),
+            ratio: None,
+            limit: Some("0".into()),
+            target: None,
+        },
+    ]
+}
 
-    // ---- remote: warm master, cold master, no multiplexing ----
+/// A test host `arm` with hasher slot 1 and a builder for it.
+fn arm_host(env: &TestEnv) -> support::sshd::TestHost {
     let host = env.add_host("arm", "aarch64");
     let out = env.ssh(
         "arm",
@@ -200,6 +200,15 @@ fn farm(runs: usize) -> String {
         "arm",
         "type = \"remote\"\nhost = \"arm\"\narch = \"aarch64\"\nhasher_number = 1\n",
     );
+    host
+}
+
+/// Remote build overhead: cold master, warm master, no multiplexing, and
+/// the naive peer, interleaved.
+fn remote(runs: usize) -> Vec<Row> {
+    let env = TestEnv::new();
+    let repo = env.gear_repo("hello", "");
+    let host = arm_host(&env);
     let base_cfg = env.ssh_commands_toml();
     let rt = env.root.join("run/zoryn");
     let close_master = |env: &TestEnv| {
@@ -228,7 +237,7 @@ fn farm(runs: usize) -> String {
     let naive_script =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/naive-remote-build.sh");
     let naive_copy = env.root.join("naive-remote-build.sh");
-    std::fs::copy(&naive_script, &naive_copy).unwrap();
+    std::fs::copy(&naive_script, &naive_copy).expect("copy the naive peer");
     let naive = |env: &TestEnv| -> f64 {
         env.chown_all();
         let mut c = env.command("sh");
@@ -243,7 +252,7 @@ fn farm(runs: usize) -> String {
             .arg(env.home.join("naive-out"))
             .current_dir(&repo);
         let t = Instant::now();
-        let out = c.output().unwrap();
+        let out = c.output().expect("run the naive peer");
         let ms = t.elapsed().as_secs_f64() * 1e3;
         assert!(out.status.success(), "naive peer failed: {}", both(&out));
         ms
@@ -271,53 +280,67 @@ fn farm(runs: usize) -> String {
                 wall.push(timed(&env, &["build", "-q", "-b", "arm"], &repo));
             }
             own.extend(own_times(&host.events, from));
+            assert_eq!(
+                own.len(),
+                wall.len(),
+                "{name}: the emulator logged the build"
+            );
         }
     }
     close_master(&env);
-    let overhead_of = |n: &str| {
-        scenarios
-            .iter()
-            .find(|(x, _, _)| *x == n)
-            .map(|(_, w, o)| median(&w.iter().zip(o).map(|(a, b)| a - b).collect::<Vec<_>>()))
-            .unwrap_or(f64::NAN)
+    let overhead = |i: usize| -> Vec<f64> {
+        let (_, w, o) = &scenarios[i];
+        w.iter().zip(o).map(|(a, b)| a - b).collect()
     };
-    let naive_over = overhead_of("naive peer");
-    for (name, wall, own) in &scenarios {
-        let over: Vec<f64> = wall.iter().zip(own).map(|(a, b)| a - b).collect();
-        table.push((
-            if *name == "naive peer" {
-                "remote naive peer: gear-remote-hsh style".to_string()
-            } else {
-                format!("remote {name}: zoryn build")
-            },
-            median(wall),
-            spread(wall),
-            format!("{:.2}x hsh", median(wall) / median(own)),
-        ));
-        table.push((
-            format!("remote {name}: overhead"),
-            median(&over),
-            spread(&over),
-            if *name == "naive peer" {
-                String::new()
-            } else {
-                format!(
-                    "{:.2}x lower than the naive peer",
-                    naive_over / median(&over)
-                )
-            },
-        ));
-    }
-    env.write(".zoryn", &base_cfg);
+    let naive_over = overhead(3);
+    let row = |id: &'static str, i: usize, target: Option<f64>| {
+        let over = overhead(i);
+        let r = median(&naive_over) / median(&over);
+        Row {
+            id,
+            scenario: format!("remote build, {}: overhead", scenarios[i].0),
+            unit: "ms",
+            zoryn: over,
+            baseline: Some(("naive peer".into(), naive_over.clone())),
+            ratio: Some((r, "naive/zoryn")),
+            limit: Some("0".into()),
+            target: target.map(|t| Target {
+                text: format!(">= {t}x lower than naive"),
+                met: r >= t,
+            }),
+        }
+    };
+    let own_all: Vec<f64> = scenarios.iter().flat_map(|s| s.2.clone()).collect();
+    vec![
+        row("remote-warm", 1, Some(5.0)),
+        row("remote-cold", 0, None),
+        row("remote-nomux", 2, None),
+        Row {
+            id: "remote-hsh",
+            scenario: "remote: hsh's own time (for scale)".into(),
+            unit: "ms",
+            zoryn: own_all,
+            baseline: None,
+            ratio: None,
+            limit: None,
+            target: None,
+        },
+    ]
+}
 
-    // ---- upload bytes: 20 MB source, then a one-line change ----
+/// Bytes uploaded for a rebuild of a package with a 50 MB source after a
+/// one-line change.
+fn upload() -> Vec<Row> {
+    let env = TestEnv::new();
+    let _host = arm_host(&env);
     let big = env.gear_repo("bigpkg", "");
-    let data: String = (0..400_000u64)
+    // 2,000,000 lines of 26 bytes: 52 MB, little repetition.
+    let data: String = (0..2_000_000u64)
         .map(|i| format!("{i:08} {:016x}\n", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
         .collect();
-    std::fs::write(big.join("bigpkg/data.txt"), &data).unwrap();
+    std::fs::write(big.join("bigpkg/data.txt"), &data).expect("write the data");
     env.sh("git add -A && git commit -qm data", &big);
-    let sent = |env: &TestEnv| -> (u64, u64) {
+    let sent = |env: &TestEnv| -> (f64, f64) {
         let out = env.zoryn(&["build", "-b", "arm", "--json"], &big);
         assert_eq!(out.status.code(), Some(0), "{}", both(&out));
         let s = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -325,58 +348,123 @@ fn farm(runs: usize) -> String {
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .find(|v| v["event"] == "uploaded")
-            .expect("uploaded event");
+            .expect("an uploaded event");
         (
-            up["bytes_sent"].as_u64().unwrap(),
-            up["tarball_bytes"].as_u64().unwrap(),
+            up["bytes_sent"].as_f64().expect("bytes_sent"),
+            up["tarball_bytes"].as_f64().expect("tarball_bytes"),
         )
     };
     let (first, size) = sent(&env);
-    std::fs::write(
-        big.join("bigpkg/data.txt"),
-        data.replacen("00200000 ", "00200000 changed ", 1),
-    )
-    .unwrap();
+    assert!(
+        size > 50e6,
+        "the source tarball is over 50 MB ({size} bytes)"
+    );
+    let needle = "01000000 ";
+    let inserted = "changed ";
+    let changed = data.replacen(needle, &format!("{needle}{inserted}"), 1);
+    assert_ne!(changed, data, "the one-line change was made");
+    std::fs::write(big.join("bigpkg/data.txt"), changed).expect("write the change");
     let (second, _) = sent(&env);
+    let change = inserted.len() as f64;
+    let bound = 2.0 * change + 65536.0;
+    vec![
+        Row {
+            id: "upload-first",
+            scenario: format!("first upload of a {:.1} MB tarball", size / 1e6),
+            unit: "bytes",
+            zoryn: vec![first],
+            baseline: Some(("tarball".into(), vec![size])),
+            ratio: Some((first / size, "zoryn/tarball")),
+            limit: Some(format!("{size:.0}")),
+            target: None,
+        },
+        Row {
+            id: "upload-rebuild",
+            scenario: format!("rebuild upload after a one-line change (+{change:.0} bytes)"),
+            unit: "bytes",
+            zoryn: vec![second],
+            baseline: Some(("whole tarball".into(), vec![size])),
+            ratio: Some((size / second, "tarball/zoryn")),
+            limit: Some(format!("{change:.0}")),
+            target: Some(Target {
+                text: format!("< 2x change + 64 KiB = {bound:.0}"),
+                met: second < bound,
+            }),
+        },
+    ]
+}
 
-    let _ = writeln!(
-        text,
-        "\nzoryn farm benchmark: {runs} runs per scenario, interleaved; {} cores, {}",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
-        std::env::consts::ARCH
-    );
-    let _ = writeln!(
-        text,
-        "{:<38} {:>12} {:>16}  ratio",
-        "scenario", "median ms", "min-max ms"
-    );
-    for (name, m, s, r) in &table {
-        let _ = writeln!(text, "{name:<38} {m:>12.1} {s:>16}  {r}");
+/// `zoryn builder list` and pattern resolution with 500 builders in
+/// `builders.d`, against the process start-up alone (`zoryn --version`).
+fn startup(runs: usize) -> Vec<Row> {
+    let env = TestEnv::new();
+    for i in 1..=500u32 {
+        env.builder(
+            &format!("b{i}"),
+            &format!(
+                "type = \"remote\"\nhost = \"node{}\"\narch = \"{}\"\nbranch = \"{}\"\nhasher_number = {}\n",
+                i / 20,
+                if i % 2 == 0 { "x86_64" } else { "aarch64" },
+                if i % 3 == 0 { "p11" } else { "sisyphus" },
+                i % 20 + 1
+            ),
+        );
     }
-    let _ = writeln!(
-        text,
-        "\nupload of a {:.1} MB source tarball:",
-        size as f64 / 1e6
+    let pattern = "b[1-400],^b1?,@arch:aarch64,@host:node4";
+    let quiet = |args: &[&str]| -> f64 {
+        let mut cmd = env.command(env.bin_dir.join("zoryn"));
+        cmd.args(args).current_dir(&env.home);
+        let t = Instant::now();
+        let out = cmd.output().expect("run zoryn");
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        assert_eq!(out.status.code(), Some(0), "zoryn {args:?}: {}", both(&out));
+        ms
+    };
+    env.chown_all();
+    let out = env.zoryn(&["builder", "list"], &env.home);
+    assert_eq!(
+        support::stdout(&out).lines().count(),
+        502,
+        "header, local and 500 builders: {}",
+        both(&out)
     );
-    let _ = writeln!(
-        text,
-        "  first build:                        {first:>10} bytes sent"
-    );
-    let _ = writeln!(
-        text,
-        "  after a one-line change (+8 bytes): {second:>10} bytes sent ({:.2}% of the tarball)",
-        second as f64 * 100.0 / size as f64
-    );
-    text
+    let (mut ver, mut list, mut pat) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs * 3 {
+        ver.push(quiet(&["--version"]));
+        list.push(quiet(&["builder", "list"]));
+        pat.push(quiet(&["builder", "list", "-b", pattern, "--explain"]));
+    }
+    let row = |id, scenario: &str, v: Vec<f64>| {
+        let m = median(&v);
+        Row {
+            id,
+            scenario: scenario.into(),
+            unit: "ms",
+            ratio: Some((m / median(&ver), "zoryn/start-up")),
+            zoryn: v,
+            baseline: Some(("zoryn --version".into(), ver.clone())),
+            limit: None,
+            target: Some(Target {
+                text: "< 20 ms".into(),
+                met: m < 20.0,
+            }),
+        }
+    };
+    vec![
+        row("startup-list", "builder list, 500 builders", list),
+        row(
+            "startup-pattern",
+            "builder list -b PATTERN --explain, 500 builders",
+            pat,
+        ),
+    ]
 }
 
 /// A 12-package batch on 3 local slots (emulator delay 1 s per build): the
 /// first run teaches the history the durations; the second run's real
 /// makespan is compared with the estimate the scheduler made from them, and
 /// with the lower bound.
-fn batch_e2e() -> String {
+fn batch_e2e() -> Vec<Row> {
     let env = TestEnv::new();
     for n in 2..=4 {
         env.hasher_slot(&format!("hasher_{n}"), Some(n));
@@ -392,36 +480,50 @@ fn batch_e2e() -> String {
     let report = |args: &[&str]| -> serde_json::Value {
         timed(&env, args, &env.home);
         let p = env.home.join(".local/state/zoryn/batches/e2e/report.json");
-        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+        serde_json::from_str(&std::fs::read_to_string(p).expect("report.json"))
+            .expect("report.json is JSON")
     };
     report(&["task", "batch", "-q", "e2e"]);
     let r = report(&["task", "batch", "-q", "e2e", "--restart"]);
-    let est = r["lanes"][0]["estimated_makespan"].as_f64().unwrap_or(0.0);
-    let lb = r["lanes"][0]["lower_bound"].as_f64().unwrap_or(0.0);
-    let real = r["wall_secs"].as_f64().unwrap_or(0.0);
-    format!(
-        "batch of 12 packages on 3 local slots (second run, durations from the first):\n  real makespan {real:.2} s, plan's estimate {est:.2} s (real/estimate {:.2}), lower bound {lb:.2} s (real/lower bound {:.2})",
-        real / est.max(1e-9),
-        real / lb.max(1e-9)
-    )
+    let est = r["lanes"][0]["estimated_makespan"]
+        .as_f64()
+        .expect("estimate");
+    let lb = r["lanes"][0]["lower_bound"].as_f64().expect("lower bound");
+    let real = r["wall_secs"].as_f64().expect("wall_secs");
+    vec![Row {
+        id: "batch-real",
+        scenario: "real batch, 12 packages on 3 local slots: makespan".into(),
+        unit: "ms",
+        zoryn: vec![real * 1e3],
+        baseline: Some(("lower bound".into(), vec![lb * 1e3])),
+        ratio: Some((real / lb, "zoryn/lower bound")),
+        limit: Some(format!("{:.0}", lb * 1e3)),
+        target: Some(Target {
+            text: format!("plan's estimate {:.0} ms", est * 1e3),
+            met: real <= est * 1.10,
+        }),
+    }]
 }
 
-/// Wall time of N parallel builds (N = 1, 4, 16 slots on 4 loopback hosts,
-/// emulator delay 3 s) against one build, and zoryn's own CPU time and peak
-/// memory during the 16-build run, with and without --top.
-fn fanout(runs: usize) -> String {
+/// Wall time of N parallel builds (N = 1, 4, 16, 64 slots on 8 loopback
+/// hosts, emulator delay 3 s) against one build, next to the same builds
+/// launched by hand (`ssh HOST hsh ...` all at once through the same warm
+/// masters: what this machine allows); and zoryn's own CPU time and peak
+/// memory during the 16- and 64-build runs, with and without --top.
+fn fanout(runs: usize) -> Vec<Row> {
     let env = TestEnv::new();
+    let (hosts_n, slots_n) = (8u32, 8u32);
     let mut hosts = Vec::new();
-    for h in 1..=4 {
+    for h in 1..=hosts_n {
         let alias = format!("h{h}");
         let host = env.add_host(&alias, "x86_64");
         let out = env.ssh(
             &alias,
-            "for n in 1 2 3 4; do mkdir -p ~/hasher_$n && hasher-useradd --number=$n \"$(id -un)\" || exit 1; done",
+            &format!("for n in $(seq 1 {slots_n}); do mkdir -p ~/hasher_$n && hasher-useradd --number=$n \"$(id -un)\" || exit 1; done"),
         );
         assert!(out.status.success(), "{}", both(&out));
-        std::fs::write(host.emu_root.join("knobs"), "HASHER_EMU_DELAY=3\n").unwrap();
-        for n in 1..=4 {
+        std::fs::write(host.emu_root.join("knobs"), "HASHER_EMU_DELAY=3\n").expect("knobs");
+        for n in 1..=slots_n {
             env.builder(
                 &format!("h{h}n{n}"),
                 &format!("host = \"{alias}\"\narch = \"x86_64\"\nhasher_number = {n}\n"),
@@ -430,86 +532,196 @@ fn fanout(runs: usize) -> String {
         hosts.push(host);
     }
     let repo = env.gear_repo("hello", "");
-    let one = "h1n1";
-    let four = "h1n1,h2n1,h3n1,h4n1";
-    let all = "h*";
-    timed(&env, &["build", "-q", "-p", "-b", all], &repo); // masters up, caches warm
-    let (mut w1, mut w4, mut w16) = (Vec::new(), Vec::new(), Vec::new());
-    let stats_file = env.home.join("tmp/stats.json");
-    let mut plain_stats = Vec::new();
-    for _ in 0..runs {
-        w1.push(timed(&env, &["build", "-q", "-b", one], &repo));
-        w4.push(timed(&env, &["build", "-q", "-p", "-b", four], &repo));
+    let sets: [(usize, &str); 4] = [(1, "h1n1"), (4, "h[1-4]n1"), (16, "h*n[1-2]"), (64, "h*")];
+    timed(&env, &["build", "-q", "-p", "-b", "h*"], &repo); // masters up, tarball on every host
+    let rt = env.root.join("run/zoryn");
+    // The same builds launched by hand through zoryn's warm masters.
+    let by_hand = |n: usize| -> f64 {
         env.chown_all();
-        let mut cmd = env.command(env.bin_dir.join("zoryn"));
-        cmd.args(["build", "-q", "-p", "-b", all])
-            .current_dir(&repo)
-            .env("ZORYN_STATS", &stats_file);
+        let per_host = (n as u32).div_ceil(hosts_n).max(1);
+        let mut children = Vec::new();
         let t = Instant::now();
-        let out = cmd.output().unwrap();
-        w16.push(t.elapsed().as_secs_f64() * 1e3);
-        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
-        plain_stats.push(read_stats(&stats_file));
+        for i in 0..n as u32 {
+            let (h, slot) = if n < hosts_n as usize {
+                (i + 1, 1)
+            } else {
+                (i / per_host + 1, i % per_host + 1)
+            };
+            let mut c = env.command("ssh");
+            c.arg("-F")
+                .arg(env.ssh_config_path())
+                .arg("-o")
+                .arg(format!("ControlPath={}/%C", rt.display()))
+                .args(["-o", "ControlMaster=no"])
+                .arg(format!("h{h}"))
+                .arg(format!(
+                    "hsh --number={slot} hasher_{slot} .cache/zoryn/upload/hello/hello.tar >/dev/null"
+                ))
+                .stdout(std::process::Stdio::null());
+            children.push(c.spawn().expect("spawn ssh"));
+        }
+        for mut c in children {
+            let st = c.wait().expect("wait ssh");
+            assert!(st.success(), "a hand-launched hsh failed");
+        }
+        t.elapsed().as_secs_f64() * 1e3
+    };
+    let stats_file = env.home.join("tmp/stats.json");
+    let mut wall: Vec<Vec<f64>> = vec![Vec::new(); sets.len()];
+    let mut hand: Vec<Vec<f64>> = vec![Vec::new(); sets.len()];
+    let mut plain_stats: Vec<Vec<(f64, f64, u64)>> = vec![Vec::new(); sets.len()];
+    for _ in 0..runs {
+        for (i, (n, pat)) in sets.iter().enumerate() {
+            let _ = std::fs::remove_file(&stats_file);
+            let before = acquired(&hosts);
+            env.chown_all();
+            let mut cmd = env.command(env.bin_dir.join("zoryn"));
+            cmd.args(["build", "-q", "-p", "-b", pat])
+                .current_dir(&repo)
+                .env("ZORYN_STATS", &stats_file);
+            let t = Instant::now();
+            let out = cmd.output().expect("run zoryn");
+            wall[i].push(t.elapsed().as_secs_f64() * 1e3);
+            assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+            assert_eq!(acquired(&hosts) - before, *n, "{n} builds ran");
+            plain_stats[i].push(read_stats(&stats_file));
+            hand[i].push(by_hand(*n));
+        }
     }
-    // The same 16 builds under --top, in a real terminal.
-    let mut top_stats = Vec::new();
+    // The 16 and 64 builds under --top, in a real terminal.
+    let mut top_stats: Vec<Vec<(f64, f64, u64)>> = vec![Vec::new(); sets.len()];
     for _ in 0..runs.min(3) {
-        let _ = std::fs::remove_file(&stats_file);
-        let zoryn = env.bin_dir.join("zoryn");
-        let mut env2 = TestEnv::clone_settings(&env);
-        env2.push(("ZORYN_STATS".into(), stats_file.display().to_string()));
-        let t = env.tmux_with_env(
-            &[zoryn.to_str().unwrap(), "build", "-p", "-b", all, "--top"],
-            &repo,
-            120,
-            40,
-            &env2,
-        );
-        t.wait_for("finished (exit 0)", std::time::Duration::from_secs(120));
-        t.type_text("q");
-        t.wait_for("[exit 0]", std::time::Duration::from_secs(30));
-        top_stats.push(read_stats(&stats_file));
+        for i in [2usize, 3] {
+            let _ = std::fs::remove_file(&stats_file);
+            let zoryn = env.bin_dir.join("zoryn");
+            let mut env2 = TestEnv::clone_settings(&env);
+            env2.push(("ZORYN_STATS".into(), stats_file.display().to_string()));
+            let t = env.tmux_with_env(
+                &[
+                    zoryn.to_str().expect("utf-8 path"),
+                    "build",
+                    "-p",
+                    "-b",
+                    sets[i].1,
+                    "--top",
+                ],
+                &repo,
+                120,
+                40,
+                &env2,
+            );
+            t.wait_for("finished (exit 0)", std::time::Duration::from_secs(300));
+            t.type_text("q");
+            t.wait_for("[exit 0]", std::time::Duration::from_secs(30));
+            top_stats[i].push(read_stats(&stats_file));
+        }
     }
-    let m1 = median(&w1);
-    let cpu = |v: &[(f64, f64, u64)]| median(&v.iter().map(|s| s.0 + s.1).collect::<Vec<_>>());
-    let rss = |v: &[(f64, f64, u64)]| v.iter().map(|s| s.2).max().unwrap_or(0);
-    let mut out = String::new();
-    out.push_str(&format!(
-        "fan-out over 4 hosts x 4 slots, emulator delay 3 s, {runs} runs:\n"
-    ));
-    out.push_str(&format!(
-        "{:<28} {:>12} {:>16}  ratio to 1\n",
-        "builds in parallel", "median ms", "min-max ms"
-    ));
-    for (name, w) in [("1", &w1), ("4 (one per host)", &w4), ("16", &w16)] {
-        out.push_str(&format!(
-            "{name:<28} {:>12.1} {:>16}  {:.3}\n",
-            median(w),
-            spread(w),
-            median(w) / m1
-        ));
+    let m1 = median(&wall[0]);
+    let h1 = median(&hand[0]);
+    let mut rows = Vec::new();
+    for (i, (n, _)) in sets.iter().enumerate().skip(1) {
+        let z: Vec<f64> = wall[i].iter().map(|w| w / m1).collect();
+        let b: Vec<f64> = hand[i].iter().map(|w| w / h1).collect();
+        let zr = median(&z);
+        let ratio = zr / median(&b);
+        rows.push(Row {
+            id: ["", "fanout-4", "fanout-16", "fanout-64"][i],
+            scenario: format!("{n} parallel builds / 1 build"),
+            unit: "x",
+            zoryn: z,
+            baseline: Some(("same by hand".into(), b)),
+            ratio: Some((ratio, "zoryn/by hand")),
+            limit: Some("1.0".into()),
+            target: (*n == 16).then(|| Target {
+                text: "< 1.10".into(),
+                met: zr < 1.10,
+            }),
+        });
     }
-    let m16 = median(&w16) / 1e3;
-    out.push_str(&format!(
-        "zoryn itself during 16 builds: plain {:.2} s CPU ({:.1}% of one core), peak RSS {} KiB; --top {:.2} s CPU ({:.1}%), peak RSS {} KiB\n",
-        cpu(&plain_stats),
-        cpu(&plain_stats) / m16 * 100.0,
-        rss(&plain_stats),
-        cpu(&top_stats),
-        cpu(&top_stats) / m16 * 100.0,
-        rss(&top_stats),
-    ));
+    rows.push(Row {
+        id: "fanout-1",
+        scenario: "one remote build with delay 3 s, wall".into(),
+        unit: "ms",
+        zoryn: wall[0].clone(),
+        baseline: Some(("by hand".into(), hand[0].clone())),
+        ratio: Some((m1 / h1, "zoryn/by hand")),
+        limit: None,
+        target: None,
+    });
+    for (i, n) in [(2usize, 16), (3, 64)] {
+        for (mode, stats) in [("plain", &plain_stats[i]), ("--top", &top_stats[i])] {
+            let cpu: Vec<f64> = stats
+                .iter()
+                .zip(&wall[i])
+                .map(|(s, w)| (s.0 + s.1) / (w / 1e3) * 100.0)
+                .collect();
+            let rss: Vec<f64> = stats.iter().map(|s| s.2 as f64 / 1024.0).collect();
+            let cpu_m = median(&cpu);
+            let rss_max = rss.iter().copied().fold(0.0, f64::max);
+            let at64 = n == 64;
+            rows.push(Row {
+                id: match (n, mode) {
+                    (16, "plain") => "cpu-16",
+                    (16, _) => "cpu-16-top",
+                    (_, "plain") => "cpu-64",
+                    _ => "cpu-64-top",
+                },
+                scenario: format!("zoryn's CPU during {n} builds, {mode}"),
+                unit: "%core",
+                zoryn: cpu,
+                baseline: None,
+                ratio: None,
+                limit: None,
+                target: at64.then(|| Target {
+                    text: "< 5% of one core".into(),
+                    met: cpu_m < 5.0,
+                }),
+            });
+            rows.push(Row {
+                id: match (n, mode) {
+                    (16, "plain") => "rss-16",
+                    (16, _) => "rss-16-top",
+                    (_, "plain") => "rss-64",
+                    _ => "rss-64-top",
+                },
+                scenario: format!("zoryn's peak RSS during {n} builds, {mode}"),
+                unit: "MiB",
+                zoryn: rss,
+                baseline: None,
+                ratio: None,
+                limit: None,
+                target: at64.then(|| Target {
+                    text: "< 50 MiB".into(),
+                    met: rss_max < 50.0,
+                }),
+            });
+        }
+    }
     drop(hosts);
-    out
+    rows
+}
+
+/// Builds the emulators of these hosts have started so far.
+fn acquired(hosts: &[support::sshd::TestHost]) -> usize {
+    hosts
+        .iter()
+        .map(|h| {
+            std::fs::read_to_string(&h.events)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains(" lock-acquired "))
+                .count()
+        })
+        .sum()
 }
 
 fn read_stats(p: &Path) -> (f64, f64, u64) {
     let text =
         std::fs::read_to_string(p).unwrap_or_else(|e| panic!("no stats in {}: {e}", p.display()));
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).expect("stats are JSON");
     (
-        v["user_s"].as_f64().unwrap(),
-        v["sys_s"].as_f64().unwrap(),
-        v["max_rss_kb"].as_u64().unwrap(),
+        v["user_s"].as_f64().expect("user_s"),
+        v["sys_s"].as_f64().expect("sys_s"),
+        v["max_rss_kb"].as_u64().expect("max_rss_kb"),
     )
 }
