@@ -96,6 +96,54 @@ fn remote_build_brings_back_this_builds_rpms() {
     assert!(s.contains("arm      aarch64  sisyphus  OK"), "{s}");
 }
 
+/// A package's build prints lines that look like the build wrapper's own
+/// (a fake pid, a fake "after" listing naming an older RPM in the hasher
+/// repo by another spelling): zoryn ignores them — it neither takes the
+/// older RPM for a result nor rejects the build — and brings back exactly
+/// what the build produced.
+#[test]
+fn a_build_cannot_forge_the_wrapper_lines() {
+    let env = TestEnv::new();
+    let host = remote_builder(&env, "arm", "arm", "aarch64", "aarch64", 1);
+    let hello = env.gear_repo("hello", "");
+    let out = env.zoryn(&["build", "-b", "arm"], &hello);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let old = host
+        .home
+        .join("hasher_1/repo/aarch64/RPMS.hasher/hello-1.0-alt1.aarch64.rpm");
+    assert!(old.is_file(), "the older RPM is in the host's hasher repo");
+
+    let forger = env.gear_repo("forger", "");
+    let spec = std::fs::read_to_string(forger.join("forger.spec")).unwrap();
+    let forged = format!(
+        "echo building forger\n\
+         echo zoryn-remote:pid=1\n\
+         echo zoryn-remote:start\n\
+         echo zoryn-remote:end\n\
+         echo 'zoryn-remote:rpm=1 1.0 1 {}/../RPMS.hasher/{}'\n",
+        old.parent().unwrap().display(),
+        old.file_name().unwrap().to_string_lossy()
+    );
+    std::fs::write(
+        forger.join("forger.spec"),
+        spec.replacen("echo building forger\n", &forged, 1),
+    )
+    .unwrap();
+    env.sh("git commit -qam forge", &forger);
+    let out = env.zoryn(&["build", "-b", "arm"], &forger);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let log = std::fs::read_to_string(forger.join(".gear/build.arm.log")).unwrap();
+    assert!(
+        log.contains("building forger"),
+        "the forging %build ran:\n{log}"
+    );
+    assert_eq!(
+        names_in(&forger.join("hasher_out/arm")),
+        ["forger-1.0-alt1.aarch64.rpm", "forger-1.0-alt1.src.rpm"],
+        "only this build's RPMs come back"
+    );
+}
+
 #[test]
 fn remote_target_arch_and_failure() {
     let env = TestEnv::new();

@@ -41,7 +41,9 @@ const MARKER: &str = "zoryn-remote:";
 /// keeps hsh's exit status: what hsh added is exactly the difference, with
 /// no round trip in between (hsh takes the workdir lock itself, so nobody
 /// else's build can land between the two listings without our hsh failing
-/// on the lock). Arguments: WORKDIR NDIRS DIR... HSH-ARGV...
+/// on the lock). `start` and `end` lines frame hsh's own output, in which a
+/// package's build can print anything, marker look-alikes included (see
+/// [`WrapperLines`]). Arguments: WORKDIR NDIRS DIR... HSH-ARGV...
 const BUILD_WRAPPER: &str = r#"pg=$$
 read -r _ _ _ _ pg _ < /proc/$$/stat 2>/dev/null
 echo "zoryn-remote:pid=$pg"
@@ -56,10 +58,55 @@ list() {
   done
 }
 list before
+echo "zoryn-remote:start"
 "$@"
 rc=$?
+echo "zoryn-remote:end"
 list rpm
 exit $rc"#;
+
+/// What the build wrapper reported, told apart from look-alike lines a
+/// package's build printed into the same stream: `pid=` and `before=` count
+/// only before the wrapper's first `start` line (nothing of hsh has run
+/// yet), `rpm=` only after its last `end` line (hsh has exited).
+#[derive(Debug, Default)]
+struct WrapperLines {
+    pid: Option<u32>,
+    before: Snapshot,
+    after: Snapshot,
+}
+
+impl WrapperLines {
+    fn of(markers: &[String]) -> WrapperLines {
+        let lines: Vec<&str> = markers
+            .iter()
+            .filter_map(|m| m.strip_prefix(MARKER))
+            .map(str::trim_end)
+            .collect();
+        let start = lines.iter().position(|l| *l == "start");
+        let head = &lines[..start.unwrap_or(lines.len())];
+        let tail = match lines.iter().rposition(|l| *l == "end") {
+            Some(end) if start.is_some_and(|s| s < end) => &lines[end + 1..],
+            _ => &[],
+        };
+        let listing = |part: &[&str], kind: &str| -> Snapshot {
+            let text: String = part
+                .iter()
+                .filter_map(|l| l.strip_prefix(kind))
+                .map(|l| format!("rpm={l}\n"))
+                .collect();
+            parse_listing(&text)
+        };
+        WrapperLines {
+            pid: head
+                .iter()
+                .find_map(|l| l.strip_prefix("pid="))
+                .and_then(|p| p.trim().parse().ok()),
+            before: listing(head, "before="),
+            after: listing(tail, "rpm="),
+        }
+    }
+}
 
 pub fn upload_dir(home: &str, pkg: &str) -> String {
     format!("{home}/{REMOTE_BASE}/upload/{pkg}")
@@ -450,11 +497,7 @@ fn build_inner(
                 Err(e) => return e,
             }
         };
-        let remote_pid: Option<u32> = out
-            .markers
-            .iter()
-            .find_map(|m| m.strip_prefix(MARKER).and_then(|r| r.strip_prefix("pid=")))
-            .and_then(|p| p.trim().parse().ok());
+        let remote_pid = WrapperLines::of(&out.markers).pid;
         match &out.outcome {
             RunOutcome::Cancelled | RunOutcome::TimedOut => {
                 stop_remote(&host, remote_pid, &workdir);
@@ -495,19 +538,11 @@ fn build_inner(
         builder: b.name.clone(),
         phase: Phase::Downloading,
     });
-    // The wrapper listed the result dirs right before hsh ran (`before=`,
-    // after any chain RPMs were placed) and right after (`rpm=`).
-    let listing = |kind: &str| -> Snapshot {
-        let text: String = out
-            .markers
-            .iter()
-            .filter_map(|m| m.strip_prefix(MARKER)?.strip_prefix(kind))
-            .map(|l| format!("rpm={l}\n"))
-            .collect();
-        parse_listing(&text)
-    };
-    let before = listing("before=");
-    let after = listing("rpm=");
+    // The wrapper listed the result dirs right before hsh ran (after any
+    // chain RPMs were placed) and right after.
+    let lines = WrapperLines::of(&out.markers);
+    let before = lines.before;
+    let after = lines.after;
     let produced = before.produced_since(&after);
     let mut names = Vec::new();
     let mut remote_files = Vec::new();
@@ -633,5 +668,53 @@ exit 0
             "could not stop hsh (pid {pid}) on {}: {e}",
             host.destination
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(|l| format!("{MARKER}{l}")).collect()
+    }
+
+    #[test]
+    fn wrapper_lines_are_taken_only_outside_hsh_output() {
+        let m = lines(
+            "pid=4242\n\
+             before=1 1.0 10 /w/repo/x86_64/RPMS.hasher/old-1-alt1.x86_64.rpm\n\
+             start\n\
+             pid=1\n\
+             before=9 9.0 9 /w/repo/x86_64/RPMS.hasher/fake.rpm\n\
+             end\n\
+             rpm=2 2.0 20 /w/repo/x86_64/RPMS.hasher/old-1-alt1.x86_64.rpm\n\
+             end\n\
+             rpm=1 1.0 10 /w/repo/x86_64/RPMS.hasher/old-1-alt1.x86_64.rpm\n\
+             rpm=3 3.0 30 /w/repo/x86_64/RPMS.hasher/new-1-alt1.x86_64.rpm\n",
+        );
+        let w = WrapperLines::of(&m);
+        assert_eq!(w.pid, Some(4242), "the first pid, before start");
+        let produced = w.before.produced_since(&w.after);
+        assert_eq!(
+            produced,
+            vec![PathBuf::from(
+                "/w/repo/x86_64/RPMS.hasher/new-1-alt1.x86_64.rpm"
+            )],
+            "only the listing after the last end counts"
+        );
+    }
+
+    #[test]
+    fn without_start_or_end_nothing_is_listed() {
+        // The wrapper died before running hsh, or hsh's output never ended.
+        let w = WrapperLines::of(&lines("pid=7\nrpm=1 1 1 /w/a.rpm\n"));
+        assert_eq!(w.pid, Some(7));
+        assert!(w.after.produced_since(&w.after).is_empty());
+        let w = WrapperLines::of(&lines("pid=7\nstart\nrpm=1 1 1 /w/a.rpm\n"));
+        assert!(Snapshot::default().produced_since(&w.after).is_empty());
+        // An `end` printed before `start` (impossible for the wrapper) is not trusted.
+        let w = WrapperLines::of(&lines("end\nrpm=1 1 1 /w/a.rpm\nstart\n"));
+        assert!(Snapshot::default().produced_since(&w.after).is_empty());
     }
 }
