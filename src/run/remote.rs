@@ -26,6 +26,7 @@ use crate::hasher::results::{ResultDirs, Snapshot};
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::LockState;
 use crate::run::cancel::CancelToken;
+use crate::transport::fetch::{self, RemoteFile};
 use crate::transport::rsync;
 use crate::transport::runner::Outcome as RunOutcome;
 use crate::transport::ssh::{Host, HostFacts, TransportError};
@@ -564,8 +565,14 @@ fn build_inner(
                 "nothing was downloaded; check the builder host".into(),
             );
         }
+        remote_files.push(RemoteFile {
+            dir: p
+                .parent()
+                .map(|d| d.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            name: name.clone(),
+        });
         names.push(name);
-        remote_files.push(p.to_string_lossy().into_owned());
     }
     if names.is_empty() {
         let msg = format!(
@@ -577,7 +584,7 @@ fn build_inner(
         return Ended::failed(msg, &log, log_tail);
     }
     let dest = results_dir(ctx, b);
-    match download(ctx, &host, &remote_files, &names, &dest, cancel) {
+    match download(&host, &remote_files, &names, &dest, cancel) {
         Ok(packages) => Ended::success(packages, &log),
         Err(e) => {
             if cancel.is_cancelled() {
@@ -589,13 +596,12 @@ fn build_inner(
     }
 }
 
-/// Download into a hidden staging dir inside `dest`, then rename each file
-/// into place: a reader never sees a partial RPM, a failed download leaves
-/// nothing behind.
+/// Download into a hidden staging dir inside `dest` (one SSH session, see
+/// [`fetch`]), then rename each file into place: a reader never sees a
+/// partial RPM, a failed download leaves nothing behind.
 fn download(
-    ctx: &RunContext<'_>,
     host: &Host,
-    remote_files: &[String],
+    remote_files: &[RemoteFile],
     names: &[String],
     dest: &Path,
     cancel: &CancelToken,
@@ -611,13 +617,7 @@ fn download(
         .prefix(".zoryn-dl.")
         .tempdir_in(dest)
         .map_err(local_err)?;
-    rsync::download_files(
-        &ctx.global.commands.rsync,
-        host,
-        remote_files,
-        staging.path(),
-        cancel,
-    )?;
+    fetch::fetch(host, remote_files, staging.path(), cancel)?;
     let mut out = Vec::new();
     for n in names {
         let from = staging.path().join(n);

@@ -1,10 +1,10 @@
-//! rsync to and from builder hosts, through the host's ssh settings.
+//! rsync to builder hosts, through the host's ssh settings.
 //!
 //! Always `--protect-args` (remote paths are never parsed by a remote shell)
 //! and absolute remote paths. Uploads use `--ignore-times` so a tarball that
 //! changed within the same second with the same size is still compared, and
 //! rsync's delta algorithm keeps the bytes sent close to the size of the
-//! change. Downloads copy regular files only, never symlinks or devices.
+//! change. (Results come back through [`super::fetch`].)
 
 use std::path::Path;
 
@@ -161,34 +161,6 @@ pub fn upload_files(
     let mut out = Vec::new();
     let r = run(&spec, cancel, |b| out.extend_from_slice(b));
     finish(host, "placing the batch's earlier RPMs", r, &out, cancel)
-}
-
-/// Download regular files (absolute remote paths) into a local directory.
-/// Symlinks and special files on the remote side are skipped, never followed.
-pub fn download_files(
-    rsync: &[String],
-    host: &Host,
-    remote_files: &[String],
-    local_dir: &Path,
-    cancel: &CancelToken,
-) -> Result<TransferStats, TransportError> {
-    let _slot = host.session();
-    let mut spec = rsync_base(rsync, host).args([
-        "--times",
-        "--no-links",
-        "--no-devices",
-        "--no-specials",
-        "--chmod=F644",
-    ]);
-    for f in remote_files {
-        spec = spec.arg(remote(host, f));
-    }
-    let mut dest = local_dir.as_os_str().to_owned();
-    dest.push("/");
-    spec = spec.arg(dest);
-    let mut out = Vec::new();
-    let r = run(&spec, cancel, |b| out.extend_from_slice(b));
-    finish(host, "downloading results", r, &out, cancel)
 }
 
 #[cfg(test)]

@@ -351,6 +351,25 @@ impl Captured {
 /// and stderr separately. Honours the spec's timeout (then the status is
 /// `None`) and the cancel token.
 pub fn capture(spec: &CommandSpec, cancel: &CancelToken) -> Result<Captured, SpawnError> {
+    let (mut captured, stdout) = capture_stream(spec, cancel, |r| {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })?;
+    captured.stdout = String::from_utf8_lossy(&stdout.unwrap_or_default()).into_owned();
+    Ok(captured)
+}
+
+/// Like [`capture`], but stdout is handed to `consume` on a thread of its
+/// own (e.g. to unpack a stream) instead of being collected; the returned
+/// `Captured` has an empty `stdout`. If `consume` returns before the end of
+/// the stream, the pipe closes and the command gets SIGPIPE. `None` for
+/// `consume`'s result means its thread panicked.
+pub fn capture_stream<R: Send + 'static>(
+    spec: &CommandSpec,
+    cancel: &CancelToken,
+    consume: impl FnOnce(&mut dyn Read) -> R + Send + 'static,
+) -> Result<(Captured, Option<R>), SpawnError> {
     let spawn_err = |source| SpawnError {
         program: spec.program_name(),
         source,
@@ -369,27 +388,22 @@ pub fn capture(spec: &CommandSpec, cancel: &CancelToken) -> Result<Captured, Spa
     });
     let mut child = cmd.spawn().map_err(spawn_err)?;
     let pgid = Pid::from_raw(child.id() as i32);
-    let collect = |r: Option<Box<dyn Read + Send>>| {
-        thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let out_t = collect(
-        child
-            .stdout
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
-    let err_t = collect(
-        child
-            .stderr
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
+    let stdout = child.stdout.take();
+    let out_t = thread::spawn(move || {
+        let mut r: Box<dyn Read + Send> = match stdout {
+            Some(r) => Box::new(r),
+            None => Box::new(std::io::empty()),
+        };
+        consume(&mut r)
+    });
+    let stderr = child.stderr.take();
+    let err_t = thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut r) = stderr {
+            let _ = r.read_to_end(&mut buf);
+        }
+        buf
+    });
     thread::spawn(move || {
         let _ = tx.send(Some(child.wait()));
     });
@@ -406,13 +420,16 @@ pub fn capture(spec: &CommandSpec, cancel: &CancelToken) -> Result<Captured, Spa
     if status.is_none() {
         let _ = killpg(pgid, Signal::SIGKILL);
     }
-    let stdout = out_t.join().unwrap_or_default();
+    let consumed = out_t.join().ok();
     let stderr = err_t.join().unwrap_or_default();
-    Ok(Captured {
-        status,
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    })
+    Ok((
+        Captured {
+            status,
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        },
+        consumed,
+    ))
 }
 
 /// Split a byte stream into lines across chunk boundaries.
