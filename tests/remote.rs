@@ -87,11 +87,25 @@ fn remote_build_brings_back_this_builds_rpms() {
         "{start}"
     );
     assert!(start.contains("number=1 "), "{start}");
-    // The source stays on the host for the next delta.
-    assert!(host
-        .home
-        .join(".cache/zoryn/upload/hello/hello.tar")
-        .is_file());
+    // The source (small: sent whole, renamed into place) stays on the host
+    // for the next delta.
+    let remote_tar = host.home.join(".cache/zoryn/upload/hello/hello.tar");
+    let listing = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&remote_tar)
+        .output()
+        .unwrap();
+    assert!(listing.status.success(), "{}", both(&listing));
+    assert!(
+        stdout(&listing).contains("hello.spec"),
+        "{}",
+        stdout(&listing)
+    );
+    assert_eq!(
+        names_in(&host.home.join(".cache/zoryn/upload/hello")),
+        ["hello.tar"],
+        "no partial upload left"
+    );
     let s = stdout(&out);
     assert!(s.contains("arm      aarch64  sisyphus  OK"), "{s}");
 }

@@ -106,7 +106,8 @@ impl RunContext<'_> {
     }
 
     /// Upload the tarball to `remote_path` on `host` unless this run already
-    /// did; returns the bytes rsync sent (0 for the second caller).
+    /// did; returns the bytes sent (0 for the second caller): the whole file
+    /// up to [`crate::transport::stream::STREAM_UP_LIMIT`], else rsync's delta.
     pub fn upload_once(&self, host: &Host, remote_path: &str) -> Result<u64, TransportError> {
         let key = format!("{}\0{remote_path}", host.destination);
         let cell = {
@@ -116,14 +117,23 @@ impl RunContext<'_> {
         let mut first = false;
         let r = cell.get_or_init(|| {
             first = true;
-            rsync::upload_file(
-                &self.global.commands.rsync,
-                host,
-                &self.tarball.path,
-                remote_path,
-                &self.cancel,
-            )
-            .map(|s| s.bytes_sent)
+            if self.tarball.size <= crate::transport::stream::STREAM_UP_LIMIT {
+                crate::transport::stream::put_file(
+                    host,
+                    &self.tarball.path,
+                    remote_path,
+                    &self.cancel,
+                )
+            } else {
+                rsync::upload_file(
+                    &self.global.commands.rsync,
+                    host,
+                    &self.tarball.path,
+                    remote_path,
+                    &self.cancel,
+                )
+                .map(|s| s.bytes_sent)
+            }
         });
         match r {
             Ok(bytes) => Ok(if first { *bytes } else { 0 }),

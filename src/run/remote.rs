@@ -26,10 +26,10 @@ use crate::hasher::results::{ResultDirs, Snapshot};
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::LockState;
 use crate::run::cancel::CancelToken;
-use crate::transport::fetch::{self, RemoteFile};
 use crate::transport::rsync;
 use crate::transport::runner::Outcome as RunOutcome;
 use crate::transport::ssh::{Host, HostFacts, TransportError};
+use crate::transport::stream::{self, RemoteFile};
 
 /// zoryn's directory in the remote home.
 pub const REMOTE_BASE: &str = ".cache/zoryn";
@@ -597,7 +597,7 @@ fn build_inner(
 }
 
 /// Download into a hidden staging dir inside `dest` (one SSH session, see
-/// [`fetch`]), then rename each file into place: a reader never sees a
+/// [`stream::fetch`]), then rename each file into place: a reader never sees a
 /// partial RPM, a failed download leaves nothing behind.
 fn download(
     host: &Host,
@@ -617,7 +617,7 @@ fn download(
         .prefix(".zoryn-dl.")
         .tempdir_in(dest)
         .map_err(local_err)?;
-    fetch::fetch(host, remote_files, staging.path(), cancel)?;
+    stream::fetch(host, remote_files, staging.path(), cancel)?;
     let mut out = Vec::new();
     for n in names {
         let from = staging.path().join(n);

@@ -4,7 +4,8 @@
 //! and absolute remote paths. Uploads use `--ignore-times` so a tarball that
 //! changed within the same second with the same size is still compared, and
 //! rsync's delta algorithm keeps the bytes sent close to the size of the
-//! change. (Results come back through [`super::fetch`].)
+//! change. (Results, and tarballs too small for a delta to pay, go through
+//! [`super::stream`].)
 
 use std::path::Path;
 

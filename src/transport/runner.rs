@@ -41,6 +41,9 @@ pub struct CommandSpec {
     pub env: Vec<(OsString, OsString)>,
     /// Stop the command (like a cancel) when it runs longer than this.
     pub timeout: Option<Duration>,
+    /// A file to read stdin from ([`capture_stream`] only; else stdin is
+    /// closed).
+    pub stdin: Option<PathBuf>,
 }
 
 impl CommandSpec {
@@ -58,7 +61,13 @@ impl CommandSpec {
             cwd: None,
             env: Vec::new(),
             timeout: None,
+            stdin: None,
         }
+    }
+
+    pub fn stdin_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.stdin = Some(path.into());
+        self
     }
 
     pub fn timeout(mut self, limit: Duration) -> Self {
@@ -374,8 +383,12 @@ pub fn capture_stream<R: Send + 'static>(
         program: spec.program_name(),
         source,
     };
+    let stdin = match &spec.stdin {
+        Some(p) => Stdio::from(std::fs::File::open(p).map_err(spawn_err)?),
+        None => Stdio::null(),
+    };
     let mut cmd = spec.to_command();
-    cmd.stdin(Stdio::null())
+    cmd.stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
