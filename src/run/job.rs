@@ -24,6 +24,8 @@ pub struct Ended {
     pub packages: Vec<PathBuf>,
     pub log: Option<PathBuf>,
     pub log_tail: Vec<String>,
+    /// Remote result entries that were not downloaded (`NAME: reason`).
+    pub rejected: Vec<String>,
 }
 
 impl Ended {
@@ -35,6 +37,7 @@ impl Ended {
             packages: vec![],
             log: None,
             log_tail: vec![],
+            rejected: vec![],
         }
     }
 
@@ -46,6 +49,7 @@ impl Ended {
             packages: vec![],
             log: None,
             log_tail: vec![],
+            rejected: vec![],
         }
     }
 
@@ -57,6 +61,7 @@ impl Ended {
             packages: vec![],
             log: None,
             log_tail: vec![],
+            rejected: vec![],
         }
     }
 
@@ -68,6 +73,7 @@ impl Ended {
             packages: vec![],
             log: None,
             log_tail: vec![],
+            rejected: vec![],
         }
     }
 
@@ -79,6 +85,7 @@ impl Ended {
             packages: vec![],
             log: Some(log.to_path_buf()),
             log_tail,
+            rejected: vec![],
         }
     }
 
@@ -90,6 +97,7 @@ impl Ended {
             packages: vec![],
             log: log.map(Path::to_path_buf),
             log_tail: vec![],
+            rejected: vec![],
         }
     }
 
@@ -101,6 +109,7 @@ impl Ended {
             packages,
             log: Some(log.to_path_buf()),
             log_tail: vec![],
+            rejected: vec![],
         }
     }
 
@@ -114,6 +123,7 @@ impl Ended {
             message: self.message,
             hint: self.hint,
             log_tail: self.log_tail,
+            rejected: self.rejected,
         }
     }
 }
@@ -305,13 +315,15 @@ pub fn run_logged(
 
 /// A name a builder host may hand back as a result: a plain `*.rpm` file
 /// name, nothing that could escape the results directory.
+/// A result file name zoryn will create locally: one plain, visible path
+/// component ending in `.rpm`, without control characters (a newline would
+/// forge lines of the remote listing and of the logs).
 pub fn is_safe_result_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
         && name.ends_with(".rpm")
         && !name.contains('/')
-        && !name.contains('\0')
-        && name != ".."
+        && !name.chars().any(char::is_control)
 }
 
 #[cfg(test)]
@@ -328,6 +340,9 @@ mod tests {
             "a/b.rpm",
             "x.txt",
             "",
+            "a\nb.rpm",
+            "a\rb.rpm",
+            "a\0b.rpm",
         ] {
             assert!(!is_safe_result_name(bad), "{bad}");
         }

@@ -386,30 +386,8 @@ fn build_inner(
         .collect();
     let after = parse_listing(&listing);
     let produced = before.produced_since(&after);
-    let mut names = Vec::new();
-    let mut remote_files = Vec::new();
-    for p in &produced {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let parent_ok = p
-            .parent()
-            .is_some_and(|d| d == dirs.rpms || d == dirs.srpms);
-        if !is_safe_result_name(&name) || !parent_ok {
-            return Ended::unusable(
-                format!(
-                    "{} reported a result outside the hasher repo or with an unsafe name: {}",
-                    host.destination,
-                    p.display()
-                ),
-                "nothing was downloaded; check the builder host".into(),
-            );
-        }
-        names.push(name);
-        remote_files.push(p.to_string_lossy().into_owned());
-    }
-    if names.is_empty() {
+    let (wanted, mut rejected) = screen_results(&produced, &dirs, &host.destination);
+    if wanted.is_empty() && rejected.is_empty() {
         let msg = format!(
             "hsh succeeded but no new packages appeared in {} or {} on {}",
             dirs.rpms.display(),
@@ -419,29 +397,91 @@ fn build_inner(
         return Ended::failed(msg, &log, log_tail);
     }
     let dest = results_dir(ctx, b);
-    match download(ctx, &host, &remote_files, &names, &dest, cancel) {
-        Ok(packages) => Ended::success(packages, &log),
-        Err(e) => {
-            if cancel.is_cancelled() {
-                Ended::cancelled(Some(&log))
-            } else {
-                transport_failure(e)
+    let packages = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        match download(ctx, &host, &wanted, &dest, cancel) {
+            Ok((packages, missing)) => {
+                rejected.extend(missing);
+                packages
+            }
+            Err(e) => {
+                return if cancel.is_cancelled() {
+                    Ended::cancelled(Some(&log))
+                } else {
+                    transport_failure(e)
+                };
             }
         }
+    };
+    if packages.is_empty() {
+        return Ended::unusable(
+            format!(
+                "{} listed only results that were rejected: {}",
+                host.destination,
+                rejected.join("; ")
+            ),
+            "nothing was downloaded; check the builder host, it may be compromised".into(),
+        );
     }
+    let mut ended = Ended::success(packages, &log);
+    // Named one by one in the summary and the JSON result.
+    if !rejected.is_empty() {
+        ended.hint = Some(format!(
+            "{} listed files that are not plain results in its hasher repo; \
+             check that host, it may be compromised",
+            host.destination
+        ));
+    }
+    ended.rejected = rejected;
+    ended
+}
+
+/// Split what the remote listing claims this build produced into
+/// `(name, remote path)` pairs zoryn will download and the rejected
+/// entries (`HOST: "PATH": reason`). Accepted: a safe file name directly in one of
+/// the two result dirs, each name once. The listing comes from the host,
+/// so every entry is untrusted.
+fn screen_results(
+    produced: &[PathBuf],
+    dirs: &ResultDirs,
+    host: &str,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    let mut rejected = Vec::new();
+    for p in produced {
+        let shown = format!("{host}: {:?}", p.to_string_lossy());
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        let parent_ok = p
+            .parent()
+            .is_some_and(|d| d == dirs.rpms || d == dirs.srpms);
+        let Some(name) = name.filter(|_| parent_ok) else {
+            rejected.push(format!("{shown}: not a file directly in the hasher repo"));
+            continue;
+        };
+        if !is_safe_result_name(&name) {
+            rejected.push(format!("{shown}: unsafe file name"));
+        } else if wanted.iter().any(|(n, _)| *n == name) {
+            rejected.push(format!("{shown}: the same name twice"));
+        } else {
+            wanted.push((name, p.to_string_lossy().into_owned()));
+        }
+    }
+    (wanted, rejected)
 }
 
 /// Download into a hidden staging dir inside `dest`, then rename each file
 /// into place: a reader never sees a partial RPM, a failed download leaves
-/// nothing behind.
+/// nothing behind. Returns the files placed and, as `NAME: reason`, the
+/// wanted files that did not arrive as regular files (the remote entry is a
+/// symlink, a directory, a special file, or gone).
 fn download(
     ctx: &RunContext<'_>,
     host: &Host,
-    remote_files: &[String],
-    names: &[String],
+    wanted: &[(String, String)],
     dest: &Path,
     cancel: &CancelToken,
-) -> Result<Vec<PathBuf>, TransportError> {
+) -> Result<(Vec<PathBuf>, Vec<String>), TransportError> {
     let local_err = |e: std::io::Error| TransportError {
         host: host.destination.clone(),
         message: format!("cannot write results into {}: {e}", dest.display()),
@@ -453,27 +493,31 @@ fn download(
         .prefix(".zoryn-dl.")
         .tempdir_in(dest)
         .map_err(local_err)?;
+    let remote_files: Vec<String> = wanted.iter().map(|(_, p)| p.clone()).collect();
     rsync::download_files(
         &ctx.global.commands.rsync,
         host,
-        remote_files,
+        &remote_files,
         staging.path(),
         cancel,
     )?;
     let mut out = Vec::new();
-    for n in names {
+    let mut missing = Vec::new();
+    for (n, remote) in wanted {
         let from = staging.path().join(n);
-        let meta = std::fs::symlink_metadata(&from).map_err(local_err)?;
-        if !meta.file_type().is_file() {
-            return Err(local_err(std::io::Error::other(format!(
-                "{n} did not arrive as a regular file"
-            ))));
+        match std::fs::symlink_metadata(&from) {
+            Ok(m) if m.file_type().is_file() => {
+                let to = dest.join(n);
+                std::fs::rename(&from, &to).map_err(local_err)?;
+                out.push(to);
+            }
+            _ => missing.push(format!(
+                "{}: {remote:?}: not a regular file there (symlink, directory, special file or gone)",
+                host.destination
+            )),
         }
-        let to = dest.join(n);
-        std::fs::rename(&from, &to).map_err(local_err)?;
-        out.push(to);
     }
-    Ok(out)
+    Ok((out, missing))
 }
 
 /// Make sure nothing of an interrupted build keeps running on the host:

@@ -6,6 +6,7 @@
 //! rsync's delta algorithm keeps the bytes sent close to the size of the
 //! change. Downloads copy regular files only, never symlinks or devices.
 
+use std::io::Write;
 use std::path::Path;
 
 use super::runner::{run, CommandSpec, Outcome};
@@ -163,8 +164,16 @@ pub fn upload_files(
     finish(host, "placing the batch's earlier RPMs", r, &out, cancel)
 }
 
-/// Download regular files (absolute remote paths) into a local directory.
-/// Symlinks and special files on the remote side are skipped, never followed.
+/// Download regular files (absolute remote paths) into a local directory,
+/// each under its own file name.
+///
+/// The names go to rsync in a `--files-from` list (NUL-separated, never
+/// globbed or parsed by a shell) relative to the remote `/`, with
+/// `--no-relative`, so only plain files land directly in `local_dir`.
+/// Symlinks and special files on the remote side are skipped, never
+/// followed or recreated. rsync's "some files were not transferred" (exit
+/// 23 and 24) is not an error here: the caller checks every file it expects
+/// and reports the ones that did not arrive as regular files.
 pub fn download_files(
     rsync: &[String],
     host: &Host,
@@ -172,22 +181,55 @@ pub fn download_files(
     local_dir: &Path,
     cancel: &CancelToken,
 ) -> Result<TransferStats, TransportError> {
-    let _slot = host.session();
-    let mut spec = rsync_base(rsync, host).args([
-        "--times",
-        "--no-links",
-        "--no-devices",
-        "--no-specials",
-        "--chmod=F644",
-    ]);
+    let list_err = |e: std::io::Error| TransportError {
+        host: host.destination.clone(),
+        message: format!(
+            "cannot write the download list in {}: {e}",
+            local_dir.display()
+        ),
+        hint: "check free space and permissions there".into(),
+    };
+    let mut list = tempfile::Builder::new()
+        .prefix(".zoryn-files-from.")
+        .tempfile_in(local_dir)
+        .map_err(list_err)?;
     for f in remote_files {
-        spec = spec.arg(remote(host, f));
+        let rel = f.trim_start_matches('/');
+        list.write_all(rel.as_bytes()).map_err(list_err)?;
+        list.write_all(b"\0").map_err(list_err)?;
     }
+    list.flush().map_err(list_err)?;
+    let _slot = host.session();
+    let mut from = std::ffi::OsString::from("--files-from=");
+    from.push(list.path());
     let mut dest = local_dir.as_os_str().to_owned();
     dest.push("/");
-    spec = spec.arg(dest);
+    let spec = rsync_base(rsync, host)
+        .args([
+            "--times",
+            "--no-relative",
+            "--no-links",
+            "--no-devices",
+            "--no-specials",
+            "--chmod=F644",
+            "--from0",
+        ])
+        .arg(from)
+        .arg(remote(host, "/"))
+        .arg(dest);
     let mut out = Vec::new();
     let r = run(&spec, cancel, |b| out.extend_from_slice(b));
+    let r = match r {
+        Ok(o) if matches!(o.code(), Some(23 | 24)) => {
+            tracing::debug!(
+                "rsync from {} skipped some files: {}",
+                host.destination,
+                String::from_utf8_lossy(&out).trim()
+            );
+            return Ok(parse_stats(&String::from_utf8_lossy(&out)));
+        }
+        r => r,
+    };
     finish(host, "downloading results", r, &out, cancel)
 }
 

@@ -1,0 +1,282 @@
+//! A compromised build host, hostile names and what must stay private.
+//!
+//! - A remote `hsh` that, after a real build, plants symlinks, a FIFO, a
+//!   directory and odd names among the results and prints forged result
+//!   listing lines: zoryn writes nothing outside the results dir, follows no
+//!   symlink, still brings back the build's real RPMs and names each rejected
+//!   entry with its host.
+//! - Builder names that are paths, options or shell words are refused, on
+//!   `builder add` and in `builders.d`.
+//! - The runtime dir is private, batch state files are 0600, and no secret
+//!   (the ssh private key, a secret in the environment) reaches any output
+//!   or file zoryn writes, even at the highest verbosity.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use support::sshd::TestHost;
+use support::{both, names_in, stderr, stdout, TestEnv};
+
+/// What a tree looks like: kind, size, mtime and link target per path.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.filter_map(Result::ok) {
+            let p = e.path();
+            let Ok(m) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            let ft = m.file_type();
+            let desc = if ft.is_symlink() {
+                format!("link -> {:?}", std::fs::read_link(&p).unwrap_or_default())
+            } else if ft.is_dir() {
+                stack.push(p.clone());
+                format!("dir {:o}", m.mode())
+            } else {
+                format!(
+                    "{} {} {}.{} {:o}",
+                    if ft.is_file() { "file" } else { "special" },
+                    m.len(),
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.mode()
+                )
+            };
+            out.insert(p, desc);
+        }
+    }
+    out
+}
+
+/// Paths that differ between two snapshots (added, removed or changed).
+fn changed(a: &BTreeMap<PathBuf, String>, b: &BTreeMap<PathBuf, String>) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|p| a.get(*p) != b.get(*p))
+        .cloned()
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Replace the env's `hsh` by a "compromised" one: it runs the real
+/// emulator, then, when the host's `$HASHER_EMU_ROOT/hostile.sh` exists,
+/// sources it in the workdir (what a compromised host can do after any
+/// build: touch the repo, print anything on hsh's stdout).
+fn compromise_hsh(env: &TestEnv) {
+    let bin = env.root.join("emu/bin");
+    std::fs::rename(bin.join("hsh"), bin.join("hsh.real")).unwrap();
+    std::fs::write(
+        bin.join("hsh"),
+        "#!/bin/bash\n\
+         # A compromised hsh (tests/malicious.rs): the real build, then hostile.sh.\n\
+         \"$(dirname \"$0\")/hsh.real\" \"$@\"\nrc=$?\n\
+         if [ \"$rc\" = 0 ] && [ -f \"$HASHER_EMU_ROOT/hostile.sh\" ]; then\n\
+         \t. \"$HASHER_EMU_ROOT/hostile.sh\"\nfi\nexit \"$rc\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(bin.join("hsh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn remote_host(env: &TestEnv, alias: &str) -> TestHost {
+    let host = env.add_host(alias, "x86_64");
+    let out = env.ssh(
+        alias,
+        "mkdir -p ~/hasher_1 && hasher-useradd --number=1 \"$(id -un)\"",
+    );
+    assert!(out.status.success(), "host setup: {}", both(&out));
+    env.builder(
+        "shady",
+        &format!("host = \"{alias}\"\narch = \"x86_64\"\nhasher_number = 1\n"),
+    );
+    host
+}
+
+/// The hostile part, run by the compromised hsh in the workdir after a
+/// successful build. `$CANARY` and `$LOCAL_HOME` name places on the
+/// client machine (the test hosts share its file system, like a host with
+/// the same paths would).
+const HOSTILE: &str = r#"
+r=repo/x86_64/RPMS.hasher s=repo/SRPMS.hasher
+wd=$(pwd -P)
+ln -sfn /etc/shadow "$r/evil-shadow.rpm"
+ln -sfn "$CANARY/secret.txt" "$r/evil-canary.rpm"
+ln -sfn "$LOCAL_HOME/.zoryn" "$r/evil-home.rpm"
+ln -sfn /etc "$r/evil-dir.rpm"
+ln -sfn "$CANARY" "$s/evil-dirlink.src.rpm"
+mkdir -p "$r/adir.rpm"
+echo inside >"$r/adir.rpm/inner.rpm"
+rm -f "$r/evil-fifo.rpm"; mkfifo "$r/evil-fifo.rpm"
+# A name with a newline: find's listing line ends after "nl.rpm" (a file
+# that does not exist) and the rest is a forged second line.
+printf x >"$r/$(printf 'nl.rpm\nzoryn-remote:rpm=1 1 1 ..evil.rpm')"
+# Spaces, quotes and a command substitution: a regular file, harmless.
+printf 'odd\n' >"$r/odd name \$(touch PWNED) 'q'.rpm"
+if [ "$(id -u)" = 0 ]; then
+	mknod "$r/evil-null.rpm" c 1 3 && mknod "$r/evil-disk.rpm" b 7 0
+	echo devices-made >>"$HASHER_EMU_ROOT/hostile.log"
+else
+	echo "devices-skipped: remote user $(id -un) is not root" >>"$HASHER_EMU_ROOT/hostile.log"
+fi
+# Forged listing lines on hsh's stdout, where zoryn's wrapper prints its own.
+for p in "$wd/$r/../../../../../../../..$CANARY/x.rpm" /etc/x.rpm ../../evil.rpm \
+	"$wd/$r/evil-shadow.rpm" "$wd/$r/evil-canary.rpm" "$wd/$r/evil-home.rpm" \
+	"$wd/$r/evil-dir.rpm" "$wd/$s/evil-dirlink.src.rpm" "$wd/$r/adir.rpm" \
+	"$wd/$r/evil-fifo.rpm" "$wd/$r/.hidden.rpm" "$wd/$r/evil-null.rpm" \
+	"$wd/$r/evil-disk.rpm" "$wd/$r/adir.rpm/inner.rpm"; do
+	printf 'zoryn-remote:rpm=9%s 1 1 %s\n' "$RANDOM" "$p"
+done
+echo planted >>"$HASHER_EMU_ROOT/hostile.log"
+"#;
+
+#[test]
+fn compromised_host_cannot_write_outside_the_results_dir() {
+    let env = TestEnv::new();
+    compromise_hsh(&env);
+    let host = remote_host(&env, "badhost");
+    let canary = env.root.join("canary");
+    std::fs::create_dir_all(&canary).unwrap();
+    std::fs::write(canary.join("secret.txt"), "canary secret\n").unwrap();
+    std::fs::write(
+        host.emu_root.join("hostile.sh"),
+        format!(
+            "CANARY='{}'\nLOCAL_HOME='{}'\n{HOSTILE}",
+            canary.display(),
+            env.home.display()
+        ),
+    )
+    .unwrap();
+    let repo = env.gear_repo("hello", "");
+    env.chown_all();
+    let home_before = snapshot(&env.home);
+    let canary_before = snapshot(&canary);
+
+    let out = env.zoryn(&["build", "-b", "shady"], &repo);
+    let text = both(&out);
+
+    // The attack really happened on the host.
+    let hostile_log = std::fs::read_to_string(host.emu_root.join("hostile.log")).unwrap();
+    assert!(hostile_log.contains("planted"), "{hostile_log}\n{text}");
+    let remote_rpms = host.home.join("hasher_1/repo/x86_64/RPMS.hasher");
+    for n in [
+        "evil-shadow.rpm",
+        "evil-canary.rpm",
+        "evil-home.rpm",
+        "evil-dir.rpm",
+    ] {
+        let m = std::fs::symlink_metadata(remote_rpms.join(n)).unwrap();
+        assert!(m.file_type().is_symlink(), "{n} not planted");
+    }
+    let fifo = std::fs::symlink_metadata(remote_rpms.join("evil-fifo.rpm")).unwrap();
+    assert!(fifo.file_type().is_fifo());
+    assert!(remote_rpms.join("adir.rpm").is_dir());
+
+    // The real results arrived, and only regular files did.
+    let results = repo.join("hasher_out/shady");
+    let names = names_in(&results);
+    for want in ["hello-1.0-alt1.x86_64.rpm", "hello-1.0-alt1.src.rpm"] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing: {names:?}\n{text}"
+        );
+    }
+    for n in &names {
+        let m = std::fs::symlink_metadata(results.join(n)).unwrap();
+        assert!(
+            m.file_type().is_file(),
+            "{n} in results is not a regular file"
+        );
+        assert!(!n.starts_with('.'), "left-over {n} in results");
+        assert!(
+            !n.starts_with("evil") && n != "adir.rpm" && !n.contains('\n'),
+            "{n} was downloaded\n{text}"
+        );
+    }
+    assert_eq!(
+        names.len(),
+        3,
+        "expected the two RPMs and the odd regular file: {names:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(results.join("odd name $(touch PWNED) 'q'.rpm")).unwrap(),
+        "odd\n"
+    );
+
+    // Nothing written outside the results dir (the build log and zoryn's
+    // own state are expected), the canary untouched.
+    assert_eq!(canary_before, snapshot(&canary), "canary dir changed");
+    let home_after = snapshot(&env.home);
+    let allowed = |p: &Path| {
+        p.starts_with(&results)
+            || p == repo.join("hasher_out")
+            || p.starts_with(repo.join(".git"))
+            || p.starts_with(env.home.join(".local/state/zoryn"))
+            || p == env.home.join(".local/state")
+            || p == env.home.join(".local")
+            || p.starts_with(env.home.join("tmp"))
+            || (p.parent() == Some(&repo.join(".gear"))
+                && p.file_name().is_some_and(|n| {
+                    let n = n.to_string_lossy();
+                    n.starts_with("build.") && n.ends_with(".log")
+                }))
+            || p == repo.join(".gear")
+    };
+    let unexpected: Vec<_> = changed(&home_before, &home_after)
+        .into_iter()
+        .filter(|p| !allowed(p))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "written outside results: {unexpected:?}"
+    );
+    for p in ["/etc/x.rpm", "/x.rpm", "/evil.rpm", "/tmp/evil.rpm"] {
+        assert!(!Path::new(p).exists(), "{p} was created");
+    }
+    assert!(
+        !canary.join("x.rpm").exists() && !env.root.join("evil.rpm").exists(),
+        "a traversal name was written"
+    );
+    let pwned: Vec<_> = snapshot(&env.root)
+        .into_keys()
+        .filter(|p| p.file_name().is_some_and(|n| n == "PWNED"))
+        .collect();
+    assert!(pwned.is_empty(), "a name was run by a shell: {pwned:?}");
+
+    // Every rejected entry is named, with the host; the exit code says the
+    // host misbehaved (3) although the build itself succeeded.
+    let summary = stdout(&out);
+    for n in [
+        "evil-shadow.rpm",
+        "evil-canary.rpm",
+        "evil-home.rpm",
+        "evil-dir.rpm",
+        "evil-dirlink.src.rpm",
+        "adir.rpm",
+        "evil-fifo.rpm",
+        "/etc/x.rpm",
+        "../../evil.rpm",
+        ".hidden.rpm",
+        "x.rpm",
+        "nl.rpm",
+    ] {
+        assert!(
+            summary.lines().any(|l| l
+                .starts_with("shady: warning: rejected result from badhost: ")
+                && l.contains(n)),
+            "no warning naming {n} and the host:\n{summary}"
+        );
+    }
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    eprintln!("--- zoryn's output for the compromised host ---\n{text}");
+    let hostile_log = std::fs::read_to_string(host.emu_root.join("hostile.log")).unwrap();
+    eprintln!("hostile.log: {hostile_log}");
+}
