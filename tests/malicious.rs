@@ -280,3 +280,104 @@ fn compromised_host_cannot_write_outside_the_results_dir() {
     let hostile_log = std::fs::read_to_string(host.emu_root.join("hostile.log")).unwrap();
     eprintln!("hostile.log: {hostile_log}");
 }
+
+/// Names that are paths, options, whitespace or shell words.
+const BAD_NAMES: [&str; 16] = [
+    "../evil",
+    "a/b",
+    "..",
+    ".",
+    "-rf",
+    "--help",
+    " lead",
+    "a b",
+    "tab\tx",
+    "new\nline",
+    "semi;colon",
+    "$(touch PWNED)",
+    "back`tick`",
+    "pipe|x",
+    "star*",
+    "ünï",
+];
+
+#[test]
+fn builder_add_refuses_hostile_names() {
+    let env = TestEnv::new();
+    let before = snapshot(&env.home);
+    for bad in BAD_NAMES {
+        let name_arg = format!("--name={bad}");
+        for extra in [&[][..], &["--multi-add", "2"][..]] {
+            let mut args = vec!["builder", "add", "--type", "local", name_arg.as_str()];
+            args.extend_from_slice(extra);
+            let out = env.zoryn(&args, &env.home);
+            let err = stderr(&out);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{bad:?} {extra:?}: {}",
+                both(&out)
+            );
+            assert!(
+                err.contains(&format!("builder name `{}`", bad.escape_debug()))
+                    || (bad.is_empty() && err.contains("cannot be empty")),
+                "{bad:?}: the error does not name it:\n{err}"
+            );
+        }
+    }
+    assert_eq!(names_in(&env.builders_dir()), Vec::<String>::new());
+    let touched: Vec<_> = changed(&before, &snapshot(&env.home))
+        .into_iter()
+        .filter(|p| !p.starts_with(env.home.join(".local/state")))
+        .collect();
+    assert!(
+        touched.is_empty(),
+        "refused names changed files: {touched:?}"
+    );
+    assert!(!env.home.join("PWNED").exists() && !env.root.join("evil.conf").exists());
+}
+
+#[test]
+fn hostile_builder_file_names_and_name_keys_are_reported_by_file() {
+    let env = TestEnv::new();
+    let dir = env.builders_dir();
+    std::fs::write(dir.join("good.conf"), "hasher_number = 1\n").unwrap();
+    let bad_files: Vec<String> = BAD_NAMES
+        .iter()
+        .filter(|n| !n.contains('/') && **n != "." && **n != "..")
+        .map(|n| format!("{n}.conf"))
+        .chain(["..conf".to_string(), ".hidden.conf".to_string()])
+        .collect();
+    for f in &bad_files {
+        std::fs::write(dir.join(f), "hasher_number = 2\n").unwrap();
+    }
+    // A `name` key cannot rename a builder into a path either.
+    std::fs::write(dir.join("renamed.conf"), "name = \"../../evil\"\n").unwrap();
+    let out = env.zoryn(&["builder", "list"], &env.home);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    for f in &bad_files {
+        let path = dir.join(f).display().to_string();
+        assert!(
+            err.contains(&format!("{}: builder name", path.escape_debug())),
+            "{f:?} not named in:\n{err}"
+        );
+    }
+    assert!(
+        err.contains("renamed.conf") && err.contains("name"),
+        "{err}"
+    );
+    // A hostile name cannot forge lines of the error output.
+    assert!(
+        err.lines()
+            .all(|l| l.starts_with("zoryn: error: ") || l.starts_with("  hint: ")),
+        "raw control characters in the errors:\n{err}"
+    );
+    assert!(!err.contains("good.conf"), "a good file was blamed:\n{err}");
+    // Building with any builder refuses too, and runs nothing.
+    let repo = env.gear_repo("hello", "");
+    let out = env.zoryn(&["build", "-b", "good"], &repo);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(!env.events.exists(), "hsh ran despite broken builder files");
+    assert!(!env.home.join("PWNED").exists() && !repo.join("PWNED").exists());
+}
