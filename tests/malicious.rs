@@ -381,3 +381,178 @@ fn hostile_builder_file_names_and_name_keys_are_reported_by_file() {
     assert!(!env.events.exists(), "hsh ran despite broken builder files");
     assert!(!env.home.join("PWNED").exists() && !repo.join("PWNED").exists());
 }
+
+/// Every regular file below `root` (recursively), with its bytes.
+fn all_files(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    snapshot(root)
+        .into_iter()
+        .filter(|(_, d)| d.starts_with("file "))
+        .filter_map(|(p, _)| std::fs::read(&p).ok().map(|b| (p, b)))
+        .collect()
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+const SECRET: &str = "hunter2-Zx9q-do-not-log-4f1c";
+
+#[test]
+fn runtime_dir_and_batch_state_are_private_and_no_secret_is_logged() {
+    let mut env = TestEnv::new();
+    let host = env.add_host("sec", "x86_64");
+    let out = env.ssh(
+        "sec",
+        "mkdir -p ~/hasher_1 && hasher-useradd --number=1 \"$(id -un)\"",
+    );
+    assert!(out.status.success(), "{}", both(&out));
+    env.builder(
+        "r1",
+        "host = \"sec\"\narch = \"x86_64\"\nhasher_number = 1\n",
+    );
+    // Secrets in the environment, including ones ssh/rsync could see.
+    env.extra_env.extend([
+        ("ZORYN_TEST_SECRET".to_string(), SECRET.to_string()),
+        ("PASSWORD".to_string(), SECRET.to_string()),
+        ("ZORYN_LOG".to_string(), "trace".to_string()),
+    ]);
+    // The private key's body: every base64 line between the armour lines.
+    let key = std::fs::read_to_string(env.ssh_identity_path()).unwrap();
+    let key_lines: Vec<String> = key
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 20)
+        .map(str::to_string)
+        .collect();
+    assert!(!key_lines.is_empty(), "no key body in {key}");
+
+    // The secret really is in the environment zoryn runs with.
+    let probe = env
+        .command("sh")
+        .args(["-c", "printf %s \"$ZORYN_TEST_SECRET\""])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&probe.stdout), SECRET);
+    let hello = env.gear_repo("hello", "");
+    let build = env.zoryn(&["-vvv", "build", "-b", "r1"], &hello);
+    assert_eq!(build.status.code(), Some(0), "{}", both(&build));
+    // -v and up stream every build log line (zoryn has few tracing events;
+    // ZORYN_LOG=trace enables them all).
+    assert!(
+        stderr(&build).contains("[r1] | Executing(%build)"),
+        "not at the highest verbosity:\n{}",
+        stderr(&build)
+    );
+    for p in ["one", "two"] {
+        env.library_package(p, &[], "");
+    }
+    env.write(
+        ".config/zoryn/batches/sec.toml",
+        "[batch]\nbuilders = \"r1\"\n\n[[package]]\npath = \"~/src/one\"\n\n[[package]]\npath = \"~/src/two\"\n",
+    );
+    let batch = env.zoryn(&["-vvv", "task", "batch", "sec"], &env.home);
+    assert_eq!(batch.status.code(), Some(0), "{}", both(&batch));
+
+    // Permissions: the runtime dir (ControlMaster sockets) and batch state.
+    let rt = env.root.join("run/zoryn");
+    let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().mode() & 0o7777;
+    assert_eq!(mode(&rt), 0o700, "runtime dir {}", rt.display());
+    let sockets: Vec<_> = std::fs::read_dir(&rt)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_socket()))
+        .collect();
+    assert!(
+        !sockets.is_empty(),
+        "no ControlMaster socket in {}",
+        rt.display()
+    );
+    let state = env.home.join(".local/state/zoryn/batches/sec");
+    for f in ["journal.jsonl", "batch.lock"] {
+        let p = state.join(f);
+        assert!(
+            p.is_file(),
+            "{} missing: {:?}",
+            p.display(),
+            names_in(&state)
+        );
+        assert_eq!(mode(&p), 0o600, "{}", p.display());
+    }
+    assert!(state.join("report.json").is_file() && state.join("report.html").is_file());
+
+    // No secret in any output stream or any file zoryn wrote (build logs,
+    // journal, reports, history), here or in the remote home.
+    let mut haystacks: Vec<(String, Vec<u8>)> = Vec::new();
+    for (what, o) in [("build", &build), ("batch", &batch)] {
+        haystacks.push((format!("{what} stdout"), o.stdout.clone()));
+        haystacks.push((format!("{what} stderr"), o.stderr.clone()));
+    }
+    for root in [&env.home, &host.home, &rt] {
+        for (p, b) in all_files(root) {
+            haystacks.push((p.display().to_string(), b));
+        }
+    }
+    let logs = haystacks
+        .iter()
+        .filter(|(n, _)| n.ends_with(".log") || n.contains("report.") || n.contains("journal"))
+        .count();
+    assert!(logs >= 5, "too few logs and reports scanned: {logs}");
+    for (name, bytes) in &haystacks {
+        assert!(!contains(bytes, SECRET), "the secret is in {name}");
+        for l in &key_lines {
+            assert!(!contains(bytes, l), "private key text is in {name}");
+        }
+    }
+    eprintln!(
+        "scanned {} streams and files ({logs} logs/reports/journals) for the secret and {} key lines",
+        haystacks.len(),
+        key_lines.len()
+    );
+}
+
+#[test]
+fn runtime_dir_of_another_user_is_not_used_for_sockets() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to make a runtime dir that belongs to another user");
+        return;
+    }
+    let mut env = TestEnv::new();
+    let _host = env.add_host("rt", "x86_64");
+    let out = env.ssh(
+        "rt",
+        "mkdir -p ~/hasher_1 && hasher-useradd --number=1 \"$(id -un)\"",
+    );
+    assert!(out.status.success(), "{}", both(&out));
+    env.builder(
+        "r1",
+        "host = \"rt\"\narch = \"x86_64\"\nhasher_number = 1\n",
+    );
+    // Outside the env root (chown_all would hand it to the test user):
+    // root's world-writable dir, as another user could plant in /tmp.
+    let planted = tempfile::Builder::new()
+        .prefix("zoryn-rt.")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(planted.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rt = planted.path().join("zoryn");
+    std::fs::create_dir(&rt).unwrap();
+    std::fs::set_permissions(&rt, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    env.extra_env.push((
+        "XDG_RUNTIME_DIR".into(),
+        planted.path().display().to_string(),
+    ));
+    let repo = env.gear_repo("hello", "");
+    let out = env.zoryn(&["build", "-b", "r1"], &repo);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("not sharing ssh connections")
+            && stderr(&out).contains("belongs to uid 0"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(
+        names_in(&rt),
+        Vec::<String>::new(),
+        "sockets in a foreign dir"
+    );
+    assert_eq!(std::fs::metadata(&rt).unwrap().mode() & 0o7777, 0o1777);
+}
