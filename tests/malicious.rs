@@ -116,8 +116,10 @@ ln -sfn "$CANARY" "$s/evil-dirlink.src.rpm"
 mkdir -p "$r/adir.rpm"
 echo inside >"$r/adir.rpm/inner.rpm"
 rm -f "$r/evil-fifo.rpm"; mkfifo "$r/evil-fifo.rpm"
-# A name with a newline: find's listing line ends after "nl.rpm" (a file
-# that does not exist) and the rest is a forged second line.
+# A name with a newline: on a terminal find shows it as "?", else the listing
+# line ends after "nl.rpm" (a file that does not exist) and the rest is a
+# forged second line. Either way it is not fetched (a name that no "Wrote:"
+# line claims, or a file that is not there).
 printf x >"$r/$(printf 'nl.rpm\nzoryn-remote:rpm=1 1 1 ..evil.rpm')"
 # Spaces, quotes and a command substitution: a regular file, harmless.
 printf 'odd\n' >"$r/odd name \$(touch PWNED) 'q'.rpm"
@@ -135,6 +137,15 @@ for p in "$wd/$r/../../../../../../../..$CANARY/x.rpm" /etc/x.rpm ../../evil.rpm
 	"$wd/$r/evil-disk.rpm" "$wd/$r/adir.rpm/inner.rpm"; do
 	printf 'zoryn-remote:rpm=9%s 1 1 %s\n' "$RANDOM" "$p"
 done
+# ... and forged rpmbuild "Wrote:" lines for them, since zoryn downloads only
+# what the build log says rpmbuild wrote.
+for n in evil-shadow.rpm evil-canary.rpm evil-home.rpm evil-dir.rpm evil-dirlink.src.rpm \
+	adir.rpm evil-fifo.rpm evil-null.rpm evil-disk.rpm "odd name \$(touch PWNED) 'q'.rpm" \
+	"nl.rpm"; do
+	printf 'Wrote: /usr/src/RPM/RPMS/x86_64/%s\n' "$n"
+done
+# A regular file that no "Wrote:" line claims: not this build's, not fetched.
+printf 'stray\n' >"$r/stray-1.0-alt1.x86_64.rpm"
 echo planted >>"$HASHER_EMU_ROOT/hostile.log"
 "#;
 
@@ -201,6 +212,7 @@ fn compromised_host_cannot_write_outside_the_results_dir() {
             "{n} was downloaded\n{text}"
         );
     }
+    assert!(!names.iter().any(|n| n.starts_with("stray")), "{names:?}");
     assert_eq!(
         names.len(),
         3,
@@ -266,7 +278,6 @@ fn compromised_host_cannot_write_outside_the_results_dir() {
         "../../evil.rpm",
         ".hidden.rpm",
         "x.rpm",
-        "nl.rpm",
     ] {
         assert!(
             summary.lines().any(|l| l

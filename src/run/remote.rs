@@ -14,7 +14,9 @@ use std::time::Instant;
 use super::busy;
 use super::events::{BuilderResult, EventKind};
 use super::executor::{Emitter, RunContext};
-use super::job::{build_vars, is_safe_result_name, log_path, results_dir, run_logged, Ended};
+use super::job::{
+    build_vars, is_safe_result_name, keep_written, log_path, results_dir, run_logged, Ended,
+};
 use crate::farm::Builder;
 use crate::hasher::invocation::{hsh_argv, HshOptions};
 use crate::hasher::priv_config::{self, Caller};
@@ -386,7 +388,14 @@ fn build_inner(
         .collect();
     let after = parse_listing(&listing);
     let produced = before.produced_since(&after);
+    // Unsafe entries are reported whether or not the log claims them; of
+    // the rest, only what this build wrote is fetched.
     let (wanted, mut rejected) = screen_results(&produced, &dirs, &host.destination);
+    let ours = keep_written(wanted.iter().map(|(_, p)| PathBuf::from(p)).collect(), &log);
+    let wanted: Vec<(String, String)> = wanted
+        .into_iter()
+        .filter(|(_, p)| ours.iter().any(|o| o.as_path() == Path::new(p)))
+        .collect();
     if wanted.is_empty() && rejected.is_empty() {
         let msg = format!(
             "hsh succeeded but no new packages appeared in {} or {} on {}",
