@@ -177,6 +177,13 @@ fn compromised_host_cannot_write_outside_the_results_dir() {
     // The attack really happened on the host.
     let hostile_log = std::fs::read_to_string(host.emu_root.join("hostile.log")).unwrap();
     assert!(hostile_log.contains("planted"), "{hostile_log}\n{text}");
+    // Device files need root on the host; as another user the hostile
+    // script says so (and the forged listing still names them: "gone").
+    assert!(
+        hostile_log.contains("devices-made")
+            || hostile_log.contains("devices-skipped: remote user"),
+        "{hostile_log}"
+    );
     let remote_rpms = host.home.join("hasher_1/repo/x86_64/RPMS.hasher");
     for n in [
         "evil-shadow.rpm",

@@ -242,7 +242,8 @@ fn four_clients_share_three_hosts_and_ten_slots_for_200_builds() {
         );
     }
 
-    // Every batch: 50 jobs, all OK.
+    // Every batch: 50 jobs, all OK; the four batch runs overlapped in time.
+    let mut spans = Vec::new();
     for k in 0..PROCESSES {
         let report = env
             .home
@@ -252,7 +253,15 @@ fn four_clients_share_three_hosts_and_ten_slots_for_200_builds() {
         let jobs = report["jobs"].as_array().unwrap();
         assert_eq!(jobs.len(), PACKAGES_PER_PROCESS, "{report}");
         assert!(jobs.iter().all(|j| j["result"] == "OK"), "{report}");
+        let start = report["started_unix"].as_f64().unwrap();
+        spans.push((start, start + report["wall_secs"].as_f64().unwrap()));
     }
+    let latest_start = spans.iter().map(|s| s.0).fold(f64::MIN, f64::max);
+    let earliest_end = spans.iter().map(|s| s.1).fold(f64::MAX, f64::min);
+    assert!(
+        latest_start < earliest_end,
+        "the four batches did not all run at the same time: {spans:?}"
+    );
 
     // Results: each package's two RPMs, exactly once, right content, and
     // nothing of any other package in its results.
