@@ -7,6 +7,13 @@
 //! remote terminal with its output streamed into the local log, list the
 //! results again and download only the new ones. Ctrl-C stops the remote hsh
 //! and waits until its workdir lock is free.
+//!
+//! The host is not trusted with what lands on this machine: every listed
+//! result must be a plain `*.rpm` name directly in one of the two result
+//! dirs and arrive as a regular file; anything else is rejected and named
+//! (the build still succeeds with its real RPMs; the run exits 3). Of the
+//! new files, only those the build log says rpmbuild wrote are taken, since
+//! other clients may use the same slot's repo at the same time.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -4,7 +4,9 @@
 //! and absolute remote paths. Uploads use `--ignore-times` so a tarball that
 //! changed within the same second with the same size is still compared, and
 //! rsync's delta algorithm keeps the bytes sent close to the size of the
-//! change. Downloads copy regular files only, never symlinks or devices.
+//! change. Downloads copy regular files only, never symlinks or devices,
+//! named in a NUL-separated `--files-from` list (no globbing, no remote
+//! shell) and landing flat in the local directory (`--no-relative`).
 
 use std::io::Write;
 use std::path::Path;
