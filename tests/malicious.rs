@@ -574,3 +574,60 @@ fn runtime_dir_of_another_user_is_not_used_for_sockets() {
     );
     assert_eq!(std::fs::metadata(&rt).unwrap().mode() & 0o7777, 0o1777);
 }
+
+#[test]
+fn batch_on_a_compromised_host_keeps_real_rpms_and_reports_rejections() {
+    let env = TestEnv::new();
+    compromise_hsh(&env);
+    let host = remote_host(&env, "badhost");
+    let canary = env.root.join("canary");
+    std::fs::create_dir_all(&canary).unwrap();
+    std::fs::write(canary.join("secret.txt"), "canary secret\n").unwrap();
+    std::fs::write(
+        host.emu_root.join("hostile.sh"),
+        format!(
+            "CANARY='{}'\nLOCAL_HOME='{}'\n{HOSTILE}",
+            canary.display(),
+            env.home.display()
+        ),
+    )
+    .unwrap();
+    env.library_package("base", &[], "");
+    env.library_package("user", &["base"], "");
+    env.write(
+        ".config/zoryn/batches/bad.toml",
+        "[batch]\nbuilders = \"shady\"\n\n[[package]]\npath = \"~/src/base\"\n\n[[package]]\npath = \"~/src/user\"\n",
+    );
+    let canary_before = snapshot(&canary);
+    let out = env.zoryn(&["task", "batch", "bad"], &env.home);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.home.join(".local/state/zoryn/batches/bad/report.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["exit_code"], 3, "{report}");
+    for j in report["jobs"].as_array().unwrap() {
+        assert_eq!(j["result"], "OK", "{j}");
+        let msg = j["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains("rejected result(s)")
+                && msg.contains("badhost: ")
+                && msg.contains("evil-shadow.rpm"),
+            "{j}"
+        );
+        for p in j["packages"].as_array().unwrap() {
+            let p = Path::new(p.as_str().unwrap());
+            let m = std::fs::symlink_metadata(p).unwrap();
+            assert!(m.file_type().is_file(), "{}", p.display());
+            assert!(!p.file_name().unwrap().to_string_lossy().starts_with("evil"));
+        }
+    }
+    // The dependent package really got base's RPM through the chain.
+    assert!(
+        host.events_text().contains("base-devel-1.0-alt1"),
+        "{}",
+        host.events_text()
+    );
+    assert_eq!(canary_before, snapshot(&canary), "canary dir changed");
+}
