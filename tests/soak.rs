@@ -143,6 +143,59 @@ fn parse_lock_log(text: &str) -> Vec<LockLine> {
 }
 
 /// `%{NAME}-%{VERSION}` of each RPM, in order (one rpm run for all).
+/// The lock intervals `(workdir, acquire ns, release ns)` of a lock log, or
+/// why it shows a broken lock: an acquire while another pid held the same
+/// workdir (double booking), a release by a pid that did not hold it, or an
+/// acquire that was never released.
+fn check_lock_log(text: &str) -> Result<Vec<(String, u128, u128)>, String> {
+    let mut held: BTreeMap<String, (u32, u128)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for l in parse_lock_log(text) {
+        if l.acquire {
+            if let Some((other, _)) = held.get(&l.workdir) {
+                return Err(format!(
+                    "double-booked slot {}: pid {} acquired while pid {other} held it",
+                    l.workdir, l.pid
+                ));
+            }
+            held.insert(l.workdir, (l.pid, l.ns));
+        } else {
+            match held.remove(&l.workdir) {
+                Some((pid, start)) if pid == l.pid => out.push((l.workdir, start, l.ns)),
+                other => {
+                    return Err(format!(
+                        "release by pid {} of {} that it did not hold ({other:?})",
+                        l.pid, l.workdir
+                    ))
+                }
+            }
+        }
+    }
+    if !held.is_empty() {
+        return Err(format!("never released: {held:?}"));
+    }
+    Ok(out)
+}
+
+/// The checker itself catches what it is for.
+#[test]
+fn lock_log_check_finds_double_booking_and_leaks() {
+    let ok = "acquire /w/a 1 10\nacquire /w/b 2 11\nrelease /w/a 1 12\nrelease /w/b 2 13\n";
+    assert_eq!(check_lock_log(ok).unwrap().len(), 2);
+    let double = "acquire /w/a 1 10\nacquire /w/a 2 11\nrelease /w/a 2 12\nrelease /w/a 1 13\n";
+    assert!(check_lock_log(double)
+        .unwrap_err()
+        .contains("double-booked"));
+    let foreign = "acquire /w/a 1 10\nrelease /w/a 2 11\n";
+    assert!(check_lock_log(foreign)
+        .unwrap_err()
+        .contains("did not hold"));
+    let leak = "acquire /w/a 1 10\nrelease /w/a 1 11\nacquire /w/a 3 12\n";
+    assert!(check_lock_log(leak).unwrap_err().contains("never released"));
+    let spaces = "acquire /w/my slot 1 10\nrelease /w/my slot 1 11\n";
+    assert_eq!(check_lock_log(spaces).unwrap()[0].0, "/w/my slot");
+}
+
 fn rpm_name_versions(paths: &[PathBuf]) -> Vec<String> {
     let out = Command::new("rpm")
         .args(["-qp", "--nosignature", "--qf", "%{NAME}-%{VERSION}\\n"])
@@ -305,33 +358,13 @@ fn four_clients_share_three_hosts_and_ten_slots_for_200_builds() {
     let mut intervals: Vec<(u128, u128)> = Vec::new();
     for host in &hosts {
         let text = std::fs::read_to_string(host.emu_root.join("lock.log")).unwrap();
-        let mut held: BTreeMap<String, (u32, u128)> = BTreeMap::new();
-        for l in parse_lock_log(&text) {
-            if l.acquire {
-                if let Some((other, _)) = held.get(&l.workdir) {
-                    panic!(
-                        "double-booked slot {}:{}: pid {} acquired while pid {other} held it\n{text}",
-                        host.alias, l.workdir, l.pid
-                    );
-                }
-                held.insert(l.workdir.clone(), (l.pid, l.ns));
-                builds += 1;
-                slots_used.insert(format!("{}:{}", host.alias, l.workdir));
-            } else {
-                match held.remove(&l.workdir) {
-                    Some((pid, start)) if pid == l.pid => intervals.push((start, l.ns)),
-                    other => panic!(
-                        "release by pid {} of {} that it did not hold ({other:?})\n{text}",
-                        l.pid, l.workdir
-                    ),
-                }
-            }
+        let held = check_lock_log(&text)
+            .unwrap_or_else(|e| panic!("lock log of {}: {e}\n{text}", host.alias));
+        builds += held.len();
+        for (workdir, start, end) in held {
+            slots_used.insert(format!("{}:{workdir}", host.alias));
+            intervals.push((start, end));
         }
-        assert!(
-            held.is_empty(),
-            "never released on {}: {held:?}",
-            host.alias
-        );
     }
     let expected = PROCESSES * PACKAGES_PER_PROCESS;
     assert!(builds >= expected, "{builds} builds, expected {expected}");
