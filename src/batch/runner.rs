@@ -438,6 +438,8 @@ impl<'a> BatchRun<'a> {
         let mut host_failures: HashMap<String, u32> = HashMap::new();
         let mut stopping = false;
         let mut any_failed = false;
+        // A host listed results that were not downloaded (exit 3).
+        let mut any_rejected = false;
         let mut reported_waiting: HashSet<(usize, usize)> = HashSet::new();
         let packages = &packages;
         let chain = &chain;
@@ -701,6 +703,14 @@ impl<'a> BatchRun<'a> {
                         record(JobOutcome::Done, added, None, &mut journal);
                         lanes[li].sched.finish(job, true);
                         rep.result = "OK".into();
+                        if !result.rejected.is_empty() {
+                            any_rejected = true;
+                            rep.message = Some(format!(
+                                "{} rejected result(s): {}",
+                                result.rejected.len(),
+                                result.rejected.join("; ")
+                            ));
+                        }
                         rep.packages = result
                             .packages
                             .iter()
@@ -888,7 +898,7 @@ impl<'a> BatchRun<'a> {
             .any(|j| matches!(j.result.as_str(), "FAIL" | "BLOCKED"))
         {
             1
-        } else if jobs.iter().any(|j| j.result == "NOT RUN") {
+        } else if any_rejected || jobs.iter().any(|j| j.result == "NOT RUN") {
             3
         } else {
             0

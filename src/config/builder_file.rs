@@ -45,18 +45,21 @@ pub const KEYS: &[&str] = &[
 
 /// Why a builder name is not allowed, if it is not.
 pub fn check_name(name: &str) -> Result<(), String> {
+    // Shown escaped: the name may hold a newline or an escape sequence.
+    let shown = name.escape_debug();
     let Some(first) = name.chars().next() else {
         return Err("a builder name cannot be empty".into());
     };
     if !first.is_ascii_alphabetic() {
-        return Err(format!("builder name `{name}` must start with a letter"));
+        return Err(format!("builder name `{shown}` must start with a letter"));
     }
     if let Some(bad) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
     {
         return Err(format!(
-            "builder name `{name}` contains `{bad}`; only ASCII letters, digits, `-` and `_` are allowed"
+            "builder name `{shown}` contains `{}`; only ASCII letters, digits, `-` and `_` are allowed",
+            bad.escape_debug()
         ));
     }
     Ok(())
@@ -262,6 +265,9 @@ mod tests {
             assert!(e.hint.unwrap().contains("rename the file"), "{bad}");
         }
         assert!(check_name("p11-x86_64").is_ok());
+        // Control characters are shown escaped, never raw.
+        let e = check_name("a\nzoryn: error: forged").unwrap_err();
+        assert!(!e.contains('\n') && e.contains("a\\nzoryn"), "{e}");
     }
 
     #[test]

@@ -38,7 +38,14 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
+        // A file name with a newline or an escape sequence must not forge
+        // lines of the error output: show control characters escaped.
+        let file = self.file.display().to_string();
+        if file.chars().any(char::is_control) {
+            write!(f, "{}", file.escape_debug())?;
+        } else {
+            write!(f, "{file}")?;
+        }
         if self.line > 0 {
             write!(f, ":{}:{}", self.line, self.column)?;
         }

@@ -57,6 +57,7 @@ mod tests {
             message: Some("hsh exited with status 1 on arm.internal".into()),
             hint: None,
             log_tail: vec!["error: x".into()],
+            rejected: vec![],
         };
         let kinds = vec![
             EventKind::RunStarted {

@@ -367,6 +367,7 @@ mod tests {
                     message: None,
                     hint: None,
                     log_tail: vec![],
+                    rejected: vec![],
                 }),
             ),
             ev(
@@ -380,6 +381,7 @@ mod tests {
                     message: Some("hsh exited with status 1".into()),
                     hint: None,
                     log_tail: vec![],
+                    rejected: vec![],
                 }),
             ),
         ];

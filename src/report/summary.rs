@@ -57,6 +57,12 @@ pub fn render(results: &[BuilderResult]) -> String {
                 for p in &r.packages {
                     let _ = writeln!(out, "{name}: {}", short_path(p).display());
                 }
+                for x in &r.rejected {
+                    let _ = writeln!(out, "{name}: warning: rejected result from {x}");
+                }
+                if let (false, Some(h)) = (r.rejected.is_empty(), &r.hint) {
+                    let _ = writeln!(out, "  hint: {h}");
+                }
             }
             _ => {
                 if let Some(m) = &r.message {
@@ -98,6 +104,7 @@ mod tests {
             packages: vec![],
             log: Some("/nonexistent/.gear/build.local.log".into()),
             message: None,
+            rejected: vec![],
             hint: None,
             log_tail: vec![],
         }

@@ -67,6 +67,11 @@ pub struct BuilderResult {
     pub hint: Option<String>,
     /// Last lines of the log for a failed build.
     pub log_tail: Vec<String>,
+    /// Result entries a remote host listed that were not downloaded
+    /// (unsafe names, symlinks, special files), each `NAME: reason`. A
+    /// successful build with rejected entries makes the run exit 3.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<String>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -166,6 +166,7 @@ fn cancelled(b: &Builder) -> BuilderResult {
         message: Some("not started: interrupted".into()),
         hint: None,
         log_tail: vec![],
+        rejected: vec![],
     }
 }
 
@@ -355,6 +356,8 @@ fn prefer_free(ctx: &RunContext<'_>, builders: &[&Builder]) -> HashMap<String, B
 
 /// SPEC 8 from the results: 1 when a build failed, else 130 when one was
 /// cancelled (Ctrl-C or the TUI), else 3 when a builder was unusable or busy,
+/// or a remote host listed results that were rejected (a host that
+/// misbehaves is an infrastructure problem even when its build succeeded),
 /// else 0 (skips are fine). A build failure wins over the cancellations that
 /// `--fail-fast` causes; the caller returns 130 for Ctrl-C regardless.
 pub fn exit_code(results: &[BuilderResult]) -> i32 {
@@ -363,7 +366,11 @@ pub fn exit_code(results: &[BuilderResult]) -> i32 {
         1
     } else if has(Outcome::Cancelled) {
         130
-    } else if has(Outcome::Unusable) || has(Outcome::Busy) || has(Outcome::Lost) {
+    } else if has(Outcome::Unusable)
+        || has(Outcome::Busy)
+        || has(Outcome::Lost)
+        || results.iter().any(|r| !r.rejected.is_empty())
+    {
         3
     } else {
         0
@@ -389,6 +396,7 @@ mod tests {
             message: None,
             hint: None,
             log_tail: vec![],
+            rejected: vec![],
         }
     }
 

@@ -24,6 +24,8 @@ pub struct Ended {
     pub packages: Vec<PathBuf>,
     pub log: Option<PathBuf>,
     pub log_tail: Vec<String>,
+    /// Remote result entries that were not downloaded (`NAME: reason`).
+    pub rejected: Vec<String>,
 }
 
 impl Ended {
@@ -35,6 +37,7 @@ impl Ended {
             packages: vec![],
             log: None,
             log_tail: vec![],
+            rejected: vec![],
         }
     }
 
@@ -46,6 +49,7 @@ impl Ended {
             packages: vec![],
             log: None,
             log_tail: vec![],
+            rejected: vec![],
         }
     }
 
@@ -57,6 +61,7 @@ impl Ended {
             packages: vec![],
             log: None,
             log_tail: vec![],
+            rejected: vec![],
         }
     }
 
@@ -68,6 +73,7 @@ impl Ended {
             packages: vec![],
             log: None,
             log_tail: vec![],
+            rejected: vec![],
         }
     }
 
@@ -79,6 +85,7 @@ impl Ended {
             packages: vec![],
             log: Some(log.to_path_buf()),
             log_tail,
+            rejected: vec![],
         }
     }
 
@@ -90,6 +97,7 @@ impl Ended {
             packages: vec![],
             log: log.map(Path::to_path_buf),
             log_tail: vec![],
+            rejected: vec![],
         }
     }
 
@@ -101,6 +109,7 @@ impl Ended {
             packages,
             log: Some(log.to_path_buf()),
             log_tail: vec![],
+            rejected: vec![],
         }
     }
 
@@ -114,6 +123,7 @@ impl Ended {
             message: self.message,
             hint: self.hint,
             log_tail: self.log_tail,
+            rejected: self.rejected,
         }
     }
 }
@@ -310,18 +320,86 @@ pub fn run_logged(
 
 /// A name a builder host may hand back as a result: a plain `*.rpm` file
 /// name, nothing that could escape the results directory.
+/// File names of the packages this build's rpmbuild reported writing
+/// (`Wrote: PATH` lines in the build log; hasher moves exactly these into
+/// its repo). Empty when the log has none (output suppressed, or unreadable).
+///
+/// The result dirs are shared: another zoryn process (or person) can put
+/// files into a slot's repo while this build runs, e.g. the earlier RPMs of
+/// its own batch right before its build, or its results right after ours.
+/// A before/after listing alone would count those as ours.
+pub fn written_by_build(log: &Path) -> std::collections::HashSet<String> {
+    let Ok(text) = std::fs::read(log) else {
+        return Default::default();
+    };
+    String::from_utf8_lossy(&text)
+        .lines()
+        .filter_map(|l| l.split("Wrote: ").nth(1))
+        .filter_map(|p| p.trim_end().rsplit('/').next())
+        .filter(|n| n.ends_with(".rpm"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Keep the files of `produced` that this build wrote (see
+/// [`written_by_build`]); all of them when the log names none.
+pub fn keep_written(produced: Vec<PathBuf>, log: &Path) -> Vec<PathBuf> {
+    let written = written_by_build(log);
+    if written.is_empty() {
+        return produced;
+    }
+    produced
+        .into_iter()
+        .filter(|p| {
+            let ours = p
+                .file_name()
+                .is_some_and(|n| written.contains(n.to_string_lossy().as_ref()));
+            if !ours {
+                tracing::debug!(
+                    "{} is new in the hasher repo but not from this build",
+                    p.display()
+                );
+            }
+            ours
+        })
+        .collect()
+}
+
+/// A result file name zoryn will create locally: one plain, visible path
+/// component ending in `.rpm`, without control characters (a newline would
+/// forge lines of the remote listing and of the logs).
 pub fn is_safe_result_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
         && name.ends_with(".rpm")
         && !name.contains('/')
-        && !name.contains('\0')
-        && name != ".."
+        && !name.chars().any(char::is_control)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_files_the_build_wrote_are_kept() {
+        let t = tempfile::tempdir().unwrap();
+        let log = t.path().join("build.log");
+        std::fs::write(
+            &log,
+            "Processing files: a-1-alt1\nWrote: /usr/src/RPM/SRPMS/a-1-alt1.src.rpm\r\n\
+             Wrote: /usr/src/RPM/RPMS/x86_64/a-1-alt1.x86_64.rpm\n",
+        )
+        .unwrap();
+        let produced = vec![
+            PathBuf::from("/w/repo/SRPMS.hasher/a-1-alt1.src.rpm"),
+            PathBuf::from("/w/repo/x86_64/RPMS.hasher/a-1-alt1.x86_64.rpm"),
+            PathBuf::from("/w/repo/x86_64/RPMS.hasher/other-2-alt1.x86_64.rpm"),
+        ];
+        assert_eq!(keep_written(produced.clone(), &log), produced[..2].to_vec());
+        // No "Wrote:" lines (output suppressed): nothing is dropped.
+        std::fs::write(&log, "quiet\n").unwrap();
+        assert_eq!(keep_written(produced.clone(), &log), produced);
+    }
 
     #[test]
     fn unsafe_result_names_are_refused() {
@@ -333,6 +411,9 @@ mod tests {
             "a/b.rpm",
             "x.txt",
             "",
+            "a\nb.rpm",
+            "a\rb.rpm",
+            "a\0b.rpm",
         ] {
             assert!(!is_safe_result_name(bad), "{bad}");
         }

@@ -13,7 +13,7 @@ use super::busy;
 use super::cancel::CancelToken;
 use super::events::{BuilderResult, EventKind};
 use super::executor::{Emitter, RunContext};
-use super::job::{build_vars, log_path, results_dir, run_logged, Ended};
+use super::job::{build_vars, keep_written, log_path, results_dir, run_logged, Ended};
 use crate::farm::Builder;
 use crate::hasher::invocation::{hsh_argv, HshOptions};
 use crate::hasher::priv_config::{self, Caller};
@@ -120,7 +120,7 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter, cancel: &Cance
         builder: b.name.clone(),
         phase: Phase::Collecting,
     });
-    let produced = before.produced_since(&Snapshot::take(&dirs));
+    let produced = keep_written(before.produced_since(&Snapshot::take(&dirs)), &log);
     if produced.is_empty() {
         let msg = format!(
             "hsh succeeded but no new packages appeared in {} or {}",

@@ -7,6 +7,13 @@
 //! remote terminal with its output streamed into the local log, list the
 //! results again and download only the new ones. Ctrl-C stops the remote hsh
 //! and waits until its workdir lock is free.
+//!
+//! The host is not trusted with what lands on this machine: every listed
+//! result must be a plain `*.rpm` name directly in one of the two result
+//! dirs and arrive as a regular file; anything else is rejected and named
+//! (the build still succeeds with its real RPMs; the run exits 3). Of the
+//! new files, only those the build log says rpmbuild wrote are taken, since
+//! other clients may use the same slot's repo at the same time.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,7 +21,9 @@ use std::time::Instant;
 use super::busy;
 use super::events::{BuilderResult, EventKind};
 use super::executor::{Emitter, RunContext};
-use super::job::{is_safe_result_name, log_path, results_dir, run_logged, vars_for, Ended};
+use super::job::{
+    is_safe_result_name, keep_written, log_path, results_dir, run_logged, vars_for, Ended,
+};
 use crate::config::global::GlobalConfig;
 use crate::farm::Builder;
 use crate::hasher::invocation::{hsh_argv, HshOptions};
@@ -545,36 +554,15 @@ fn build_inner(
     let before = lines.before;
     let after = lines.after;
     let produced = before.produced_since(&after);
-    let mut names = Vec::new();
-    let mut remote_files = Vec::new();
-    for p in &produced {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let parent_ok = p
-            .parent()
-            .is_some_and(|d| d == dirs.rpms || d == dirs.srpms);
-        if !is_safe_result_name(&name) || !parent_ok {
-            return Ended::unusable(
-                format!(
-                    "{} reported a result outside the hasher repo or with an unsafe name: {}",
-                    host.destination,
-                    p.display()
-                ),
-                "nothing was downloaded; check the builder host".into(),
-            );
-        }
-        remote_files.push(RemoteFile {
-            dir: p
-                .parent()
-                .map(|d| d.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            name: name.clone(),
-        });
-        names.push(name);
-    }
-    if names.is_empty() {
+    // Unsafe entries are reported whether or not the log claims them; of
+    // the rest, only what this build wrote is fetched.
+    let (wanted, mut rejected) = screen_results(&produced, &dirs, &host.destination);
+    let ours = keep_written(wanted.iter().map(|(_, p)| PathBuf::from(p)).collect(), &log);
+    let wanted: Vec<(String, String)> = wanted
+        .into_iter()
+        .filter(|(_, p)| ours.iter().any(|o| o.as_path() == Path::new(p)))
+        .collect();
+    if wanted.is_empty() && rejected.is_empty() {
         let msg = format!(
             "hsh succeeded but no new packages appeared in {} or {} on {}",
             dirs.rpms.display(),
@@ -584,28 +572,91 @@ fn build_inner(
         return Ended::failed(msg, &log, log_tail);
     }
     let dest = results_dir(ctx, b);
-    match download(&host, &remote_files, &names, &dest, cancel) {
-        Ok(packages) => Ended::success(packages, &log),
-        Err(e) => {
-            if cancel.is_cancelled() {
-                Ended::cancelled(Some(&log))
-            } else {
-                transport_failure(e)
+    let packages = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        match download(&host, &wanted, &dest, cancel) {
+            Ok((packages, missing)) => {
+                rejected.extend(missing);
+                packages
+            }
+            Err(e) => {
+                return if cancel.is_cancelled() {
+                    Ended::cancelled(Some(&log))
+                } else {
+                    transport_failure(e)
+                };
             }
         }
+    };
+    if packages.is_empty() {
+        return Ended::unusable(
+            format!(
+                "{} listed only results that were rejected: {}",
+                host.destination,
+                rejected.join("; ")
+            ),
+            "nothing was downloaded; check the builder host, it may be compromised".into(),
+        );
     }
+    let mut ended = Ended::success(packages, &log);
+    // Named one by one in the summary and the JSON result.
+    if !rejected.is_empty() {
+        ended.hint = Some(format!(
+            "{} listed files that are not plain results in its hasher repo; \
+             check that host, it may be compromised",
+            host.destination
+        ));
+    }
+    ended.rejected = rejected;
+    ended
+}
+
+/// Split what the remote listing claims this build produced into
+/// `(name, remote path)` pairs zoryn will download and the rejected
+/// entries (`HOST: "PATH": reason`). Accepted: a safe file name directly in one of
+/// the two result dirs, each name once. The listing comes from the host,
+/// so every entry is untrusted.
+fn screen_results(
+    produced: &[PathBuf],
+    dirs: &ResultDirs,
+    host: &str,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    let mut rejected = Vec::new();
+    for p in produced {
+        let shown = format!("{host}: {:?}", p.to_string_lossy());
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        let parent_ok = p
+            .parent()
+            .is_some_and(|d| d == dirs.rpms || d == dirs.srpms);
+        let Some(name) = name.filter(|_| parent_ok) else {
+            rejected.push(format!("{shown}: not a file directly in the hasher repo"));
+            continue;
+        };
+        if !is_safe_result_name(&name) {
+            rejected.push(format!("{shown}: unsafe file name"));
+        } else if wanted.iter().any(|(n, _)| *n == name) {
+            rejected.push(format!("{shown}: the same name twice"));
+        } else {
+            wanted.push((name, p.to_string_lossy().into_owned()));
+        }
+    }
+    (wanted, rejected)
 }
 
 /// Download into a hidden staging dir inside `dest` (one SSH session, see
-/// [`stream::fetch`]), then rename each file into place: a reader never sees a
-/// partial RPM, a failed download leaves nothing behind.
+/// [`stream::fetch`]), then rename each file into place: a reader never
+/// sees a partial RPM, a failed download leaves nothing behind. Returns the
+/// files placed and, as `HOST: "PATH": reason`, the wanted files that did
+/// not arrive as regular files (the remote entry is a symlink, a directory,
+/// a special file, or gone) and anything else the host sent.
 fn download(
     host: &Host,
-    remote_files: &[RemoteFile],
-    names: &[String],
+    wanted: &[(String, String)],
     dest: &Path,
     cancel: &CancelToken,
-) -> Result<Vec<PathBuf>, TransportError> {
+) -> Result<(Vec<PathBuf>, Vec<String>), TransportError> {
     let local_err = |e: std::io::Error| TransportError {
         host: host.destination.clone(),
         message: format!("cannot write results into {}: {e}", dest.display()),
@@ -617,21 +668,41 @@ fn download(
         .prefix(".zoryn-dl.")
         .tempdir_in(dest)
         .map_err(local_err)?;
-    stream::fetch(host, remote_files, staging.path(), cancel)?;
+    let remote_files: Vec<RemoteFile> = wanted
+        .iter()
+        .map(|(name, path)| RemoteFile {
+            dir: Path::new(path)
+                .parent()
+                .map(|d| d.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            name: name.clone(),
+        })
+        .collect();
+    let skipped = stream::fetch(host, &remote_files, staging.path(), cancel)?;
     let mut out = Vec::new();
-    for n in names {
+    let mut missing = Vec::new();
+    for (n, remote) in wanted {
         let from = staging.path().join(n);
-        let meta = std::fs::symlink_metadata(&from).map_err(local_err)?;
-        if !meta.file_type().is_file() {
-            return Err(local_err(std::io::Error::other(format!(
-                "{n} did not arrive as a regular file"
-            ))));
+        match std::fs::symlink_metadata(&from) {
+            Ok(m) if m.file_type().is_file() => {
+                let to = dest.join(n);
+                std::fs::rename(&from, &to).map_err(local_err)?;
+                out.push(to);
+            }
+            _ => missing.push(format!(
+                "{}: {remote:?}: not a regular file there (symlink, directory, special file or gone)",
+                host.destination
+            )),
         }
-        let to = dest.join(n);
-        std::fs::rename(&from, &to).map_err(local_err)?;
-        out.push(to);
     }
-    Ok(out)
+    // Members the host sent that were not asked for as they are.
+    missing.extend(
+        skipped
+            .into_iter()
+            .filter(|(name, _)| !wanted.iter().any(|(n, _)| n == name))
+            .map(|(name, why)| format!("{}: {name:?}: {why}", host.destination)),
+    );
+    Ok((out, missing))
 }
 
 /// Make sure nothing of an interrupted build keeps running on the host:

@@ -36,6 +36,9 @@ pub struct SshSettings {
     pub persist: Duration,
     pub max_sessions: u32,
     pub runtime_dir: PathBuf,
+    /// Whether `runtime_dir` was found (or made) private, decided on first
+    /// use: ControlMaster sockets only go into a directory of ours, 0700.
+    pub runtime_ok: Arc<OnceLock<bool>>,
 }
 
 impl SshSettings {
@@ -46,8 +49,65 @@ impl SshSettings {
             persist: global.ssh.persist,
             max_sessions: global.ssh.max_sessions,
             runtime_dir,
+            runtime_ok: Arc::new(OnceLock::new()),
         }
     }
+
+    /// Multiplex through a ControlMaster? Only when configured and the
+    /// runtime dir is private; otherwise every ssh connects on its own (and
+    /// a warning says why once).
+    pub fn use_master(&self) -> bool {
+        self.multiplexing
+            && *self
+                .runtime_ok
+                .get_or_init(|| match private_dir(&self.runtime_dir) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        tracing::warn!(
+                            "not sharing ssh connections (ControlMaster): {why}; \
+                             set XDG_RUNTIME_DIR to a directory only you can use"
+                        );
+                        false
+                    }
+                })
+    }
+}
+
+/// Make `dir` exist as a directory of this user that nobody else can use
+/// (created 0700; an existing one of ours is tightened to 0700). Refused: a
+/// symlink, something else than a directory, another owner — a
+/// ControlMaster socket there could be used or replaced by someone else.
+pub fn private_dir(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if let Some(parent) = dir.parent() {
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent);
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| format!("cannot inspect {}: {e}", dir.display()))?;
+    if !meta.file_type().is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!(
+            "{} belongs to uid {}, not to you (uid {me})",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot make {} private: {e}", dir.display()))?;
+    }
+    Ok(())
 }
 
 /// Quote argv for the remote POSIX shell: each word stays one argument.
@@ -164,7 +224,7 @@ impl Host {
             format!("ServerAliveCountMax={ALIVE_COUNT}"),
             format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}"),
         ];
-        if self.settings.multiplexing {
+        if self.settings.use_master() {
             o.push("ControlMaster=auto".into());
             o.push(format!(
                 "ControlPath={}",
@@ -225,7 +285,7 @@ impl Host {
     /// `ssh -O check`, and if the socket is there but the master does not
     /// answer, ask it to exit and remove the socket. Done once per run.
     pub fn check_master(&self, cancel: &CancelToken) {
-        if !self.settings.multiplexing {
+        if !self.settings.use_master() {
             return;
         }
         let mut checked = self
@@ -236,11 +296,6 @@ impl Host {
             return;
         }
         *checked = true;
-        let _ = std::fs::create_dir_all(&self.settings.runtime_dir);
-        let _ = std::fs::set_permissions(
-            &self.settings.runtime_dir,
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        );
         // One `ssh -O check` answers the common cases: a live master, or no
         // socket at all. Only a socket nobody answers on is looked up
         // (`ssh -G`) and replaced.
@@ -425,10 +480,12 @@ impl Hosts {
                 let settings = self.settings.clone().unwrap_or_else(|| {
                     Arc::new(SshSettings {
                         program: vec!["ssh".into()],
-                        multiplexing: true,
+                        // No socket in a shared temp dir.
+                        multiplexing: false,
                         persist: Duration::from_secs(120),
                         max_sessions: 8,
                         runtime_dir: std::env::temp_dir(),
+                        runtime_ok: Arc::new(OnceLock::new()),
                     })
                 });
                 Arc::new(Host::new(destination, settings))
@@ -450,8 +507,30 @@ mod tests {
                 persist: Duration::from_secs(120),
                 max_sessions: 2,
                 runtime_dir: PathBuf::from("/run/u/zoryn"),
+                runtime_ok: Arc::new(OnceLock::from(true)),
             }),
         )
+    }
+
+    #[test]
+    fn runtime_dir_is_made_private_or_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let fresh = t.path().join("run/zoryn");
+        private_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        let loose = t.path().join("loose");
+        std::fs::create_dir(&loose).unwrap();
+        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o777)).unwrap();
+        private_dir(&loose).unwrap();
+        assert_eq!(mode(&loose), 0o700);
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        assert!(private_dir(&link).unwrap_err().contains("not a directory"));
+        let file = t.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(private_dir(&file).is_err());
     }
 
     #[test]

@@ -443,6 +443,7 @@ mod tests {
                 message: None,
                 hint: None,
                 log_tail: vec![],
+                rejected: vec![],
             }),
         ));
         assert_eq!(m.rows[0].status(), "OK");

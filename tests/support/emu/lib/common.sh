@@ -307,11 +307,30 @@ emu_hang()
 
 ### The workdir lock, as in hasher's lock_workdir.
 
+# The lock log: one line per workdir lock taken or given back, appended
+# under flock on the log itself, written while the workdir lock is held (so
+# the order of lines is the order of the lock's owners):
+#   acquire <workdir> <pid> <ns>   /   release <workdir> <pid> <ns>
+# <ns> is CLOCK_REALTIME in nanoseconds (`date +%s%N`; the shell has no
+# monotonic clock: use the line order, not the times, to check exclusion).
+# File: knob LOCK_LOG, else $HASHER_EMU_ROOT/lock.log; `LOCK_LOG=off` disables it.
+emu_lock_log()
+{
+	local file
+	file="$(emu_knob LOCK_LOG "$emu_number")"
+	[ -n "$file" ] || file="$HASHER_EMU_ROOT/lock.log"
+	[ "$file" != off ] || return 0
+	{
+		flock 8 && printf '%s %s %s %s\n' "$1" "$workdir" "$$" "$(date +%s%N)" >&8
+	} 8>>"$file" 9<&- || :
+}
+
 emu_locked=
 emu_lock_acquired()
 {
 	echo $$ >"$workdir/pid"
 	emu_locked=1
+	emu_lock_log acquire
 	emu_event lock-acquired
 	emu_verbose "Locked working directory \`$workdir'"
 }
@@ -361,6 +380,7 @@ emu_unlock_workdir()
 {
 	[ -n "$emu_locked" ] || return 0
 	emu_locked=
+	emu_lock_log release
 	flock -u 9 2>/dev/null || :
 	exec 9<&-
 	emu_event lock-released
