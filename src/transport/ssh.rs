@@ -22,9 +22,6 @@ use crate::transport::runner::{capture, CommandSpec};
 
 /// How long a connection may take to come up.
 pub const CONNECT_TIMEOUT_SECS: u32 = 15;
-/// Keepalive: a dead link is noticed after interval × count.
-pub const ALIVE_INTERVAL_SECS: u32 = 30;
-pub const ALIVE_COUNT: u32 = 3;
 /// Bound for short remote queries (probes, listings).
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -35,6 +32,9 @@ pub struct SshSettings {
     pub multiplexing: bool,
     pub persist: Duration,
     pub max_sessions: u32,
+    /// Keepalive: a dead link is noticed after interval × count seconds.
+    pub alive_interval: u32,
+    pub alive_count: u32,
     pub runtime_dir: PathBuf,
 }
 
@@ -45,6 +45,8 @@ impl SshSettings {
             multiplexing: global.ssh.multiplexing,
             persist: global.ssh.persist,
             max_sessions: global.ssh.max_sessions,
+            alive_interval: global.ssh.alive_interval,
+            alive_count: global.ssh.alive_count,
             runtime_dir,
         }
     }
@@ -140,8 +142,8 @@ impl Host {
     /// `-o` options every ssh to this host gets.
     pub fn ssh_options(&self) -> Vec<String> {
         let mut o = vec![
-            format!("ServerAliveInterval={ALIVE_INTERVAL_SECS}"),
-            format!("ServerAliveCountMax={ALIVE_COUNT}"),
+            format!("ServerAliveInterval={}", self.settings.alive_interval),
+            format!("ServerAliveCountMax={}", self.settings.alive_count),
             format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}"),
         ];
         if self.settings.multiplexing {
@@ -412,6 +414,8 @@ impl Hosts {
                         multiplexing: true,
                         persist: Duration::from_secs(120),
                         max_sessions: 8,
+                        alive_interval: crate::config::global::DEFAULT_ALIVE_INTERVAL,
+                        alive_count: crate::config::global::DEFAULT_ALIVE_COUNT,
                         runtime_dir: std::env::temp_dir(),
                     })
                 });
@@ -433,6 +437,8 @@ mod tests {
                 multiplexing: mux,
                 persist: Duration::from_secs(120),
                 max_sessions: 2,
+                alive_interval: 30,
+                alive_count: 3,
                 runtime_dir: PathBuf::from("/run/u/zoryn"),
             }),
         )
