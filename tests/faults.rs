@@ -17,6 +17,7 @@
 
 mod support;
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output};
 use std::time::{Duration, Instant};
@@ -556,6 +557,17 @@ fn full_results_disk_is_reported_with_the_directory() {
     let _ = stderr(&out);
 }
 
+/// A helper process of the test in a process group of its own, killed with
+/// its whole group on drop.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::killpg(Pid::from_raw(self.0.id() as i32), Signal::SIGKILL);
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn lock_held_by_a_stranger_fails_fast_or_is_waited_for() {
     need_root!();
@@ -569,18 +581,23 @@ fn lock_held_by_a_stranger_fails_fast_or_is_waited_for() {
     // zoryn) holding the flock on the workdir.
     std::fs::write(wd.join("pid"), "999999\n").unwrap();
     env.chown_all();
-    let mut stranger = env
-        .command("flock")
-        .arg(&wd)
-        .args(["sleep", "600"])
-        .spawn()
-        .unwrap();
+    // `-o`: only flock itself holds the lock (its `sleep` child does not),
+    // so killing the holder frees the workdir.
+    let stranger = KillOnDrop(
+        env.command("flock")
+            .arg("-o")
+            .arg(&wd)
+            .args(["sleep", "600"])
+            .process_group(0)
+            .spawn()
+            .unwrap(),
+    );
     wait_until(
         "the stranger to take the lock",
         Duration::from_secs(10),
         || !lock_is_free(&wd),
     );
-    let holder = stranger.id();
+    let holder = stranger.0.id();
     let out = env.zoryn(&["build", "-b", "local2,local3", "--fail-if-busy"], &repo);
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
     let s = stdout(&out);
@@ -607,8 +624,7 @@ fn lock_held_by_a_stranger_fails_fast_or_is_waited_for() {
             break;
         }
     }
-    kill(Pid::from_raw(holder as i32), Signal::SIGTERM).unwrap();
-    let _ = stranger.wait();
+    drop(stranger);
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{rest:?}");
