@@ -421,13 +421,29 @@ fn build_inner(
     let dest = results_dir(ctx, b);
     match download(ctx, &host, &remote_files, &names, &dest, cancel) {
         Ok(packages) => Ended::success(packages, &log),
-        Err(e) => {
-            if cancel.is_cancelled() {
-                Ended::cancelled(Some(&log))
-            } else {
-                transport_failure(e)
-            }
-        }
+        Err(_) if cancel.is_cancelled() => Ended::cancelled(Some(&log)),
+        // The build is fine and the host too: this side cannot take the files.
+        Err(e) if e.message.to_lowercase().contains("no space left on device") => Ended {
+            log: Some(log.clone()),
+            ..Ended::unusable(
+                if e.message.starts_with("cannot write results into") {
+                    e.message
+                } else {
+                    format!(
+                        "cannot write results into {}: no space left on device ({})",
+                        dest.display(),
+                        e.message
+                    )
+                },
+                format!(
+                    "free some space in {} or set [builders] results_download_dir, then build again \
+                     (the RPMs are still in the hasher repo on {})",
+                    dest.display(),
+                    host.destination
+                ),
+            )
+        },
+        Err(e) => transport_failure(e),
     }
 }
 

@@ -73,6 +73,22 @@ fn finish(
             })
         }
         Ok(o) => {
+            // A full disk is reported by the writing side; the last line is
+            // then often only the other side's "Broken pipe".
+            if let Some(line) = text
+                .lines()
+                .map(str::trim)
+                .find(|l| l.contains("No space left on device"))
+            {
+                return Err(TransportError {
+                    host: host.destination.clone(),
+                    message: format!(
+                        "{what} failed: no space left on device (rsync exit {}: {line})",
+                        o.code().unwrap_or(-1)
+                    ),
+                    hint: "free some space where the files go, then build again".into(),
+                });
+            }
             let mut e = host.error_from(&text, o.code());
             e.message = format!(
                 "{what} failed (rsync exit {}): {}",
