@@ -346,6 +346,21 @@ fn build_inner(
             o if o.code() == Some(255) => {
                 stop_remote(&host, remote_pid, &workdir);
                 let mut e = host.error_from(&out.log_tail.join("\n"), Some(255));
+                if e.message.ends_with("ssh failed without a message") {
+                    // ssh says nothing when keepalives go unanswered or the
+                    // peer vanishes: say what that means.
+                    e.message = format!(
+                        "cannot reach {}: ssh ended without a message (the host stopped answering \
+                         keepalives for about {} s, or it closed the connection)",
+                        host.destination,
+                        host.keepalive_bound_secs()
+                    );
+                    e.hint = format!(
+                        "check that {0} is up and reachable (`ssh {0} true`); a silent host is given up \
+                         after [ssh] alive_interval × alive_count seconds",
+                        host.destination
+                    );
+                }
                 e.message = format!("connection lost during the build: {}", e.message);
                 return Ended {
                     log: Some(log.clone()),
@@ -521,7 +536,7 @@ exit 0
         pid.to_string(),
         workdir.to_string(),
     ];
-    if let Err(e) = host.query(&argv, &fresh) {
+    if let Err(e) = host.query_after_loss(&argv, &fresh) {
         tracing::warn!(
             "could not stop hsh (pid {pid}) on {}: {e}",
             host.destination

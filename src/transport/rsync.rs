@@ -6,6 +6,7 @@
 //! rsync's delta algorithm keeps the bytes sent close to the size of the
 //! change. Downloads copy regular files only, never symlinks or devices.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 
 use super::runner::{run, CommandSpec, Outcome};
@@ -70,6 +71,21 @@ fn finish(
                 host: host.destination.clone(),
                 message: format!("{what} ({}): interrupted", host.destination),
                 hint: String::new(),
+            })
+        }
+        Ok(Outcome::Exited(st)) if st.signal().is_some() => {
+            let n = st.signal().unwrap_or(0);
+            let name = nix::sys::signal::Signal::try_from(n)
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|_| format!("signal {n}"));
+            Err(TransportError {
+                host: host.destination.clone(),
+                message: format!(
+                    "{what} failed: rsync was killed by {name} ({}); nothing of the interrupted transfer was kept",
+                    host.destination
+                ),
+                hint: "build again; if it happens again, look for what kills rsync (OOM killer, a watchdog)"
+                    .into(),
             })
         }
         Ok(o) => {

@@ -139,12 +139,24 @@ impl Host {
         }
     }
 
+    /// About how long a silent host is waited for before ssh gives up on it
+    /// (`alive_interval × alive_count` seconds).
+    pub fn keepalive_bound_secs(&self) -> u32 {
+        self.settings
+            .alive_interval
+            .saturating_mul(self.settings.alive_count)
+    }
+
     /// `-o` options every ssh to this host gets.
     pub fn ssh_options(&self) -> Vec<String> {
+        self.ssh_options_with(CONNECT_TIMEOUT_SECS)
+    }
+
+    fn ssh_options_with(&self, connect_timeout: u32) -> Vec<String> {
         let mut o = vec![
             format!("ServerAliveInterval={}", self.settings.alive_interval),
             format!("ServerAliveCountMax={}", self.settings.alive_count),
-            format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}"),
+            format!("ConnectTimeout={connect_timeout}"),
         ];
         if self.settings.multiplexing {
             o.push("ControlMaster=auto".into());
@@ -318,8 +330,35 @@ impl Host {
         argv: &[String],
         cancel: &CancelToken,
     ) -> Result<crate::transport::runner::Captured, TransportError> {
+        self.query_spec(self.command(argv).timeout(QUERY_TIMEOUT), cancel)
+    }
+
+    /// [`query`](Self::query) right after the connection was lost (cleaning
+    /// up a build): a host that does not answer within the keepalive bound
+    /// now is not waited for the full connect timeout again.
+    pub fn query_after_loss(
+        &self,
+        argv: &[String],
+        cancel: &CancelToken,
+    ) -> Result<crate::transport::runner::Captured, TransportError> {
+        let bound = self.keepalive_bound_secs().clamp(2, CONNECT_TIMEOUT_SECS);
+        let mut v = self.settings.program.clone();
+        v.extend(["-o".to_string(), "BatchMode=yes".to_string()]);
+        v.extend(self.ssh_options_with(bound));
+        let spec = CommandSpec::new(v)
+            .arg("--")
+            .arg(&self.destination)
+            .arg(remote_command(argv))
+            .timeout(Duration::from_secs(u64::from(bound) * 2 + 10));
+        self.query_spec(spec, cancel)
+    }
+
+    fn query_spec(
+        &self,
+        spec: CommandSpec,
+        cancel: &CancelToken,
+    ) -> Result<crate::transport::runner::Captured, TransportError> {
         let _slot = self.session();
-        let spec = self.command(argv).timeout(QUERY_TIMEOUT);
         let out = capture(&spec, cancel).map_err(|e| TransportError {
             host: self.destination.clone(),
             message: format!("{}: {e}", self.destination),
@@ -334,7 +373,7 @@ impl Host {
                     format!(
                         "no answer from {} within {}s",
                         self.destination,
-                        QUERY_TIMEOUT.as_secs()
+                        spec.timeout.unwrap_or(QUERY_TIMEOUT).as_secs()
                     )
                 },
                 hint: "check that the host is up and not overloaded".into(),
