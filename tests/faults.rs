@@ -428,6 +428,10 @@ fn link_cut(during_download: bool) {
         "uploading"
     };
     assert!(s.contains(&format!("far: {verb}")), "{s}");
+    assert!(
+        s.contains("failed (rsync exit 255): connection lost: cannot reach far"),
+        "{s}"
+    );
     assert!(s.contains("LOST"), "{s}");
     observed(&format!("link cut during {what}"), &out, took, "far");
     assert!(took < Duration::from_secs(30), "took {took:?}");

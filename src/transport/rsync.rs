@@ -107,8 +107,14 @@ fn finish(
             }
             let mut e = host.error_from(&text, o.code());
             e.message = format!(
-                "{what} failed (rsync exit {}): {}",
+                "{what} failed (rsync exit {}): {}{}",
                 o.code().unwrap_or(-1),
+                // 255: rsync's ssh ended (link cut, host gone, keepalive).
+                if o.code() == Some(255) {
+                    "connection lost: "
+                } else {
+                    ""
+                },
                 e.message
             );
             if o.code() != Some(255) {
