@@ -345,7 +345,8 @@ fn build_inner(
             }
             o if o.code() == Some(255) => {
                 stop_remote(&host, remote_pid, &workdir);
-                let mut e = host.error_from(&out.log_tail.join("\n"), Some(255));
+                // The tail is hsh's output; only ssh's own lines say why.
+                let mut e = host.error_from(ssh_lines(&out.log_tail).as_str(), Some(255));
                 if e.message.ends_with("ssh failed without a message") {
                     // ssh says nothing when keepalives go unanswered or the
                     // peer vanishes: say what that means.
@@ -462,6 +463,30 @@ fn build_inner(
     }
 }
 
+/// The lines of ssh's own (a dropped connection) in a build's output tail,
+/// which otherwise is hsh's: they start like OpenSSH's client messages.
+fn ssh_lines(tail: &[String]) -> String {
+    const SSH: [&str; 12] = [
+        "ssh:",
+        "ssh_",
+        "client_loop:",
+        "Connection to ",
+        "Connection closed",
+        "Connection reset",
+        "Timeout, server",
+        "packet_write_wait:",
+        "Read from remote host",
+        "mux_client",
+        "Control socket",
+        "kex_exchange_identification:",
+    ];
+    tail.iter()
+        .map(|l| l.trim())
+        .filter(|l| SSH.iter().any(|p| l.starts_with(p)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Download into a hidden staging dir inside `dest`, then rename each file
 /// into place: a reader never sees a partial RPM, a failed download leaves
 /// nothing behind.
@@ -541,5 +566,25 @@ exit 0
             "could not stop hsh (pid {pid}) on {}: {e}",
             host.destination
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_ssh_lines_explain_a_dropped_connection() {
+        let tail: Vec<String> = [
+            "<13>Nov 28 03:15:25 rpmi: time-1.9-alt1 installed",
+            "Executing(%build): /bin/sh -e /usr/src/tmp/rpm-tmp.1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(ssh_lines(&tail), "");
+        let mut t2 = tail.clone();
+        t2.push("client_loop: send disconnect: Broken pipe\r".into());
+        assert_eq!(ssh_lines(&t2), "client_loop: send disconnect: Broken pipe");
     }
 }
