@@ -663,14 +663,56 @@ fn lock_held_by_a_stranger_fails_fast_or_is_waited_for() {
         }
     }
     drop(stranger);
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    let status = child.wait().unwrap();
+    let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if started.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("zoryn still waiting {RUN_LIMIT:?} after the stranger let go");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let rest = reader.join().unwrap();
     assert_eq!(status.code(), Some(0), "{rest:?}");
     assert!(repo
         .join("hasher_out/local2/hello-1.0-alt1.x86_64.rpm")
         .is_file());
     assert_lock_freed(&wd);
     assert_no_leftovers(&env, &[]);
+
+    // The same on a remote builder: the host's /proc/locks names the holder.
+    let host = env.remote_builder("arm", "arm", "x86_64", "x86_64", 1);
+    let rwd = host.home.join("hasher_1");
+    std::fs::write(rwd.join("pid"), "999999\n").unwrap();
+    let out = env.ssh(
+        "arm",
+        "setsid flock -o ~/hasher_1 sleep 600 </dev/null >/dev/null 2>&1 & echo $!",
+    );
+    assert!(out.status.success(), "{}", both(&out));
+    let rholder: u32 = stdout(&out).trim().parse().unwrap();
+    wait_until(
+        "the remote stranger to take the lock",
+        Duration::from_secs(10),
+        || !lock_is_free(&rwd),
+    );
+    let t0 = Instant::now();
+    let out = env.zoryn(&["build", "-b", "arm,local3", "--fail-if-busy"], &repo);
+    observed("stranger holds a remote lock", &out, t0.elapsed(), "arm");
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    let s = stdout(&out);
+    assert!(
+        s.contains(&format!(
+            "arm: busy: hasher workdir locked by pid {rholder}"
+        )),
+        "the real holder {rholder} should be named: {s}"
+    );
+    // Stopping the host ends the stranger too.
+    drop(host);
+    assert!(!alive(rholder));
 }
 
 fn journal_path(env: &TestEnv, batch: &str) -> PathBuf {
