@@ -443,6 +443,8 @@ fn link_cut(during_download: bool) {
         "{:?}",
         names_in(&far)
     );
+    // No build was running (before it, or after it): the slot is free.
+    assert_lock_freed(&host.home.join("hasher_1"));
     // The host's side is unreachable; only this side is checked.
     assert_no_leftovers(&env, &host.process_ids());
     drop(host);

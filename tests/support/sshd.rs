@@ -37,6 +37,14 @@
 //! directory at login is the user's passwd home (see [`TestHost::per_host_cwd`]);
 //! `ZORYN_TEST_SSHD_NO_NS=1` forces that mode as root.
 //!
+//! ## Hosts that can really disappear
+//!
+//! [`TestEnv::add_host_in_netns`] (root) runs sshd inside a network namespace
+//! of the test's own ([`NetNs`](super::netns::NetNs)), on its inner address
+//! and port 22 (`ip netns exec NS [unshare ...] sshd`): `NetNs::cut` then
+//! cuts the link for real. [`TestHost::sshd_process_ids`] gives just the
+//! sshd processes (to kill the daemon but not the builds it runs).
+//!
 //! ## Lifetime
 //!
 //! A [`TestHost`] owns its sshd: `Drop` stops it, also on panic. "Its
