@@ -342,9 +342,10 @@ fn status_free_busy_unreachable_misconfigured() {
         "b1",
         "host = \"b\"\narch = \"aarch64\"\nhasher_number = 1\n",
     );
-    // a2 is busy: someone holds its workdir lock.
+    // a2 is busy: someone (this test process) holds its workdir lock.
     let wd = a.home.join("hasher_2");
-    std::fs::write(wd.join("pid"), "4242\n").unwrap();
+    let me = std::process::id();
+    std::fs::write(wd.join("pid"), format!("{me}\n")).unwrap();
     let _held = nix::fcntl::Flock::lock(
         std::fs::File::open(&wd).unwrap(),
         nix::fcntl::FlockArg::LockExclusiveNonblock,
@@ -370,14 +371,14 @@ fn status_free_busy_unreachable_misconfigured() {
     assert_eq!(state("a1").0, "free");
     let (st, detail) = state("a2");
     assert_eq!(st, "busy");
-    assert!(detail.contains("pid 4242"), "{detail}");
+    assert!(detail.contains(&format!("pid {me}")), "{detail}");
     assert_eq!(
         v.as_array()
             .unwrap()
             .iter()
             .find(|s| s["name"] == "a2")
             .unwrap()["holder_pid"],
-        4242
+        me
     );
     let (st, detail) = state("a3");
     assert_eq!(st, "misconfigured");

@@ -9,14 +9,18 @@ use std::time::Duration;
 
 use support::{both, stdout, TestEnv};
 
-/// Hold a hasher workdir lock like a running hsh would (flock + pid file).
-fn hold_lock(dir: &std::path::Path, pid: u32) -> nix::fcntl::Flock<std::fs::File> {
+/// Hold a hasher workdir lock like a running hsh would (flock + a pid file
+/// naming the holder, this test process: zoryn checks the pid file against
+/// the kernel's lock list). Returns the lock and the holder's pid.
+fn hold_lock(dir: &std::path::Path) -> (nix::fcntl::Flock<std::fs::File>, u32) {
+    let pid = std::process::id();
     std::fs::write(dir.join("pid"), format!("{pid}\n")).unwrap();
-    nix::fcntl::Flock::lock(
+    let lock = nix::fcntl::Flock::lock(
         std::fs::File::open(dir).unwrap(),
         nix::fcntl::FlockArg::LockExclusiveNonblock,
     )
-    .unwrap()
+    .unwrap();
+    (lock, pid)
 }
 
 fn slots(env: &TestEnv, numbers: &[u32]) {
@@ -31,7 +35,7 @@ fn waits_for_a_busy_workdir_and_says_who_holds_it() {
     let env = TestEnv::new();
     let wd = env.hasher_slot("hasher", None);
     let repo = env.gear_repo("hello", "");
-    let lock = hold_lock(&wd, 4242);
+    let (lock, holder) = hold_lock(&wd);
     let mut child = env.spawn_zoryn(&["build", "--json"], &repo);
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufReader::new(stdout).lines();
@@ -43,7 +47,7 @@ fn waits_for_a_busy_workdir_and_says_who_holds_it() {
         assert_ne!(v["event"], "started", "started despite the lock: {seen:?}");
         seen.push(line);
         if v["event"] == "waiting" {
-            assert_eq!(v["holder_pid"], 4242);
+            assert_eq!(v["holder_pid"], holder);
             break;
         }
     }
@@ -64,13 +68,15 @@ fn skip_busy_and_fail_if_busy() {
     let env = TestEnv::new();
     let wd = env.hasher_slot("hasher", None);
     let repo = env.gear_repo("hello", "");
-    let _lock = hold_lock(&wd, 777);
+    let (_lock, holder) = hold_lock(&wd);
     let out = env.zoryn(&["build", "--skip-busy"], &repo);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let s = stdout(&out);
     assert!(s.contains("local    x86_64  sisyphus  SKIP"), "{s}");
     assert!(
-        s.contains("local: busy: hasher workdir locked by pid 777"),
+        s.contains(&format!(
+            "local: busy: hasher workdir locked by pid {holder}"
+        )),
         "{s}"
     );
     let out = env.zoryn(&["build", "--fail-if-busy"], &repo);
@@ -84,12 +90,14 @@ fn prefers_a_free_equivalent_builder() {
     let env = TestEnv::new();
     slots(&env, &[2, 3]);
     let repo = env.gear_repo("hello", "");
-    let _lock = hold_lock(&env.home.join("hasher_2"), 555);
+    let (_lock, holder) = hold_lock(&env.home.join("hasher_2"));
     let out = env.zoryn(&["build", "-b", "local[2-3]", "-p"], &repo);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let s = stdout(&out);
     assert!(
-        s.contains("local2: busy (hasher workdir locked by pid 555"),
+        s.contains(&format!(
+            "local2: busy (hasher workdir locked by pid {holder}"
+        )),
         "{s}"
     );
     assert!(s.contains("x86_64/sisyphus is built on local3"), "{s}");

@@ -7,39 +7,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use support::sshd::TestHost;
 use support::{both, names_in, stderr, stdout, TestEnv};
-
-/// A host with a usable hasher slot `number` and a builder `name` for it.
-fn remote_builder(
-    env: &TestEnv,
-    name: &str,
-    alias: &str,
-    uname_m: &str,
-    arch: &str,
-    number: u32,
-) -> TestHost {
-    let host = env.add_host(alias, uname_m);
-    let out = env.ssh(
-        alias,
-        &format!("mkdir -p ~/hasher_{number} && hasher-useradd --number={number} \"$(id -un)\""),
-    );
-    assert!(out.status.success(), "host setup: {}", both(&out));
-    env.builder(
-        name,
-        &format!(
-            "type = \"remote\"\nhost = \"{alias}\"\narch = \"{arch}\"\nhasher_number = {number}\n"
-        ),
-    );
-    host
-}
-
-fn set_knob(host: &TestHost, knob: &str, value: &str) {
-    let path = host.emu_root.join("knobs");
-    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
-    text.push_str(&format!("{knob}={value}\n"));
-    std::fs::write(&path, text).unwrap();
-}
 
 fn rpm_arch(path: &Path) -> String {
     let out = std::process::Command::new("rpm")
@@ -60,7 +28,7 @@ fn json_events(out: &std::process::Output) -> Vec<serde_json::Value> {
 #[test]
 fn remote_build_brings_back_this_builds_rpms() {
     let env = TestEnv::new();
-    let host = remote_builder(&env, "arm", "arm", "aarch64", "aarch64", 1);
+    let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
     let repo = env.gear_repo("hello", "");
     let out = env.zoryn(&["build", "-b", "arm"], &repo);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
@@ -118,7 +86,7 @@ fn remote_build_brings_back_this_builds_rpms() {
 #[test]
 fn a_build_cannot_forge_the_wrapper_lines() {
     let env = TestEnv::new();
-    let host = remote_builder(&env, "arm", "arm", "aarch64", "aarch64", 1);
+    let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
     let hello = env.gear_repo("hello", "");
     let out = env.zoryn(&["build", "-b", "arm"], &hello);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
@@ -162,7 +130,7 @@ fn a_build_cannot_forge_the_wrapper_lines() {
 fn remote_target_arch_and_failure() {
     let env = TestEnv::new();
     // The host is i686 (ALT: i586) and the builder builds for i586: no --target.
-    let host = remote_builder(&env, "x32", "x32", "i686", "i586", 2);
+    let host = env.remote_builder("x32", "x32", "i686", "i586", 2);
     let repo = env.gear_repo("hello", "");
     let out = env.zoryn(&["build", "-b", "x32"], &repo);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
@@ -173,7 +141,7 @@ fn remote_target_arch_and_failure() {
         both(&out)
     );
 
-    set_knob(&host, "HASHER_EMU_FAIL", "install");
+    host.set_knob("HASHER_EMU_FAIL", "install");
     let out = env.zoryn(&["build", "-b", "x32"], &repo);
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
     let s = stdout(&out);
@@ -188,7 +156,7 @@ fn remote_target_arch_and_failure() {
 #[test]
 fn second_upload_after_a_one_line_change_sends_a_delta() {
     let env = TestEnv::new();
-    let _host = remote_builder(&env, "arm", "arm", "aarch64", "aarch64", 1);
+    let _host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
     let repo = env.gear_repo("hello", "");
     // A big, incompressible source file so the delta is obvious.
     let big: String = (0..40_000)
@@ -228,8 +196,8 @@ fn second_upload_after_a_one_line_change_sends_a_delta() {
 #[test]
 fn ctrl_c_stops_the_remote_hsh_and_frees_its_lock() {
     let env = TestEnv::new();
-    let host = remote_builder(&env, "arm", "arm", "aarch64", "aarch64", 1);
-    set_knob(&host, "HASHER_EMU_HANG", "build");
+    let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    host.set_knob("HASHER_EMU_HANG", "build");
     let repo = env.gear_repo("hello", "");
     let child = env.spawn_zoryn(&["build", "-b", "arm"], &repo);
     let start = host.wait_for_event("build-start", Duration::from_secs(60));
@@ -303,7 +271,7 @@ fn quoting_survives_spaces_quotes_and_dollars() {
 #[test]
 fn works_without_multiplexing_and_recovers_a_dead_master() {
     let env = TestEnv::new();
-    let _host = remote_builder(&env, "arm", "arm", "aarch64", "aarch64", 1);
+    let _host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
     let repo = env.gear_repo("hello", "");
     // First with multiplexing: a master appears in the runtime dir.
     let out = env.zoryn(&["build", "-b", "arm"], &repo);
@@ -354,7 +322,7 @@ fn works_without_multiplexing_and_recovers_a_dead_master() {
 #[test]
 fn unreachable_host_is_an_infrastructure_failure() {
     let env = TestEnv::new();
-    let mut host = remote_builder(&env, "arm", "arm", "aarch64", "aarch64", 1);
+    let mut host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
     host.stop();
     let repo = env.gear_repo("hello", "");
     let out = env.zoryn(&["build", "-b", "arm"], &repo);
@@ -407,10 +375,10 @@ fn remote_preflight_names_the_fix() {
 fn local_and_two_remote_hosts_build_in_parallel() {
     let env = TestEnv::new();
     env.hasher_slot("hasher", None);
-    let arm = remote_builder(&env, "arm", "arm", "aarch64", "aarch64", 1);
-    let x32 = remote_builder(&env, "x32", "x32", "i686", "i586", 1);
+    let arm = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    let x32 = env.remote_builder("x32", "x32", "i686", "i586", 1);
     for h in [&arm, &x32] {
-        set_knob(h, "HASHER_EMU_DELAY", "1");
+        h.set_knob("HASHER_EMU_DELAY", "1");
     }
     let mut env = env;
     env.extra_env.push(("HASHER_EMU_DELAY".into(), "1".into()));

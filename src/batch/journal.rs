@@ -95,10 +95,21 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Open for appending. A torn last line (no final newline: a crash
+    /// mid-write) is cut off first, so the next record starts a line of its
+    /// own instead of being glued to the fragment (which would turn it into
+    /// damage in the middle of the journal).
     pub fn open(path: &Path) -> io::Result<Journal> {
+        let file = private_file(path, true)?;
+        let text = std::fs::read(path)?;
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            let keep = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            file.set_len(keep as u64)?;
+            file.sync_data()?;
+        }
         Ok(Journal {
             path: path.to_path_buf(),
-            file: private_file(path, true)?,
+            file,
         })
     }
 
@@ -250,6 +261,31 @@ mod tests {
             results: vec![PathBuf::from(format!("/r/{pkg}.rpm"))],
             message: None,
         }
+    }
+
+    #[test]
+    fn open_cuts_a_torn_tail_before_appending() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("journal.jsonl");
+        let mut j = Journal::open(&p).unwrap();
+        j.append(&Record::RunEnded {
+            at: 1.0,
+            status: RunStatus::Interrupted,
+        })
+        .unwrap();
+        drop(j);
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        text.push_str("{\"ev\":\"job-fin");
+        std::fs::write(&p, &text).unwrap();
+        let mut j = Journal::open(&p).unwrap();
+        j.append(&Record::RunEnded {
+            at: 2.0,
+            status: RunStatus::Finished,
+        })
+        .unwrap();
+        let (recs, torn) = Journal::read(&p).unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(torn, None);
     }
 
     #[test]

@@ -50,7 +50,15 @@ pub struct SshSection {
     pub persist: Duration,
     /// Concurrent sessions zoryn opens to one host (below sshd's MaxSessions).
     pub max_sessions: u32,
+    /// ssh `ServerAliveInterval` (seconds): how often an idle link is probed.
+    pub alive_interval: u32,
+    /// ssh `ServerAliveCountMax`: unanswered probes before ssh gives up, so a
+    /// hung or cut link is noticed after about `alive_interval × alive_count`.
+    pub alive_count: u32,
 }
+
+pub const DEFAULT_ALIVE_INTERVAL: u32 = 30;
+pub const DEFAULT_ALIVE_COUNT: u32 = 3;
 
 /// Program (and leading arguments) used for each external tool.
 #[derive(Clone, Debug)]
@@ -98,6 +106,8 @@ impl Default for GlobalConfig {
                 multiplexing: true,
                 persist: Duration::from_secs(120),
                 max_sessions: 8,
+                alive_interval: DEFAULT_ALIVE_INTERVAL,
+                alive_count: DEFAULT_ALIVE_COUNT,
             },
             commands: Commands {
                 gear: vec!["gear".into()],
@@ -263,7 +273,16 @@ impl GlobalConfig {
         }
 
         if let Some(s) = root.table("ssh")? {
-            s.deny_unknown(&["multiplexing", "persist", "max_sessions"], |_, _| false)?;
+            s.deny_unknown(
+                &[
+                    "multiplexing",
+                    "persist",
+                    "max_sessions",
+                    "alive_interval",
+                    "alive_count",
+                ],
+                |_, _| false,
+            )?;
             if let Some(m) = s.switch("multiplexing")? {
                 cfg.ssh.multiplexing = m;
             }
@@ -283,6 +302,31 @@ impl GlobalConfig {
                         .with_hint("keep it below the host sshd's MaxSessions (10 by default)"));
                 }
                 cfg.ssh.max_sessions = n.value as u32;
+            }
+            if let Some(n) = s.integer("alive_interval")? {
+                if !(1..=3600).contains(&n.value) {
+                    return Err(s
+                        .error(
+                            "alive_interval",
+                            format!("{} is out of range 1..=3600 (seconds)", n.value),
+                        )
+                        .with_hint(
+                            "a lost host is noticed after alive_interval × alive_count seconds; \
+                             the default is 30",
+                        ));
+                }
+                cfg.ssh.alive_interval = n.value as u32;
+            }
+            if let Some(n) = s.integer("alive_count")? {
+                if !(1..=100).contains(&n.value) {
+                    return Err(s
+                        .error(
+                            "alive_count",
+                            format!("{} is out of range 1..=100", n.value),
+                        )
+                        .with_hint("unanswered keepalives before ssh gives up; the default is 3"));
+                }
+                cfg.ssh.alive_count = n.value as u32;
             }
         }
 
@@ -324,6 +368,7 @@ mod tests {
         assert!(!c.builders.parallel);
         assert!(c.ssh.multiplexing);
         assert_eq!(c.ssh.persist, Duration::from_secs(120));
+        assert_eq!((c.ssh.alive_interval, c.ssh.alive_count), (30, 3));
         assert_eq!(
             c.builders.results_download_dir.raw(),
             "{git_root}/hasher_out"
@@ -398,6 +443,21 @@ gear = "/opt/gear/bin/gear -v"
             e.message.starts_with("[ssh] persist: not a duration"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn keepalive_keys_parse_and_are_checked() {
+        let c = parse("[ssh]\nalive_interval = 5\nalive_count = 2\n").unwrap();
+        assert_eq!((c.ssh.alive_interval, c.ssh.alive_count), (5, 2));
+        let e = parse("[ssh]\nalive_interval = 0\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert_eq!(e.key.as_deref(), Some("alive_interval"));
+        assert!(e.message.contains("0 is out of range 1..=3600"), "{e}");
+        let e = parse("[ssh]\npersist = \"1m\"\nalive_count = \"3\"\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("alive_count"), "{e}");
+        let e = parse("[ssh]\nalive_count = 1000\n").unwrap_err();
+        assert!(e.message.contains("out of range 1..=100"), "{e}");
     }
 
     #[test]

@@ -45,7 +45,14 @@ if [ -d "$wd" ]; then
       pid=$(head -c32 "$wd/pid" 2>/dev/null | tr -dc 0-9)
       since=$(stat -c %Y "$wd/pid" 2>/dev/null)
       now=$(date +%s)
-      echo "lock=busy pid=${pid:-} age=$(( ${now:-0} - ${since:-${now:-0}} ))"
+      # The kernel's holder wins over a stale pid file (see hasher::workdir).
+      dev=$(stat -c %d "$wd" 2>/dev/null) ino=$(stat -c %i "$wd" 2>/dev/null)
+      if [ -n "$dev" ] && [ -r /proc/locks ]; then
+        key=$(printf '%02x:%02x:%s' $(( (dev >> 8) & 0xfff )) $(( (dev & 0xff) | ((dev >> 12) & 0xfff00) )) "$ino")
+        holder=$(awk -v k="$key" '$2 == "FLOCK" && $6 == k { print $5; exit }' /proc/locks 2>/dev/null)
+        if [ -n "$holder" ] && [ "$holder" != "$pid" ]; then pid=$holder since=; fi
+      fi
+      echo "lock=busy pid=${pid:-} age=${since:+$(( ${now:-0} - since ))}"
     fi
   else echo "lock=unknown"; fi
 fi

@@ -3,7 +3,10 @@
 //! hsh takes an flock on the workdir directory and writes its pid to
 //! `WORKDIR/pid`. "Busy" means that lock is held right now — by another
 //! zoryn, or by someone running hsh by hand. The pid file alone proves
-//! nothing (hasher leaves it behind).
+//! nothing (hasher leaves it behind, and a stranger holding the lock — a
+//! script, `flock` by hand — writes none): the holder named is the one the
+//! kernel lists in `/proc/locks` for the workdir, the pid file only where
+//! that list cannot tell.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -82,19 +85,92 @@ pub fn probe_lock(dir: &Path) -> std::io::Result<LockState> {
         }
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
             let pid_file = dir.join("pid");
-            let pid = std::fs::read_to_string(&pid_file)
+            let file_pid: Option<u32> = std::fs::read_to_string(&pid_file)
                 .ok()
                 .and_then(|s| s.trim().parse().ok());
             let since = std::fs::metadata(&pid_file).and_then(|m| m.modified()).ok();
-            Ok(LockState::Busy { pid, since })
+            let holders = std::fs::metadata(dir)
+                .ok()
+                .zip(std::fs::read_to_string("/proc/locks").ok())
+                .map(|(m, locks)| {
+                    use std::os::unix::fs::MetadataExt;
+                    flock_holders(&locks, m.dev(), m.ino())
+                })
+                .unwrap_or_default();
+            Ok(match holders.first() {
+                // The pid file is hsh's, and its age is the build's.
+                Some(h) if file_pid == Some(*h) => LockState::Busy {
+                    pid: file_pid,
+                    since,
+                },
+                // Someone else holds it: the pid file is stale.
+                Some(h) => LockState::Busy {
+                    pid: Some(*h),
+                    since: None,
+                },
+                None => LockState::Busy {
+                    pid: file_pid,
+                    since,
+                },
+            })
         }
         Err((_, e)) => Err(e.into()),
     }
 }
 
+/// Pids holding an flock on the file `dev`/`ino`, from `/proc/locks` text
+/// (`1: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF`; `->` lines are
+/// waiters, not holders).
+pub fn flock_holders(locks: &str, dev: u64, ino: u64) -> Vec<u32> {
+    let want = format!(
+        "{:02x}:{:02x}:{ino}",
+        nix::sys::stat::major(dev),
+        nix::sys::stat::minor(dev)
+    );
+    locks
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // [n:, FLOCK, ADVISORY, WRITE, pid, dev:ino, start, end]
+            (f.len() >= 6 && f[1] == "FLOCK" && f[5] == want)
+                .then(|| f[4].parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holders_from_proc_locks() {
+        let dev = nix::sys::stat::makedev(0xfd, 1);
+        let text = "1: POSIX  ADVISORY  WRITE 10 fd:01:77 0 EOF\n\
+                    2: FLOCK  ADVISORY  WRITE 4242 fd:01:77 0 EOF\n\
+                    2: -> FLOCK  ADVISORY  WRITE 5555 fd:01:77 0 EOF\n\
+                    3: FLOCK  ADVISORY  WRITE 99 fd:01:78 0 EOF\n";
+        assert_eq!(flock_holders(text, dev, 77), [4242]);
+        assert!(flock_holders(text, dev, 1).is_empty());
+    }
+
+    #[test]
+    fn a_stranger_holding_the_lock_is_named_not_the_stale_pid_file() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("pid"), "999999\n").unwrap();
+        let _held = Flock::lock(
+            std::fs::File::open(t.path()).unwrap(),
+            FlockArg::LockExclusiveNonblock,
+        )
+        .unwrap();
+        match probe_lock(t.path()).unwrap() {
+            LockState::Busy { pid, since } => {
+                assert_eq!(pid, Some(std::process::id()));
+                assert_eq!(since, None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn missing_and_unusable_workdirs() {
@@ -120,7 +196,8 @@ mod tests {
     fn lock_probe_sees_a_holder() {
         let t = tempfile::tempdir().unwrap();
         assert_eq!(probe_lock(t.path()).unwrap(), LockState::Free);
-        std::fs::write(t.path().join("pid"), "4242\n").unwrap();
+        let me = std::process::id();
+        std::fs::write(t.path().join("pid"), format!("{me}\n")).unwrap();
         let held = Flock::lock(
             std::fs::File::open(t.path()).unwrap(),
             FlockArg::LockExclusiveNonblock,
@@ -128,7 +205,7 @@ mod tests {
         .unwrap();
         match probe_lock(t.path()).unwrap() {
             LockState::Busy { pid, since } => {
-                assert_eq!(pid, Some(4242));
+                assert_eq!(pid, Some(me));
                 assert!(since.is_some());
             }
             LockState::Free => panic!("lock not seen"),

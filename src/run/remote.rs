@@ -515,7 +515,8 @@ fn build_inner(
             }
             o if o.code() == Some(255) => {
                 stop_remote(&host, remote_pid, &workdir);
-                let mut e = host.error_from(&out.log_tail.join("\n"), Some(255));
+                // The tail is hsh's output; only ssh's own lines say why.
+                let mut e = host.connection_lost(&ssh_lines(&out.log_tail));
                 e.message = format!("connection lost during the build: {}", e.message);
                 return Ended {
                     log: Some(log.clone()),
@@ -580,13 +581,31 @@ fn build_inner(
                 rejected.extend(missing);
                 packages
             }
-            Err(e) => {
-                return if cancel.is_cancelled() {
-                    Ended::cancelled(Some(&log))
-                } else {
-                    transport_failure(e)
-                };
+            Err(_) if cancel.is_cancelled() => return Ended::cancelled(Some(&log)),
+            // The build is fine and the host too: this side cannot take the files.
+            Err(e) if e.message.to_lowercase().contains("no space left on device") => {
+                return Ended {
+                    log: Some(log.clone()),
+                    ..Ended::unusable(
+                        if e.message.starts_with("cannot write results into") {
+                            e.message
+                        } else {
+                            format!(
+                                "cannot write results into {}: no space left on device ({})",
+                                dest.display(),
+                                e.message
+                            )
+                        },
+                        format!(
+                            "free some space in {} or set [builders] results_download_dir, then build again \
+                             (the RPMs are still in the hasher repo on {})",
+                            dest.display(),
+                            host.destination
+                        ),
+                    )
+                }
             }
+            Err(e) => return transport_failure(e),
         }
     };
     if packages.is_empty() {
@@ -643,6 +662,30 @@ fn screen_results(
         }
     }
     (wanted, rejected)
+}
+
+/// The lines of ssh's own (a dropped connection) in a build's output tail,
+/// which otherwise is hsh's: they start like OpenSSH's client messages.
+fn ssh_lines(tail: &[String]) -> String {
+    const SSH: [&str; 12] = [
+        "ssh:",
+        "ssh_",
+        "client_loop:",
+        "Connection to ",
+        "Connection closed",
+        "Connection reset",
+        "Timeout, server",
+        "packet_write_wait:",
+        "Read from remote host",
+        "mux_client",
+        "Control socket",
+        "kex_exchange_identification:",
+    ];
+    tail.iter()
+        .map(|l| l.trim())
+        .filter(|l| SSH.iter().any(|p| l.starts_with(p)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Download into a hidden staging dir inside `dest` (one SSH session, see
@@ -734,7 +777,7 @@ exit 0
         pid.to_string(),
         workdir.to_string(),
     ];
-    if let Err(e) = host.query(&argv, &fresh) {
+    if let Err(e) = host.query_after_loss(&argv, &fresh) {
         tracing::warn!(
             "could not stop hsh (pid {pid}) on {}: {e}",
             host.destination
@@ -787,5 +830,20 @@ mod tests {
         // An `end` printed before `start` (impossible for the wrapper) is not trusted.
         let w = WrapperLines::of(&lines("end\nrpm=1 1 1 /w/a.rpm\nstart\n"));
         assert!(Snapshot::default().produced_since(&w.after).is_empty());
+    }
+
+    #[test]
+    fn only_ssh_lines_explain_a_dropped_connection() {
+        let tail: Vec<String> = [
+            "<13>Nov 28 03:15:25 rpmi: time-1.9-alt1 installed",
+            "Executing(%build): /bin/sh -e /usr/src/tmp/rpm-tmp.1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(ssh_lines(&tail), "");
+        let mut t2 = tail.clone();
+        t2.push("client_loop: send disconnect: Broken pipe\r".into());
+        assert_eq!(ssh_lines(&t2), "client_loop: send disconnect: Broken pipe");
     }
 }

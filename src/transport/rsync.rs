@@ -7,6 +7,7 @@
 //! change. (Results, and tarballs too small for a delta to pay, go through
 //! [`super::stream`].)
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 
 use super::runner::{run, CommandSpec, Outcome};
@@ -73,11 +74,48 @@ fn finish(
                 hint: String::new(),
             })
         }
+        Ok(Outcome::Exited(st)) if st.signal().is_some() => {
+            let n = st.signal().unwrap_or(0);
+            let name = nix::sys::signal::Signal::try_from(n)
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|_| format!("signal {n}"));
+            Err(TransportError {
+                host: host.destination.clone(),
+                message: format!(
+                    "{what} failed: rsync was killed by {name} ({}); nothing of the interrupted transfer was kept",
+                    host.destination
+                ),
+                hint: "build again; if it happens again, look for what kills rsync (OOM killer, a watchdog)"
+                    .into(),
+            })
+        }
         Ok(o) => {
+            // A full disk is reported by the writing side; the last line is
+            // then often only the other side's "Broken pipe".
+            if let Some(line) = text
+                .lines()
+                .map(str::trim)
+                .find(|l| l.contains("No space left on device"))
+            {
+                return Err(TransportError {
+                    host: host.destination.clone(),
+                    message: format!(
+                        "{what} failed: no space left on device (rsync exit {}: {line})",
+                        o.code().unwrap_or(-1)
+                    ),
+                    hint: "free some space where the files go, then build again".into(),
+                });
+            }
             let mut e = host.error_from(&text, o.code());
             e.message = format!(
-                "{what} failed (rsync exit {}): {}",
+                "{what} failed (rsync exit {}): {}{}",
                 o.code().unwrap_or(-1),
+                // 255: rsync's ssh ended (link cut, host gone, keepalive).
+                if o.code() == Some(255) {
+                    "connection lost: "
+                } else {
+                    ""
+                },
                 e.message
             );
             if o.code() != Some(255) {

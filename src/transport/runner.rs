@@ -113,6 +113,7 @@ impl CommandSpec {
 
     fn to_command(&self) -> Command {
         let mut cmd = Command::new(&self.program);
+        die_with_zoryn(&mut cmd);
         cmd.args(&self.args);
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
@@ -121,6 +122,30 @@ impl CommandSpec {
             cmd.env(k, v);
         }
         cmd
+    }
+}
+
+/// The child gets SIGTERM when zoryn dies, however it dies (SIGKILL, OOM
+/// killer): children run in process groups of their own, so nothing else
+/// would stop a local `hsh` (holding its workdir lock) or an `ssh` (keeping
+/// the remote build's terminal open) after zoryn is gone. hsh, rsync and ssh
+/// stop what they started on SIGTERM; a remote build gets SIGHUP from its
+/// terminal. The parent-death signal follows the spawning *thread*; the
+/// runner's callers spawn and wait on the same thread.
+fn die_with_zoryn(cmd: &mut Command) {
+    let parent = nix::unistd::getpid();
+    // SAFETY: prctl, getppid and raise are async-signal-safe system calls;
+    // nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)
+                .map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
+            // zoryn died before the prctl took effect.
+            if nix::unistd::getppid() != parent {
+                let _ = nix::sys::signal::raise(Signal::SIGTERM);
+            }
+            Ok(())
+        });
     }
 }
 

@@ -22,9 +22,6 @@ use crate::transport::runner::{capture, Captured, CommandSpec};
 
 /// How long a connection may take to come up.
 pub const CONNECT_TIMEOUT_SECS: u32 = 15;
-/// Keepalive: a dead link is noticed after interval × count.
-pub const ALIVE_INTERVAL_SECS: u32 = 30;
-pub const ALIVE_COUNT: u32 = 3;
 /// Bound for short remote queries (probes, listings).
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -35,6 +32,9 @@ pub struct SshSettings {
     pub multiplexing: bool,
     pub persist: Duration,
     pub max_sessions: u32,
+    /// Keepalive: a dead link is noticed after interval × count seconds.
+    pub alive_interval: u32,
+    pub alive_count: u32,
     pub runtime_dir: PathBuf,
     /// Whether `runtime_dir` was found (or made) private, decided on first
     /// use: ControlMaster sockets only go into a directory of ours, 0700.
@@ -48,6 +48,8 @@ impl SshSettings {
             multiplexing: global.ssh.multiplexing,
             persist: global.ssh.persist,
             max_sessions: global.ssh.max_sessions,
+            alive_interval: global.ssh.alive_interval,
+            alive_count: global.ssh.alive_count,
             runtime_dir,
             runtime_ok: Arc::new(OnceLock::new()),
         }
@@ -217,12 +219,24 @@ impl Host {
         }
     }
 
+    /// About how long a silent host is waited for before ssh gives up on it
+    /// (`alive_interval × alive_count` seconds).
+    pub fn keepalive_bound_secs(&self) -> u32 {
+        self.settings
+            .alive_interval
+            .saturating_mul(self.settings.alive_count)
+    }
+
     /// `-o` options every ssh to this host gets.
     pub fn ssh_options(&self) -> Vec<String> {
+        self.ssh_options_with(CONNECT_TIMEOUT_SECS)
+    }
+
+    fn ssh_options_with(&self, connect_timeout: u32) -> Vec<String> {
         let mut o = vec![
-            format!("ServerAliveInterval={ALIVE_INTERVAL_SECS}"),
-            format!("ServerAliveCountMax={ALIVE_COUNT}"),
-            format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}"),
+            format!("ServerAliveInterval={}", self.settings.alive_interval),
+            format!("ServerAliveCountMax={}", self.settings.alive_count),
+            format!("ConnectTimeout={connect_timeout}"),
         ];
         if self.settings.use_master() {
             o.push("ControlMaster=auto".into());
@@ -386,9 +400,40 @@ impl Host {
     }
 
     /// Run a short remote command and capture its output (bounded time).
-    pub fn query(&self, argv: &[String], cancel: &CancelToken) -> Result<Captured, TransportError> {
+    pub fn query(
+        &self,
+        argv: &[String],
+        cancel: &CancelToken,
+    ) -> Result<crate::transport::runner::Captured, TransportError> {
+        self.query_spec(self.command(argv).timeout(QUERY_TIMEOUT), cancel)
+    }
+
+    /// [`query`](Self::query) right after the connection was lost (cleaning
+    /// up a build): a host that does not answer within the keepalive bound
+    /// now is not waited for the full connect timeout again.
+    pub fn query_after_loss(
+        &self,
+        argv: &[String],
+        cancel: &CancelToken,
+    ) -> Result<crate::transport::runner::Captured, TransportError> {
+        let bound = self.keepalive_bound_secs().clamp(2, CONNECT_TIMEOUT_SECS);
+        let mut v = self.settings.program.clone();
+        v.extend(["-o".to_string(), "BatchMode=yes".to_string()]);
+        v.extend(self.ssh_options_with(bound));
+        let spec = CommandSpec::new(v)
+            .arg("--")
+            .arg(&self.destination)
+            .arg(remote_command(argv))
+            .timeout(Duration::from_secs(u64::from(bound) * 2 + 10));
+        self.query_spec(spec, cancel)
+    }
+
+    fn query_spec(
+        &self,
+        spec: CommandSpec,
+        cancel: &CancelToken,
+    ) -> Result<crate::transport::runner::Captured, TransportError> {
         let _slot = self.session();
-        let spec = self.command(argv).timeout(QUERY_TIMEOUT);
         let out = capture(&spec, cancel).map_err(|e| TransportError {
             host: self.destination.clone(),
             message: format!("{}: {e}", self.destination),
@@ -403,7 +448,7 @@ impl Host {
                     format!(
                         "no answer from {} within {}s",
                         self.destination,
-                        QUERY_TIMEOUT.as_secs()
+                        spec.timeout.unwrap_or(QUERY_TIMEOUT).as_secs()
                     )
                 },
                 hint: "check that the host is up and not overloaded".into(),
@@ -413,6 +458,28 @@ impl Host {
             return Err(self.error_from(&out.stderr, Some(255)));
         }
         Ok(out)
+    }
+
+    /// An established connection that ended (exit 255 mid-session):
+    /// `stderr` holds ssh's own lines, if it said anything. ssh says nothing
+    /// when keepalives go unanswered or the peer vanishes: say what that
+    /// means.
+    pub fn connection_lost(&self, stderr: &str) -> TransportError {
+        let mut e = self.error_from(stderr, Some(255));
+        if e.message.ends_with("ssh failed without a message") {
+            e.message = format!(
+                "cannot reach {}: ssh ended without a message (the host stopped answering \
+                 keepalives for about {} s, or it closed the connection)",
+                self.destination,
+                self.keepalive_bound_secs()
+            );
+            e.hint = format!(
+                "check that {0} is up and reachable (`ssh {0} true`); a silent host is given up \
+                 after [ssh] alive_interval × alive_count seconds",
+                self.destination
+            );
+        }
+        e
     }
 
     /// A transport error from ssh's stderr, with a hint for the usual causes.
@@ -484,6 +551,8 @@ impl Hosts {
                         multiplexing: false,
                         persist: Duration::from_secs(120),
                         max_sessions: 8,
+                        alive_interval: crate::config::global::DEFAULT_ALIVE_INTERVAL,
+                        alive_count: crate::config::global::DEFAULT_ALIVE_COUNT,
                         runtime_dir: std::env::temp_dir(),
                         runtime_ok: Arc::new(OnceLock::new()),
                     })
@@ -506,6 +575,8 @@ mod tests {
                 multiplexing: mux,
                 persist: Duration::from_secs(120),
                 max_sessions: 2,
+                alive_interval: 30,
+                alive_count: 3,
                 runtime_dir: PathBuf::from("/run/u/zoryn"),
                 runtime_ok: Arc::new(OnceLock::from(true)),
             }),

@@ -16,6 +16,7 @@
 
 use std::collections::HashSet;
 use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::runner::capture_stream;
@@ -50,6 +51,23 @@ pub fn tar_argv(files: &[RemoteFile]) -> Vec<String> {
 /// A member that was not written: its name and why.
 pub type Skipped = (String, String);
 
+/// Why unpacking stopped: the stream (broken, cut off) or writing here
+/// (a full disk, permissions).
+#[derive(Debug)]
+pub enum UnpackError {
+    Stream(std::io::Error),
+    Write(std::io::Error),
+}
+
+impl std::fmt::Display for UnpackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnpackError::Stream(e) => write!(f, "broken stream: {e}"),
+            UnpackError::Write(e) => write!(f, "{e}"),
+        }
+    }
+}
+
 /// The bare file name a member path stands for (`name` or `./name`).
 fn member_name(path: &Path) -> Option<String> {
     let mut normal = path
@@ -68,14 +86,15 @@ pub fn unpack(
     stream: &mut dyn Read,
     wanted: &[String],
     dest: &Path,
-) -> std::io::Result<(Vec<PathBuf>, Vec<Skipped>)> {
+) -> Result<(Vec<PathBuf>, Vec<Skipped>), UnpackError> {
+    use UnpackError::{Stream, Write};
     let mut archive = tar::Archive::new(stream);
     let mut seen: HashSet<String> = HashSet::new();
     let mut written = Vec::new();
     let mut skipped = Vec::new();
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let raw = entry.path()?.into_owned();
+    for entry in archive.entries().map_err(Stream)? {
+        let mut entry = entry.map_err(Stream)?;
+        let raw = entry.path().map_err(Stream)?.into_owned();
         let shown = raw.to_string_lossy().into_owned();
         let Some(name) = member_name(&raw).filter(|n| wanted.iter().any(|w| w == n)) else {
             skipped.push((shown, "not asked for".to_string()));
@@ -96,8 +115,18 @@ pub fn unpack(
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&to)?;
-        std::io::copy(&mut entry, &mut file)?;
+            .open(&to)
+            .map_err(Write)?;
+        // Read and write separately: a read error is the stream's, a write
+        // error this side's.
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = entry.read(&mut buf).map_err(Stream)?;
+            if n == 0 {
+                break;
+            }
+            std::io::Write::write_all(&mut file, &buf[..n]).map_err(Write)?;
+        }
         if let Ok(mtime) = entry.header().mtime() {
             let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime);
             let _ = file.set_modified(t);
@@ -215,9 +244,20 @@ pub fn fetch(
             "",
         ));
     }
+    // This side failing to write closes the stream: ssh's end of it then
+    // fails too, but the cause is here.
+    if let Some(Err(UnpackError::Write(e))) = &unpacked {
+        return Err(err(
+            format!("cannot write results into {}: {e}", dest.display()),
+            "check free space and permissions there, or set [builders] results_download_dir",
+        ));
+    }
     if out.code() == Some(255) || out.status.is_none() {
-        let mut e = host.error_from(&out.stderr, out.code());
-        e.message = format!("downloading results: {}", e.message);
+        let mut e = host.connection_lost(&out.stderr);
+        e.message = format!(
+            "downloading results from {} failed: connection lost: {}",
+            host.destination, e.message
+        );
         return Err(e);
     }
     match unpacked {
@@ -232,22 +272,27 @@ pub fn fetch(
             }
             Ok(skipped)
         }
-        Some(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData || !out.success() => Err(err(
-            format!(
-                "downloading results from {} failed: {e}{}",
-                host.destination,
-                if out.stderr.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!(" (tar: {})", out.stderr.trim())
+        Some(Err(e)) => {
+            let why = match out.status.and_then(|s| s.signal()) {
+                Some(n) => format!(
+                    "ssh was killed by {}",
+                    nix::sys::signal::Signal::try_from(n)
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_else(|_| format!("signal {n}"))
+                ),
+                None if !out.stderr.trim().is_empty() => {
+                    format!("{e} (tar: {})", out.stderr.trim())
                 }
-            ),
-            "check that host and its hasher repo",
-        )),
-        Some(Err(e)) => Err(err(
-            format!("cannot write results from {}: {e}", host.destination),
-            "check free space and permissions there, or set [builders] results_download_dir",
-        )),
+                None => e.to_string(),
+            };
+            Err(err(
+                format!(
+                    "downloading results from {} failed: {why}; nothing of it was kept",
+                    host.destination
+                ),
+                "build again; if it happens again, check that host and its hasher repo",
+            ))
+        }
         None => Err(err(
             format!(
                 "downloading results from {}: the unpacker crashed",

@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+pub mod netns;
 pub mod sshd;
 pub mod tty;
 

@@ -37,6 +37,14 @@
 //! directory at login is the user's passwd home (see [`TestHost::per_host_cwd`]);
 //! `ZORYN_TEST_SSHD_NO_NS=1` forces that mode as root.
 //!
+//! ## Hosts that can really disappear
+//!
+//! [`TestEnv::add_host_in_netns`] (root) runs sshd inside a network namespace
+//! of the test's own ([`NetNs`](super::netns::NetNs)), on its inner address
+//! and port 22 (`ip netns exec NS [unshare ...] sshd`): `NetNs::cut` then
+//! cuts the link for real. [`TestHost::sshd_process_ids`] gives just the
+//! sshd processes (to kill the daemon but not the builds it runs).
+//!
 //! ## Lifetime
 //!
 //! A [`TestHost`] owns its sshd: `Drop` stops it, also on panic. "Its
@@ -351,12 +359,13 @@ case "$3" in /tmp/zoryn-sshd.?*) rm -rf -- "$3" ;; esac
 exit 0
 "#;
 
-/// Is `pid` listening on `addr:port` (a LISTEN socket in /proc/net/tcp whose
+/// Is `pid` listening on `addr:port` (a LISTEN socket in its /proc/PID/net/tcp whose
 /// inode is one of the process's fds)?
 fn listening(pid: u32, addr: &str, port: u16) -> bool {
     let ip: std::net::Ipv4Addr = addr.parse().unwrap();
     let local = format!("{:08X}:{:04X}", u32::from_le_bytes(ip.octets()), port);
-    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    // The listener's own view: it may run in a network namespace of its own.
+    let tcp = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap_or_default();
     let inodes: Vec<String> = tcp
         .lines()
         .skip(1)
@@ -403,6 +412,8 @@ pub struct TestHost {
     listener_ns: Option<String>,
     /// Kills the host's processes if the test process dies without `Drop`.
     watchdog: Option<(Child, std::process::ChildStdin)>,
+    /// The network namespace sshd runs in ([`TestEnv::add_host_in_netns`]).
+    netns: Option<String>,
     _sshd_tmp: tempfile::TempDir,
 }
 
@@ -422,9 +433,34 @@ impl TestHost {
         format!("{launch}{log}")
     }
 
-    /// The name this host's key has in known_hosts: `[127.0.0.N]:PORT`.
+    /// The name this host's key has in known_hosts: `[127.0.0.N]:PORT`
+    /// (just the address on port 22).
     pub fn known_hosts_name(&self) -> String {
-        format!("[{}]:{}", self.addr, self.port)
+        if self.port == 22 {
+            self.addr.clone()
+        } else {
+            format!("[{}]:{}", self.addr, self.port)
+        }
+    }
+
+    /// Append `KNOB=value` to this host's knobs file (read by every hsh run).
+    pub fn set_knob(&self, knob: &str, value: &str) {
+        let path = self.emu_root.join("knobs");
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.push_str(&format!("{knob}={value}\n"));
+        std::fs::write(&path, text).unwrap();
+    }
+
+    /// The sshd processes of this host (listener and per-connection ones),
+    /// not the remote commands they run.
+    pub fn sshd_process_ids(&self) -> Vec<u32> {
+        self.process_ids()
+            .into_iter()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim_end().starts_with("sshd"))
+            })
+            .collect()
     }
 
     /// This host's public host key, `ssh-ed25519 AAAA...` (no comment).
@@ -535,7 +571,27 @@ impl TestHost {
         let log = self.log_path();
         let _ = std::fs::remove_file(&log);
         let launch = std::fs::File::create(self.sshd_dir.join("launch.out")).unwrap();
-        let mut cmd = if self.mount_ns {
+        let mut cmd = if let Some(ns) = &self.netns {
+            // `ip netns exec` execs (no fork): the child's pid is still sshd's.
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]);
+            if self.mount_ns {
+                c.args([
+                    "unshare",
+                    "--mount",
+                    "--propagation",
+                    "private",
+                    "--",
+                    "/bin/sh",
+                    "-c",
+                ])
+                .arg(r#"mount --bind "$1" /etc/passwd && shift && exec "$@""#)
+                .arg("sh")
+                .arg(self.sshd_dir.join("passwd"));
+            }
+            c.arg(SSHD);
+            c
+        } else if self.mount_ns {
             // Own mount namespace with this host's /etc/passwd, then exec sshd
             // (no fork: the child's pid is sshd's pid).
             let mut c = Command::new("unshare");
@@ -882,6 +938,60 @@ impl TestEnv {
     /// `~/.zoryn` with `[commands] ssh = "ssh -F ..."` if it does not exist
     /// yet, and returns once `ssh -F CFG alias true` works as the test user.
     pub fn add_host(&self, alias: &str, uname_m: &str) -> TestHost {
+        self.add_host_at(alias, uname_m, None)
+    }
+
+    /// [`add_host`](Self::add_host), but sshd runs inside the test's network
+    /// namespace `ns` (root only), on its inner address, port 22: cutting
+    /// the namespace's link cuts the host off for real.
+    pub fn add_host_in_netns(
+        &self,
+        alias: &str,
+        uname_m: &str,
+        ns: &super::netns::NetNs,
+    ) -> TestHost {
+        assert!(is_root(), "network namespaces need root");
+        self.add_host_at(
+            alias,
+            uname_m,
+            Some((ns.name.clone(), ns.inner_addr.clone())),
+        )
+    }
+
+    /// A host with a usable hasher slot `number` (`~/hasher_N` and its
+    /// satellite users) and a remote builder `name` for it.
+    pub fn remote_builder(
+        &self,
+        name: &str,
+        alias: &str,
+        uname_m: &str,
+        arch: &str,
+        number: u32,
+    ) -> TestHost {
+        let host = self.add_host(alias, uname_m);
+        self.remote_builder_on(&host, name, arch, number);
+        host
+    }
+
+    /// Make hasher slot `number` usable on `host` and write builder `name` for it.
+    pub fn remote_builder_on(&self, host: &TestHost, name: &str, arch: &str, number: u32) {
+        let out = self.ssh(
+            &host.alias,
+            &format!(
+                "mkdir -p ~/hasher_{number} && hasher-useradd --number={number} \"$(id -un)\""
+            ),
+        );
+        assert!(out.status.success(), "host setup: {}", super::both(&out));
+        self.builder(
+            name,
+            &format!(
+                "type = \"remote\"\nhost = \"{}\"\narch = \"{arch}\"\nhasher_number = {number}\n",
+                host.alias
+            ),
+        );
+    }
+
+    fn add_host_at(&self, alias: &str, uname_m: &str, netns: Option<(String, String)>) -> TestHost {
         assert!(
             !alias.is_empty()
                 && alias
@@ -984,11 +1094,16 @@ impl TestEnv {
             marker,
             listener_ns: None,
             watchdog: None,
+            netns: netns.as_ref().map(|(n, _)| n.clone()),
             _sshd_tmp: sshd_tmp,
         };
         let mut started = false;
         for _ in 0..10 {
-            let (addr, port) = pick_addr_port();
+            let (addr, port) = match &netns {
+                // The namespace is the test's own: port 22 is free there.
+                Some((_, addr)) => (addr.clone(), 22),
+                None => pick_addr_port(),
+            };
             host.addr = addr;
             host.port = port;
             host.write_sshd_config(&user, &self.root);
