@@ -185,15 +185,22 @@ for p in "$wd/$r/../../../../../../../..$CANARY/x.rpm" /etc/x.rpm ../../evil.rpm
 done
 "#;
 
-#[test]
-fn compromised_host_cannot_write_outside_the_results_dir() {
-    let env = TestEnv::new();
-    compromise_hsh(&env);
-    let host = remote_host(&env, "badhost");
+/// The builder `shady` on a compromised host `badhost`, and the canary dir
+/// (with a secret) on this machine that the attack aims at.
+fn compromised_host(env: &TestEnv) -> (TestHost, PathBuf) {
+    compromise_hsh(env);
+    let host = remote_host(env, "badhost");
     let canary = env.root.join("canary");
     std::fs::create_dir_all(&canary).unwrap();
     std::fs::write(canary.join("secret.txt"), "canary secret\n").unwrap();
     plant(&host, &canary, &env.home);
+    (host, canary)
+}
+
+#[test]
+fn compromised_host_cannot_write_outside_the_results_dir() {
+    let env = TestEnv::new();
+    let (host, canary) = compromised_host(&env);
     let repo = env.gear_repo("hello", "");
     env.chown_all();
     let home_before = snapshot(&env.home);
@@ -606,12 +613,7 @@ fn runtime_dir_of_another_user_is_not_used_for_sockets() {
 #[test]
 fn batch_on_a_compromised_host_keeps_real_rpms_and_reports_rejections() {
     let env = TestEnv::new();
-    compromise_hsh(&env);
-    let host = remote_host(&env, "badhost");
-    let canary = env.root.join("canary");
-    std::fs::create_dir_all(&canary).unwrap();
-    std::fs::write(canary.join("secret.txt"), "canary secret\n").unwrap();
-    plant(&host, &canary, &env.home);
+    let (host, canary) = compromised_host(&env);
     env.library_package("base", &[], "");
     env.library_package("user", &["base"], "");
     env.write(

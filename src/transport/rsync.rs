@@ -106,19 +106,21 @@ fn finish(
                     hint: "free some space where the files go, then build again".into(),
                 });
             }
-            let mut e = host.error_from(&text, o.code());
+            // 255: rsync's ssh ended (link cut, host gone, keepalive); 10
+            // and 12: rsync saw the socket or the stream break first.
+            let lost = matches!(o.code(), Some(10 | 12 | 255));
+            let mut e = if lost {
+                host.connection_lost(&text)
+            } else {
+                host.error_from(&text, o.code())
+            };
             e.message = format!(
                 "{what} failed (rsync exit {}): {}{}",
                 o.code().unwrap_or(-1),
-                // 255: rsync's ssh ended (link cut, host gone, keepalive).
-                if o.code() == Some(255) {
-                    "connection lost: "
-                } else {
-                    ""
-                },
+                if lost { "connection lost: " } else { "" },
                 e.message
             );
-            if o.code() != Some(255) {
+            if !lost {
                 e.hint = "check free space and permissions on both sides; rsync's message is above"
                     .into();
             }
