@@ -19,7 +19,7 @@ pub enum BuilderKind {
 }
 
 /// What one `.conf` file says, checked but not yet merged with defaults.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuilderFile {
     pub name: String,
     pub kind: BuilderKind,
