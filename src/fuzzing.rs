@@ -71,7 +71,13 @@ fn farm() -> Farm {
     add("local3", None, "x86_64", "sisyphus", Some(3));
     add("node1", Some("bignode"), "x86_64", "sisyphus", Some(1));
     add("node2", Some("bignode"), "x86_64", "p11", Some(2));
-    add("arm64", Some("arm.internal"), "aarch64", "sisyphus", Some(1));
+    add(
+        "arm64",
+        Some("arm.internal"),
+        "aarch64",
+        "sisyphus",
+        Some(1),
+    );
     add("p11-arm", Some("arm.internal"), "aarch64", "p11", Some(2));
     Farm {
         builders,

@@ -26,7 +26,9 @@ fn every_committed_fuzz_input_is_handled() {
         let seeds = inputs(&root.join("seeds").join(name));
         assert!(!seeds.is_empty(), "fuzz/seeds/{name} has no seeds");
         assert!(
-            root.join("fuzz_targets").join(format!("{name}.rs")).is_file(),
+            root.join("fuzz_targets")
+                .join(format!("{name}.rs"))
+                .is_file(),
             "no cargo-fuzz target for {name}"
         );
         for p in seeds
