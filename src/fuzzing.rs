@@ -36,8 +36,11 @@ use crate::hasher::stage::{classify, StageTracker};
 use crate::source::spec::SpecInfo;
 use crate::source::specdeps::read_spec;
 
+/// One target's entry: the fuzzer's bytes in, a panic on a bug.
+pub type Entry = fn(&[u8]);
+
 /// Every target by name, for the seed replay test.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Entry)] = &[
     ("selection", selection),
     ("global_config", global_config),
     ("builder_file", builder_file),
