@@ -8,6 +8,8 @@ pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod farm;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hasher;
 pub mod report;
 pub mod run;

@@ -131,6 +131,12 @@ impl Journal {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
             Err(e) => return Err(e),
         };
+        Self::parse(path, &text)
+    }
+
+    /// [`Journal::read`] on text already read; `path` only names the file in
+    /// errors.
+    pub fn parse(path: &Path, text: &str) -> io::Result<(Vec<Record>, Option<String>)> {
         let mut records = Vec::new();
         let mut torn = None;
         let lines: Vec<&str> = text.split('\n').collect();

@@ -19,7 +19,7 @@ pub enum BuilderKind {
 }
 
 /// What one `.conf` file says, checked but not yet merged with defaults.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuilderFile {
     pub name: String,
     pub kind: BuilderKind,
@@ -296,5 +296,15 @@ mod tests {
         assert_eq!(e.hint.as_deref(), Some("did you mean `hasher_number`?"));
         let e = parse("l", "hasher_number = 0\n").unwrap_err();
         assert!(e.message.contains("not a valid hasher number"));
+    }
+
+    /// A template error after an escape and a multi-byte character: found
+    /// by the `builder_file` fuzz target (it panicked slicing the file text).
+    #[test]
+    fn template_error_after_escape_and_multibyte_char() {
+        let err = parse("b", "command = \"hsh\\t€{nope}\"\n").err().unwrap();
+        assert_eq!(err.line, 1);
+        assert!(err.message.contains("nope"), "{err}");
+        let _ = err.to_string();
     }
 }

@@ -131,8 +131,11 @@ pub(super) fn template_error(
 ) -> ConfigError {
     let mut err = table.error(key, format!("{} in \"{}\"", e.message, loc.value));
     if let Some(span) = &loc.span {
-        // +1 skips the opening quote; exact for strings without escapes.
-        let (line, col) = line_col(text, span.start + 1 + e.offset);
+        // +1 skips the opening quote; exact for strings without escapes
+        // (the offset counts in the unescaped value), and never past the
+        // string's end.
+        let at = (span.start + 1 + e.offset).min(span.end.saturating_sub(1));
+        let (line, col) = line_col(text, at);
         err.line = line;
         err.column = col;
     }

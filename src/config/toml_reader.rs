@@ -69,9 +69,13 @@ impl<'a> TomlFile<'a> {
     }
 }
 
-/// 1-based line and column of a byte offset.
+/// 1-based line and column of a byte offset. An offset past the end means
+/// the end; one inside a multi-byte character means that character.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -318,6 +322,18 @@ mod tests {
         assert_eq!(line_col(t, 0), (1, 1));
         assert_eq!(line_col(t, 6), (2, 1));
         assert_eq!(line_col(t, 11), (2, 6));
+    }
+
+    /// An offset inside a multi-byte character (a template error's offset
+    /// is counted in the unescaped value, not in the file) names that
+    /// character's column instead of panicking.
+    #[test]
+    fn line_col_inside_a_character() {
+        let t = "x = \"\\t€\"\n";
+        for offset in 7..=9 {
+            assert_eq!(line_col(t, offset), (1, 8), "{offset}");
+        }
+        assert_eq!(line_col(t, 99), (2, 1));
     }
 
     #[test]

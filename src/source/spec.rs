@@ -87,23 +87,65 @@ impl SpecInfo {
     }
 }
 
+/// Most rounds of macro-in-macro expansion (a macro whose value names itself
+/// stops here).
+const MAX_ROUNDS: usize = 8;
+
+/// Most bytes one value may expand to, and most bytes of macro values one
+/// expansion may copy; past either the value stays as written. Real values
+/// are a few dozen bytes; this keeps a spec whose macros double at each
+/// `%define` from taking exponential time and memory.
+const MAX_VALUE: usize = 64 * 1024;
+
+/// `%{name}` and `%{?name}` of known macros replaced, in one pass over the
+/// text (time linear in the result, whatever the number of macros).
 fn expand(value: &str, macros: &HashMap<String, String>) -> String {
-    let mut out = value.to_string();
-    for _ in 0..8 {
-        let mut changed = false;
-        for (k, v) in macros {
-            for pat in [format!("%{{{k}}}"), format!("%{{?{k}}}")] {
-                if out.contains(&pat) {
-                    out = out.replace(&pat, v);
-                    changed = true;
+    let mut out = String::new();
+    let mut budget = MAX_VALUE;
+    if expand_into(value, macros, 0, &mut budget, &mut out) {
+        out
+    } else {
+        value.to_string()
+    }
+}
+
+/// Appends `value` expanded to `out`; false when it grew past [`MAX_VALUE`]
+/// or used up `budget`.
+fn expand_into(
+    value: &str,
+    macros: &HashMap<String, String>,
+    depth: usize,
+    budget: &mut usize,
+    out: &mut String,
+) -> bool {
+    let mut rest = value;
+    while let Some(start) = rest.find("%{") {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let (reference, after) = rest[start..].split_at(len + 1);
+        let inner = &reference[2..reference.len() - 1];
+        let name = inner.strip_prefix('?').unwrap_or(inner);
+        match macros.get(name) {
+            Some(v) if depth < MAX_ROUNDS => {
+                *budget = match budget.checked_sub(v.len() + 1) {
+                    Some(b) => b,
+                    None => return false,
+                };
+                if !expand_into(v, macros, depth + 1, budget, out) {
+                    return false;
                 }
             }
+            _ => out.push_str(reference),
         }
-        if !changed {
-            break;
+        if out.len() > MAX_VALUE {
+            return false;
         }
+        rest = after;
     }
-    out
+    out.push_str(rest);
+    out.len() <= MAX_VALUE
 }
 
 #[cfg(test)]
@@ -129,5 +171,38 @@ mod tests {
         assert!(!s.excludes("aarch64"));
         let s = SpecInfo::parse("Name: a\nBuildArch: noarch\nExclusiveArch: x86_64\n");
         assert!(!s.excludes("i586"));
+    }
+
+    /// `%define a %{a}%{a}` 64 times would be 2^64 bytes: the value stays
+    /// as written once it would grow past the limit.
+    #[test]
+    fn doubling_defines_are_cut_off() {
+        let mut s = String::from("%define a xxxxxxxx\n");
+        s.push_str(&"%define a %{a}%{a}\n".repeat(64));
+        s.push_str("Name: %{a}\nVersion: 1\n");
+        let info = SpecInfo::parse(&s);
+        assert!(info.name.len() <= MAX_VALUE, "{}", info.name.len());
+        assert_eq!(info.version, "1");
+    }
+
+    /// Time grows with the text, not with lines × macros.
+    #[test]
+    fn many_macros_and_lines_stay_linear() {
+        let mut s = String::new();
+        for i in 0..20_000 {
+            s.push_str(&format!("%define m{i} v{i}\n"));
+        }
+        s.push_str(&"ExcludeArch: %{m1} %{?m2} x\n".repeat(20_000));
+        let t = std::time::Instant::now();
+        let info = SpecInfo::parse(&s);
+        assert_eq!(info.exclude_arch.len(), 60_000);
+        assert_eq!(info.exclude_arch[..3], ["v1", "v2", "x"]);
+        assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn self_referring_macro_stops_after_eight_rounds() {
+        let s = SpecInfo::parse("%define a %{a}x\nName: %{a}\n");
+        assert_eq!(s.name, "%{a}xxxxxxxx");
     }
 }

@@ -113,6 +113,17 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
 /// How deep macro bodies may nest before we call it a loop.
 const MAX_DEPTH: usize = 32;
 
+/// How much work the macro expander may do in one spec, in bytes: text it
+/// reads, text it copies out of a macro body, plus [`CALL_COST`] per call.
+/// Real specs need well under a megabyte; past this every further macro is
+/// left unexpanded and reported, so a spec whose macros double at each level
+/// costs bounded time and memory.
+const MAX_EXPANSION: usize = 16 << 20;
+
+/// What one expansion call (allocations, a piece) counts for in
+/// [`MAX_EXPANSION`].
+const CALL_COST: usize = 64;
+
 /// First code point used to mark an unexpandable piece inside expanded text
 /// (Supplementary Private Use Area-B; never appears in real specs).
 const PIECE_BASE: u32 = 0x10_0000;
@@ -180,6 +191,9 @@ impl Expanded {
 struct Env {
     macros: HashMap<String, Macro>,
     arch: String,
+    /// Bytes of text the expander has worked through so far (see
+    /// [`MAX_EXPANSION`]).
+    spent: std::cell::Cell<usize>,
 }
 
 const ARCH_64: &[&str] = &[
@@ -199,6 +213,7 @@ impl Env {
         let mut env = Env {
             macros: HashMap::new(),
             arch: arch.to_string(),
+            spent: std::cell::Cell::new(0),
         };
         for (name, value) in defines {
             let name = name.trim().trim_start_matches('%');
@@ -322,6 +337,7 @@ const TEST_MACROS: &[&str] = &[
 
 impl Expander<'_> {
     fn unresolved(&mut self, raw: &str, reason: String, out: &mut String) {
+        self.charge(raw.len() + reason.len() + CALL_COST);
         let idx = self.pieces.len() as u32;
         self.pieces.push(Piece {
             raw: raw.to_string(),
@@ -334,9 +350,27 @@ impl Expander<'_> {
         }
     }
 
+    /// Whether the expansion budget of this read is used up.
+    fn over_budget(&self) -> bool {
+        self.env.spent.get() > MAX_EXPANSION
+    }
+
+    fn charge(&self, bytes: usize) {
+        let spent = &self.env.spent;
+        spent.set(spent.get().saturating_add(bytes));
+    }
+
     fn run(&mut self, s: &str, depth: usize) -> String {
+        self.charge(s.len() + CALL_COST);
+        let mut out = String::new();
+        // Conditional bodies and test-macro arguments nest without a macro
+        // call; stop them here too (the stack is not unlimited).
+        if depth > MAX_DEPTH {
+            self.unresolved(s, "macros nest too deeply".into(), &mut out);
+            return out;
+        }
         let b = s.as_bytes();
-        let mut out = String::with_capacity(s.len());
+        out.reserve(s.len());
         let mut i = 0;
         while i < b.len() {
             let Some(off) = s[i..].find('%') else {
@@ -442,6 +476,7 @@ impl Expander<'_> {
                 Some(body) => {
                     if defined != neg {
                         let v = self.run(body, depth + 1);
+                        self.charge(v.len());
                         out.push_str(&v);
                     }
                 }
@@ -462,8 +497,13 @@ impl Expander<'_> {
                 self.unresolved(raw, "%{expand:} nests too deeply".into(), out);
                 return;
             }
+            if self.over_budget() {
+                self.unresolved(raw, "%{expand:} expands to too much text".into(), out);
+                return;
+            }
             let once = self.run(body, depth + 1);
             let twice = self.run(&once, depth + 1);
+            self.charge(twice.len());
             out.push_str(&twice);
             return;
         }
@@ -530,8 +570,17 @@ impl Expander<'_> {
             Some(_) if depth >= MAX_DEPTH => {
                 self.unresolved(raw, format!("macro {name} expands recursively"), out)
             }
+            Some(_) if self.over_budget() => self.unresolved(
+                raw,
+                format!(
+                    "macro {name} expands to too much text (the spec's macros grow past {} MiB)",
+                    MAX_EXPANSION >> 20
+                ),
+                out,
+            ),
             Some(body) => {
                 let v = self.run(&body, depth + 1);
+                self.charge(v.len());
                 out.push_str(&v);
             }
         }
@@ -657,9 +706,14 @@ fn lex_expr(s: &str) -> Result<Vec<Tok>, String> {
     Ok(toks)
 }
 
+/// How deep `%if` expressions may nest (parentheses, `!`, unary `-`).
+const MAX_EXPR_DEPTH: usize = 64;
+
 struct ExprParser {
     toks: Vec<Tok>,
     pos: usize,
+    /// Nesting of [`ExprParser::unary`] calls in progress.
+    depth: usize,
 }
 
 impl ExprParser {
@@ -747,6 +801,16 @@ impl ExprParser {
     }
 
     fn unary(&mut self) -> Result<Val, String> {
+        if self.depth >= MAX_EXPR_DEPTH {
+            return Err("expression nests too deeply".into());
+        }
+        self.depth += 1;
+        let v = self.unary_inner();
+        self.depth -= 1;
+        v
+    }
+
+    fn unary_inner(&mut self) -> Result<Val, String> {
         match self.bump() {
             Some(Tok::Not) => Ok(Val::Int(i64::from(!self.unary()?.truthy()))),
             Some(Tok::Arith('-')) => match self.unary()? {
@@ -774,7 +838,11 @@ fn eval_condition(s: &str) -> Result<bool, String> {
     if toks.is_empty() {
         return Err("empty condition".into());
     }
-    let mut p = ExprParser { toks, pos: 0 };
+    let mut p = ExprParser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     let v = p.or()?;
     if p.pos != p.toks.len() {
         return Err("trailing text".into());
@@ -3192,5 +3260,86 @@ make test
             let _ = d.all_provides();
             let _ = d.excludes("x86_64");
         }
+    }
+
+    /// A spec whose macros double at every `%global` would need 2^64 bytes;
+    /// the reader stops expanding past its budget and says so.
+    #[test]
+    fn doubling_global_macros_are_cut_off() {
+        let mut s = String::from("%global a xxxxxxxx\n");
+        s.push_str(&"%global a %a%a\n".repeat(64));
+        s.push_str("Name: %a\nVersion: 1\nRelease: alt1\nBuildRequires: %a\n");
+        let d = read(&s);
+        assert!(d.name.len() <= 4 * MAX_EXPANSION, "{}", d.name.len());
+        assert!(
+            d.unresolved.iter().any(|u| u.contains("too much text")),
+            "{:?}",
+            d.unresolved
+        );
+        assert_eq!(d.version, "1");
+    }
+
+    /// Lazy `%define`s that double at each of 30 levels (2^30 calls, 16 GiB
+    /// of text) are cut off the same way.
+    #[test]
+    fn doubling_lazy_macros_are_cut_off() {
+        let mut s = String::from("%define a0 xxxxxxxxxxxxxxxx\n");
+        for i in 1..=30 {
+            s.push_str(&format!("%define a{i} %a{}%{{a{}}}\n", i - 1, i - 1));
+        }
+        s.push_str("Name: %a30\nBuildRequires: %{a30}-devel\n");
+        let d = read(&s);
+        assert!(d.name.len() <= 4 * MAX_EXPANSION, "{}", d.name.len());
+        assert!(
+            d.unresolved.iter().any(|u| u.contains("too much text")),
+            "{:?}",
+            d.unresolved
+        );
+    }
+
+    /// Nesting deeper than the macro depth limit — conditional bodies,
+    /// `%{with ...}` arguments, braceless `%with` chains, `%if` parentheses
+    /// and negations — is reported, never a stack overflow.
+    #[test]
+    fn deep_nesting_does_not_overflow_the_stack() {
+        let n = 100_000;
+        let nested = |open: &str, close: &str| format!("{}x{}", open.repeat(n), close.repeat(n));
+        for text in [
+            format!("Name: {}\n", nested("%{?nil:", "}")),
+            format!("Name: {}\n", nested("%{!?zz:", "}")),
+            format!("%if {}\nName: a\n%endif\n", nested("(", ")")),
+            format!("%if {}1\nName: a\n%endif\n", "!".repeat(n)),
+            format!("%if {}1\nName: a\n%endif\n", "-".repeat(n)),
+            format!("%global a {}\nName: %a\n", nested("%{expand:", "}")),
+        ] {
+            let d = read(&text);
+            assert!(!d.unresolved.is_empty(), "{}", &text[..40]);
+        }
+        // A test macro's answer is 1 or 0 whatever its argument was.
+        for text in [
+            format!("Name: {}\n", nested("%{with ", "}")),
+            format!("Name: {}\n", "%with ".repeat(n)),
+        ] {
+            assert_eq!(read(&text).name, "0");
+        }
+    }
+
+    /// Version and Release that name `%EVR` refer to each other through it:
+    /// two references per level, 2^32 expansions. Found by the `spec` fuzz
+    /// target (it timed out); the expansion budget counts the text copied
+    /// out of each level and a cost per macro call, so this stays bounded.
+    #[test]
+    fn tag_macros_referring_to_each_other_are_cut_off() {
+        let t = std::time::Instant::now();
+        let d = read("Name: a\nVersion: 1%EVR\nRelease: alt1%EVR\nProvides: a = %EVR\n");
+        assert!(d.unresolved.len() >= 3, "{}", d.unresolved.len());
+        let _ = d.all_provides();
+        let text: usize = d.unresolved.iter().map(String::len).sum();
+        assert!(text < 4 << 20, "{text} bytes of notes");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }
