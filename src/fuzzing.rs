@@ -28,7 +28,7 @@ use crate::config::builder_file::BuilderFile;
 use crate::config::global::GlobalConfig;
 use crate::config::template::Vars;
 use crate::farm::selection::{self, SelectionRequest};
-use crate::farm::{Builder, Farm, Location};
+use crate::farm::{Builder, Farm};
 use crate::hasher::priv_config::{self, Caller};
 use crate::hasher::remote::{parse_listing, parse_preflight};
 use crate::hasher::results::Snapshot;
@@ -61,13 +61,7 @@ fn text(data: &[u8]) -> std::borrow::Cow<'_, str> {
 fn farm() -> Farm {
     let mut builders = Vec::new();
     let mut add = |name: &str, host: Option<&str>, arch: &str, branch: &str, num: Option<u32>| {
-        let mut b = Builder::builtin_local("x86_64");
-        b.name = name.into();
-        b.location = host.map_or(Location::Local, |h| Location::Remote { host: h.into() });
-        b.arch = arch.into();
-        b.branch = branch.into();
-        b.hasher_number = num;
-        builders.push(b);
+        builders.push(Builder::sample(name, host, arch, branch, num));
     };
     add("local", None, "x86_64", "sisyphus", None);
     add("local2", None, "x86_64", "sisyphus", Some(2));

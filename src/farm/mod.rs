@@ -47,6 +47,25 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// A builder made up in code (test farms, fuzzing): local when `host` is
+    /// `None`, else remote on `host`; everything else as the built-in one.
+    #[doc(hidden)]
+    pub fn sample(
+        name: &str,
+        host: Option<&str>,
+        arch: &str,
+        branch: &str,
+        hasher_number: Option<u32>,
+    ) -> Builder {
+        let mut b = Builder::builtin_local("x86_64");
+        b.name = name.into();
+        b.location = host.map_or(Location::Local, |h| Location::Remote { host: h.into() });
+        b.arch = arch.into();
+        b.branch = branch.into();
+        b.hasher_number = hasher_number;
+        b
+    }
+
     pub fn builtin_local(arch: &str) -> Builder {
         Builder {
             name: BUILTIN_LOCAL.into(),

@@ -546,7 +546,7 @@ pub fn choose<'f>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::farm::{Builder, Location};
+    use crate::farm::Builder;
 
     /// A farm like the user guide's: local slots, a bignode with numbered
     /// slots for two branches, an ARM host, an i586 host.
@@ -554,13 +554,7 @@ mod tests {
         let mut v = Vec::new();
         let mut add =
             |name: &str, host: Option<&str>, arch: &str, branch: &str, num: Option<u32>| {
-                let mut b = Builder::builtin_local("x86_64");
-                b.name = name.into();
-                b.location = host.map_or(Location::Local, |h| Location::Remote { host: h.into() });
-                b.arch = arch.into();
-                b.branch = branch.into();
-                b.hasher_number = num;
-                v.push(b);
+                v.push(Builder::sample(name, host, arch, branch, num));
             };
         add("local", None, "x86_64", "sisyphus", None);
         for n in 2..=4 {
