@@ -168,7 +168,7 @@ impl CommandSpec {
     }
 }
 
-/// util-linux's `setpriv`, when installed: `setpriv --pdeathsig TERM --
+/// util-linux's `setpriv`, when installed and new enough: `setpriv --pdeathsig TERM --
 /// PROGRAM` sets the parent-death signal (see [`die_with_zoryn`]) and execs
 /// the program, so zoryn can start it with `posix_spawn` instead of a fork
 /// with a pre-exec hook. A fork of a many-threaded zoryn copies its page
@@ -178,10 +178,20 @@ fn pdeathsig_wrapper() -> Option<&'static Path> {
     static WRAPPER: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     WRAPPER
         .get_or_init(|| {
-            ["/usr/bin/setpriv", "/bin/setpriv"]
+            let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
                 .into_iter()
                 .map(PathBuf::from)
-                .find(|p| p.is_file())
+                .find(|p| p.is_file())?;
+            // util-linux before 2.33 has no --pdeathsig: then every child
+            // would fail. Ask once.
+            Command::new(&setpriv)
+                .args(["--pdeathsig", "TERM", "--", "true"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+                .then_some(setpriv)
         })
         .as_deref()
 }
