@@ -79,14 +79,16 @@ fn top_view_cancel_selected_and_quit() {
         "{screen}"
     );
     assert!(screen.contains("local3   x86_64  sisyphus  OK"), "{screen}");
-    // Nothing of the cancelled build survives.
+    // Nothing of the cancelled build survives (this env's processes only:
+    // other tests running at the same time use slot 2 too).
     let ps = std::process::Command::new("ps")
         .args(["-eo", "args"])
         .output()
         .unwrap();
+    let root = env.root.to_string_lossy().into_owned();
     let left: Vec<String> = String::from_utf8_lossy(&ps.stdout)
         .lines()
-        .filter(|l| l.contains("hasher_2") && !l.contains("ps -eo"))
+        .filter(|l| l.contains(&root) && l.contains("hasher_2") && !l.contains("ps -eo"))
         .map(str::to_string)
         .collect();
     assert!(left.is_empty(), "{left:?}");
