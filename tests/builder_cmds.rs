@@ -27,26 +27,26 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// `builder add` of the remote builder `arm64` on host `pi`.
+const ADD_ARM64: &[&str] = &[
+    "builder",
+    "add",
+    "--name",
+    "arm64",
+    "--host",
+    "pi",
+    "--repo",
+    "~/repo/sisyphus",
+    "-y",
+];
+
 #[test]
 fn add_remote_detects_arch_and_branch_generates_apt_and_creates_users() {
     let env = TestEnv::new();
     let host = env.add_host("pi", "aarch64");
     release(&host, "repo/sisyphus", "aarch64", "Sisyphus");
     allow_sudo(&host);
-    let out = env.zoryn(
-        &[
-            "builder",
-            "add",
-            "--name",
-            "arm64",
-            "--host",
-            "pi",
-            "--repo",
-            "~/repo/sisyphus",
-            "-y",
-        ],
-        &env.home,
-    );
+    let out = env.zoryn(ADD_ARM64, &env.home);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let s = stdout(&out);
     assert!(s.contains("created: arm64"), "{s}");
@@ -96,20 +96,7 @@ fn add_remote_detects_arch_and_branch_generates_apt_and_creates_users() {
         .unwrap()
         .modified()
         .unwrap();
-    let out = env.zoryn(
-        &[
-            "builder",
-            "add",
-            "--name",
-            "arm64",
-            "--host",
-            "pi",
-            "--repo",
-            "~/repo/sisyphus",
-            "-y",
-        ],
-        &env.home,
-    );
+    let out = env.zoryn(ADD_ARM64, &env.home);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     assert_eq!(
         stdout(&out).trim(),

@@ -29,87 +29,67 @@ pub struct Ended {
 }
 
 impl Ended {
-    pub fn unusable(message: String, hint: String) -> Ended {
+    /// `outcome` with `message`, nothing else yet.
+    fn with(outcome: Outcome, message: Option<String>) -> Ended {
         Ended {
-            outcome: Outcome::Unusable,
-            message: Some(message),
-            hint: Some(hint),
+            outcome,
+            message,
+            hint: None,
             packages: vec![],
             log: None,
             log_tail: vec![],
             rejected: vec![],
+        }
+    }
+
+    pub fn unusable(message: String, hint: String) -> Ended {
+        Ended {
+            hint: Some(hint),
+            ..Ended::with(Outcome::Unusable, Some(message))
         }
     }
 
     pub fn busy(message: String, hint: String) -> Ended {
         Ended {
-            outcome: Outcome::Busy,
-            message: Some(message),
             hint: Some(hint),
-            packages: vec![],
-            log: None,
-            log_tail: vec![],
-            rejected: vec![],
+            ..Ended::with(Outcome::Busy, Some(message))
         }
     }
 
     pub fn lost(message: String, hint: String) -> Ended {
         Ended {
-            outcome: Outcome::Lost,
-            message: Some(message),
             hint: Some(hint),
-            packages: vec![],
-            log: None,
-            log_tail: vec![],
-            rejected: vec![],
+            ..Ended::with(Outcome::Lost, Some(message))
         }
     }
 
     pub fn skipped(message: String) -> Ended {
-        Ended {
-            outcome: Outcome::Skipped,
-            message: Some(message),
-            hint: None,
-            packages: vec![],
-            log: None,
-            log_tail: vec![],
-            rejected: vec![],
-        }
+        Ended::with(Outcome::Skipped, Some(message))
     }
 
     pub fn failed(message: String, log: &Path, log_tail: Vec<String>) -> Ended {
         Ended {
-            outcome: Outcome::Failed,
-            message: Some(message),
-            hint: None,
-            packages: vec![],
             log: Some(log.to_path_buf()),
             log_tail,
-            rejected: vec![],
+            ..Ended::with(Outcome::Failed, Some(message))
         }
     }
 
     pub fn cancelled(log: Option<&Path>) -> Ended {
         Ended {
-            outcome: Outcome::Cancelled,
-            message: Some("interrupted; hsh was stopped".into()),
-            hint: None,
-            packages: vec![],
             log: log.map(Path::to_path_buf),
-            log_tail: vec![],
-            rejected: vec![],
+            ..Ended::with(
+                Outcome::Cancelled,
+                Some("interrupted; hsh was stopped".into()),
+            )
         }
     }
 
     pub fn success(packages: Vec<PathBuf>, log: &Path) -> Ended {
         Ended {
-            outcome: Outcome::Success,
-            message: None,
-            hint: None,
             packages,
             log: Some(log.to_path_buf()),
-            log_tail: vec![],
-            rejected: vec![],
+            ..Ended::with(Outcome::Success, None)
         }
     }
 

@@ -363,22 +363,29 @@ impl TestEnv {
 
     /// Wait until the emulator's event log has a line containing `needle`.
     pub fn wait_for_event(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let text = std::fs::read_to_string(&self.events).unwrap_or_default();
-            if let Some(l) = text.lines().find(|l| l.contains(needle)) {
-                return l.to_string();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no `{needle}` event in time; events:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_line(&self.events, needle, timeout, "")
     }
 
     pub fn events_text(&self) -> String {
         std::fs::read_to_string(&self.events).unwrap_or_default()
+    }
+}
+
+/// Wait until the file `events` (an emulator event log) has a line
+/// containing `needle`; that line. Polls with a deadline; `where_` goes into
+/// the failure message.
+pub fn wait_for_line(events: &Path, needle: &str, timeout: Duration, where_: &str) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let text = std::fs::read_to_string(events).unwrap_or_default();
+        if let Some(l) = text.lines().find(|l| l.contains(needle)) {
+            return l.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no `{needle}` event{where_} in time; events:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -857,19 +857,12 @@ impl TestHost {
 
     /// Wait until this host's emulator event log has a line containing `needle`.
     pub fn wait_for_event(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let text = std::fs::read_to_string(&self.events).unwrap_or_default();
-            if let Some(l) = text.lines().find(|l| l.contains(needle)) {
-                return l.to_string();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no `{needle}` event on host {} in time; events:\n{text}",
-                self.alias
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        super::wait_for_line(
+            &self.events,
+            needle,
+            timeout,
+            &format!(" on host {}", self.alias),
+        )
     }
 
     pub fn events_text(&self) -> String {
