@@ -247,11 +247,13 @@ impl Plan {
         if has_apt {
             mkdirs.push(remote_apt.clone());
         }
+        // No result listing here: the build wrapper lists the result dirs
+        // itself, right before and after hsh.
         let preflight = preflight_argv(
             &workdir,
             &priv_config::candidate_files(&caller, b.hasher_number),
             &mkdirs,
-            &result_dirs,
+            &[],
         );
         Plan {
             workdir,
