@@ -38,7 +38,7 @@ use crate::run::cancel::CancelToken;
 use crate::transport::rsync;
 use crate::transport::runner::Outcome as RunOutcome;
 use crate::transport::ssh::{Host, HostFacts, TransportError};
-use crate::transport::stream::{self, RemoteFile};
+use crate::transport::stream::{self, FetchError, RemoteFile};
 
 /// zoryn's directory in the remote home.
 pub const REMOTE_BASE: &str = ".cache/zoryn";
@@ -585,29 +585,22 @@ fn build_inner(
             }
             Err(_) if cancel.is_cancelled() => return Ended::cancelled(Some(&log)),
             // The build is fine and the host too: this side cannot take the files.
-            Err(e) if e.message.to_lowercase().contains("no space left on device") => {
+            Err(FetchError::Write(e)) => {
                 return Ended {
                     log: Some(log.clone()),
                     ..Ended::unusable(
-                        if e.message.starts_with("cannot write results into") {
-                            e.message
-                        } else {
-                            format!(
-                                "cannot write results into {}: no space left on device ({})",
-                                dest.display(),
-                                e.message
-                            )
-                        },
+                        format!("cannot write results into {}: {e}", dest.display()),
                         format!(
-                            "free some space in {} or set [builders] results_download_dir, then build again \
-                             (the RPMs are still in the hasher repo on {})",
+                            "free some space in {} (or fix its permissions, or set [builders] \
+                             results_download_dir), then build again (the RPMs are still in the \
+                             hasher repo on {})",
                             dest.display(),
                             host.destination
                         ),
                     )
                 }
             }
-            Err(e) => return transport_failure(e),
+            Err(FetchError::Transfer(e)) => return transport_failure(e),
         }
     };
     if packages.is_empty() {
@@ -701,13 +694,8 @@ fn download(
     wanted: &[(String, String)],
     dest: &Path,
     cancel: &CancelToken,
-) -> Result<(Vec<PathBuf>, Vec<String>), TransportError> {
-    let local_err = |e: std::io::Error| TransportError {
-        host: host.destination.clone(),
-        message: format!("cannot write results into {}: {e}", dest.display()),
-        hint: "check free space and permissions there, or set [builders] results_download_dir"
-            .into(),
-    };
+) -> Result<(Vec<PathBuf>, Vec<String>), FetchError> {
+    let local_err = FetchError::Write;
     std::fs::create_dir_all(dest).map_err(local_err)?;
     let staging = tempfile::Builder::new()
         .prefix(".zoryn-dl.")

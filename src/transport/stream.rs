@@ -202,6 +202,20 @@ pub fn put_file(
     Ok(size)
 }
 
+/// Why a fetch failed: writing here (a full disk, permissions: the host
+/// and the build are fine), or the transfer.
+#[derive(Debug)]
+pub enum FetchError {
+    Write(std::io::Error),
+    Transfer(TransportError),
+}
+
+impl From<TransportError> for FetchError {
+    fn from(e: TransportError) -> Self {
+        FetchError::Transfer(e)
+    }
+}
+
 /// Fetch `files` from `host` into `dest` (a directory of the caller's, best
 /// a fresh private one). Returns the members that were skipped, with the
 /// reason; which requested files arrived is for the caller to check (a file
@@ -213,15 +227,17 @@ pub fn fetch(
     files: &[RemoteFile],
     dest: &Path,
     cancel: &CancelToken,
-) -> Result<Vec<Skipped>, TransportError> {
+) -> Result<Vec<Skipped>, FetchError> {
     let _slot = host.session();
     let spec = host.command(&tar_argv(files));
     let wanted: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
     let dest_owned = dest.to_path_buf();
-    let err = |message: String, hint: &str| TransportError {
-        host: host.destination.clone(),
-        message,
-        hint: hint.into(),
+    let err = |message: String, hint: &str| {
+        FetchError::Transfer(TransportError {
+            host: host.destination.clone(),
+            message,
+            hint: hint.into(),
+        })
     };
     let (out, unpacked) = capture_stream(&spec, cancel, move |r| {
         let result = unpack(r, &wanted, &dest_owned);
@@ -246,19 +262,17 @@ pub fn fetch(
     }
     // This side failing to write closes the stream: ssh's end of it then
     // fails too, but the cause is here.
-    if let Some(Err(UnpackError::Write(e))) = &unpacked {
-        return Err(err(
-            format!("cannot write results into {}: {e}", dest.display()),
-            "check free space and permissions there, or set [builders] results_download_dir",
-        ));
-    }
+    let unpacked = match unpacked {
+        Some(Err(UnpackError::Write(e))) => return Err(FetchError::Write(e)),
+        other => other,
+    };
     if out.code() == Some(255) || out.status.is_none() {
         let mut e = host.connection_lost(&out.stderr);
         e.message = format!(
             "downloading results from {} failed: connection lost: {}",
             host.destination, e.message
         );
-        return Err(e);
+        return Err(e.into());
     }
     match unpacked {
         Some(Ok((_, skipped))) => {
