@@ -13,7 +13,9 @@
 //!
 //! Result = union of positive terms minus union of excluded terms; only
 //! exclusions start from `@all`. `-a`/`-B` then intersect. Parsing, matching
-//! and explaining are pure functions over the farm.
+//! and explaining are pure functions over the farm. A positive name term
+//! that matches a broken builder file is an error; other atoms leave broken
+//! files out.
 
 use std::fmt;
 

@@ -44,14 +44,14 @@ pub struct ListFilter {
 impl ListFilter {
     /// Why `b` is dropped, or `None` when every filter keeps it.
     pub fn drops(&self, b: &Builder) -> Option<String> {
-        if !self.arch.is_empty() && !self.arch.iter().any(|a| *a == b.arch) {
+        if !self.arch.is_empty() && !self.arch.contains(&b.arch) {
             return Some(format!(
                 "dropped by -a {} (it is {})",
                 self.arch.join(","),
                 b.arch
             ));
         }
-        if !self.branch.is_empty() && !self.branch.iter().any(|x| *x == b.branch) {
+        if !self.branch.is_empty() && !self.branch.contains(&b.branch) {
             return Some(format!(
                 "dropped by -B {} (it is {})",
                 self.branch.join(","),
