@@ -78,7 +78,7 @@ fn farm() -> Farm {
     add("p11-arm", Some("arm.internal"), "aarch64", "p11", Some(2));
     Farm {
         builders,
-        shared_slots: Vec::new(),
+        ..Farm::default()
     }
 }
 

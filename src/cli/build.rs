@@ -8,7 +8,6 @@ use clap::Args;
 
 use super::output::{show_events, top_possible, OutputMode, SelectionArgs};
 use super::{exit, print_error};
-use crate::config::Loaded;
 use crate::farm::arch;
 use crate::farm::selection::choose;
 use crate::farm::Builder;
@@ -68,14 +67,9 @@ fn on_path(program: &str) -> bool {
 }
 
 pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
-    let loaded = match Loaded::load() {
+    let loaded = match crate::cli::load_config() {
         Ok(l) => l,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("zoryn: error: {e}");
-            }
-            return exit::USAGE;
-        }
+        Err(code) => return code,
     };
     let req = args.select.request();
     let builders = match choose(&loaded.farm, &loaded.global.builders, &req) {

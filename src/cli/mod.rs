@@ -66,7 +66,48 @@ pub fn print_error(message: &str, hint: Option<&str>) {
     }
 }
 
+/// `-v` count of this process, for messages printed while loading.
+static VERBOSE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Load the configuration the way every command does: print every error
+/// (exit 2); warn about each broken builder file (the farm works without
+/// it); with `-v`, name the family's settings the farm ignores.
+pub fn load_config() -> Result<crate::config::Loaded, i32> {
+    let loaded = crate::config::Loaded::load().map_err(|errors| {
+        for e in errors {
+            eprintln!("zoryn: error: {e}");
+        }
+        exit::USAGE
+    })?;
+    for b in &loaded.farm.broken {
+        eprintln!(
+            "zoryn: warning: builder `{}` is left out, its file is broken: {}",
+            b.name.escape_debug(),
+            b.error
+        );
+        eprintln!(
+            "  hint: fix the file, or delete it with `zoryn builder remove {}`; commands that select `{}` by name fail until then",
+            b.name.escape_debug(),
+            b.name.escape_debug()
+        );
+    }
+    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+        if let Some(file) = &loaded.global.source {
+            for i in &loaded.global.ignored {
+                eprintln!(
+                    "zoryn: note: {}:{}: {} is for other zoryn commands; the build farm ignores it",
+                    file.display(),
+                    i.line,
+                    i.what
+                );
+            }
+        }
+    }
+    Ok(loaded)
+}
+
 pub fn run(cli: Cli) -> i32 {
+    VERBOSE.store(cli.verbose, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Command::Build(args) => build::cmd_build(args, cli.verbose, cli.quiet),
         Command::Builder(cmd) => builder::cmd_builder(cmd),

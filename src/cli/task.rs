@@ -18,7 +18,6 @@ use crate::batch::journal::{now, state_of, AlreadyRunning, BatchLock, Journal, R
 use crate::batch::runner::{builder_infos, plan_lanes, render_plan, BatchRun, Package, Start};
 use crate::batch::sources;
 use crate::config::template::Vars;
-use crate::config::Loaded;
 use crate::farm::selection::{choose, SelectionRequest};
 use crate::run::cancel::{install_signal_handlers, CancelToken};
 use crate::run::events::EventKind;
@@ -80,14 +79,9 @@ fn fail(message: &str, hint: &str, code: i32) -> i32 {
 }
 
 fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
-    let loaded = match Loaded::load() {
+    let loaded = match crate::cli::load_config() {
         Ok(l) => l,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("zoryn: error: {e}");
-            }
-            return exit::USAGE;
-        }
+        Err(code) => return code,
     };
     let path = match locate(&args.batch, &loaded.paths.config_dir.join("batches")) {
         Ok(p) => p,

@@ -4,6 +4,14 @@
 //! wrong types and unknown template placeholders are [`ConfigError`]s at the
 //! exact line. Per-branch tables `[builders.<branch>]` are any sub-table of
 //! `[builders]`.
+//!
+//! The file is shared with the rest of the zoryn family: their sections
+//! (`[gitery]`, `[gyle]`, `[sources]`, `[rebuild]`, `[sandbox]`, the keys of
+//! `[add_changelog]` other than `up_template`) and dotted command keys
+//! (`[commands] git.fetch = ...`, read by TOML as sub-tables) are accepted
+//! without looking inside and listed in [`GlobalConfig::ignored`], so `-v`
+//! can name them. Sections the farm reads keep rejecting unknown keys. This
+//! module never prints.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -70,6 +78,43 @@ pub struct Commands {
     pub git: Vec<String>,
 }
 
+/// `[checks]`: post-build checks (SPEC 5.1). Each entry is a command line
+/// run locally with the paths of the RPMs a builder brought back appended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChecksSection {
+    pub commands: Vec<String>,
+}
+
+pub const DEFAULT_NOTIFY_AFTER: Duration = Duration::from_secs(30);
+
+/// `[notify]`: tell the desktop when a run ends that took at least `after`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifySection {
+    pub enabled: bool,
+    pub after: Duration,
+}
+
+impl Default for NotifySection {
+    fn default() -> Self {
+        NotifySection {
+            enabled: true,
+            after: DEFAULT_NOTIFY_AFTER,
+        }
+    }
+}
+
+/// Sections of `~/.zoryn` that belong to other commands of the zoryn family.
+pub const FAMILY_SECTIONS: &[&str] = &["gitery", "gyle", "sources", "rebuild", "sandbox"];
+
+/// A setting the farm accepted but does not use (for `-v`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IgnoredSetting {
+    /// 1-based line in the file (0 when unknown).
+    pub line: usize,
+    /// How the user wrote it: `[gitery]`, `[commands] git.fetch`, ...
+    pub what: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct GlobalConfig {
     /// The file it came from, when one existed.
@@ -78,6 +123,12 @@ pub struct GlobalConfig {
     pub builders: BuildersSection,
     pub ssh: SshSection,
     pub commands: Commands,
+    pub checks: ChecksSection,
+    pub notify: NotifySection,
+    /// `[add_changelog] up_template`, for `zoryn up`.
+    pub add_changelog_up_template: Option<String>,
+    /// The family's settings the farm skipped, in file order.
+    pub ignored: Vec<IgnoredSetting>,
 }
 
 fn template(s: &str) -> Template {
@@ -116,6 +167,10 @@ impl Default for GlobalConfig {
                 rsync: vec!["rsync".into()],
                 git: vec!["git".into()],
             },
+            checks: ChecksSection::default(),
+            notify: NotifySection::default(),
+            add_changelog_up_template: None,
+            ignored: Vec::new(),
         }
     }
 }
@@ -173,6 +228,10 @@ pub(super) fn read_command(
 }
 
 fn read_program(t: &TableReader<'_>, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+    if t.keys().any(|(k, item)| k == key && item.is_table()) {
+        // Dotted keys (`git.fetch = ...`): the family's, see `ignored`.
+        return Ok(None);
+    }
     match t.string(key)? {
         None => Ok(None),
         Some(loc) => match shell_words::split(&loc.value) {
@@ -216,11 +275,35 @@ impl GlobalConfig {
     pub fn parse(path: &Path, text: &str) -> Result<GlobalConfig, ConfigError> {
         let file = TomlFile::parse(path, text)?;
         let root = file.root();
-        root.deny_unknown(&["build", "builders", "ssh", "commands"], |_, _| false)?;
+        let farm_sections = [
+            "build",
+            "builders",
+            "ssh",
+            "commands",
+            "checks",
+            "notify",
+            "add_changelog",
+        ];
+        let known: Vec<&str> = farm_sections
+            .iter()
+            .chain(FAMILY_SECTIONS)
+            .copied()
+            .collect();
+        root.deny_unknown(&known, |_, _| false)?;
         let mut cfg = GlobalConfig {
             source: Some(path.to_path_buf()),
             ..GlobalConfig::default()
         };
+        for (name, _) in root.keys() {
+            if FAMILY_SECTIONS.contains(&name) {
+                // Any shape is theirs to check; only a table is a section.
+                root.table(name)?;
+                cfg.ignored.push(IgnoredSetting {
+                    line: root.key_line(name),
+                    what: format!("[{name}]"),
+                });
+            }
+        }
 
         if let Some(b) = root.table("build")? {
             b.deny_unknown(&["command", "log_filename", "log_dir"], |_, _| false)?;
@@ -334,7 +417,21 @@ impl GlobalConfig {
         }
 
         if let Some(c) = root.table("commands")? {
-            c.deny_unknown(&["gear", "hsh", "ssh", "rsync", "git"], |_, _| false)?;
+            // `git.fetch = "..."` makes `git` a table: the family's
+            // per-subcommand overrides, not a program for the farm.
+            c.deny_unknown(&["gear", "hsh", "ssh", "rsync", "git"], |_, item| {
+                item.is_table()
+            })?;
+            for (tool, item) in c.keys() {
+                if let Some(sub) = item.as_table() {
+                    for (key, _) in sub.iter() {
+                        cfg.ignored.push(IgnoredSetting {
+                            line: c.dotted_key_line(tool, key),
+                            what: format!("[commands] {tool}.{key}"),
+                        });
+                    }
+                }
+            }
             if let Some(v) = read_program(&c, "gear")? {
                 cfg.commands.gear = v;
             }
@@ -351,6 +448,65 @@ impl GlobalConfig {
                 cfg.commands.git = v;
             }
         }
+
+        if let Some(c) = root.table("checks")? {
+            c.deny_unknown(&["commands"], |_, _| false)?;
+            if let Some(list) = c.string_list("commands")? {
+                for (i, command) in list.value.iter().enumerate() {
+                    match shell_words::split(command) {
+                        Ok(words) if !words.is_empty() => {}
+                        Ok(_) => {
+                            return Err(c
+                                .error("commands", format!("entry {} is empty", i + 1))
+                                .with_hint("remove the empty string from the list"))
+                        }
+                        Err(e) => {
+                            return Err(c
+                                .error(
+                                    "commands",
+                                    format!(
+                                        "entry {} (\"{command}\") cannot be split into words: {e}",
+                                        i + 1
+                                    ),
+                                )
+                                .with_hint(
+                                    "close the quote; the command is split like a shell would",
+                                ))
+                        }
+                    }
+                }
+                cfg.checks.commands = list.value;
+            }
+        }
+
+        if let Some(n) = root.table("notify")? {
+            n.deny_unknown(&["enabled", "after"], |_, _| false)?;
+            if let Some(e) = n.switch("enabled")? {
+                cfg.notify.enabled = e;
+            }
+            if let Some(a) = n.string("after")? {
+                cfg.notify.after = humantime::parse_duration(&a.value).map_err(|e| {
+                    n.error("after", format!("not a duration: {e}")).with_hint(
+                        "write how long a run must take to be notified, like \"30s\" or \"5m\"",
+                    )
+                })?;
+            }
+        }
+
+        if let Some(a) = root.table("add_changelog")? {
+            // The family owns this section; the farm keeps `up_template`
+            // for `zoryn up` and passes over the rest.
+            cfg.add_changelog_up_template = a.string("up_template")?.map(|l| l.value);
+            for (key, _) in a.keys() {
+                if key != "up_template" {
+                    cfg.ignored.push(IgnoredSetting {
+                        line: a.key_line(key),
+                        what: format!("[add_changelog] {key}"),
+                    });
+                }
+            }
+        }
+        cfg.ignored.sort_by_key(|i| i.line);
         Ok(cfg)
     }
 }
@@ -472,6 +628,101 @@ gear = "/opt/gear/bin/gear -v"
             "{e}"
         );
         assert!(e.hint.unwrap().contains("{hasher_number}"));
+    }
+
+    /// The family's full example (tests/fixtures) loads unchanged: the
+    /// farm's sections typed, the family's ones listed for `-v`.
+    #[test]
+    fn the_familys_full_example_loads() {
+        let c = parse(include_str!("../../tests/fixtures/zoryn-family-full.toml")).unwrap();
+        assert!(c
+            .build
+            .command
+            .raw()
+            .contains("--mountpoint=/proc,/dev/pts,/dev/kvm"));
+        assert_eq!(c.checks.commands, ["sisyphus_check"]);
+        assert_eq!(
+            c.notify,
+            NotifySection {
+                enabled: true,
+                after: Duration::from_secs(45)
+            }
+        );
+        assert_eq!(
+            c.add_changelog_up_template.as_deref(),
+            Some("- {old_version} -> {new_version} {cves}")
+        );
+        // Dotted command keys are the family's; the farm's programs stay.
+        assert_eq!(c.commands.git, ["git"]);
+        assert_eq!(c.commands.ssh, ["ssh"]);
+        let ignored: Vec<&str> = c.ignored.iter().map(|i| i.what.as_str()).collect();
+        assert_eq!(
+            ignored,
+            [
+                "[gitery]",
+                "[gyle]",
+                "[sources]",
+                "[rebuild]",
+                "[sandbox]",
+                "[commands] git.fetch",
+                "[commands] ssh.gitery"
+            ]
+        );
+        assert!(c.ignored.iter().all(|i| i.line > 0));
+    }
+
+    #[test]
+    fn checks_and_notify_defaults_and_values() {
+        let c = parse("").unwrap();
+        assert!(c.checks.commands.is_empty());
+        assert!(c.notify.enabled);
+        assert_eq!(c.notify.after, Duration::from_secs(30));
+        assert_eq!(c.add_changelog_up_template, None);
+        let c = parse(
+            "[checks]\ncommands = [\"sisyphus_check\", \"rpmlint -i\"]\n[notify]\nenabled = \"off\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.checks.commands, ["sisyphus_check", "rpmlint -i"]);
+        assert!(!c.notify.enabled);
+        assert_eq!(c.notify.after, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn errors_in_the_new_sections_name_line_and_key() {
+        let e = parse("[notify]\nenabled = true\nafter = \"soonish\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (3, Some("after")));
+        assert!(
+            e.message.starts_with("[notify] after: not a duration"),
+            "{e}"
+        );
+        let e = parse("[notify]\nenabeld = true\n").unwrap_err();
+        assert_eq!(e.message, "unknown key `enabeld` in [notify]");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `enabled`?"));
+        let e = parse("[checks]\ncommand = [\"x\"]\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (2, Some("command")));
+        assert_eq!(e.hint.as_deref(), Some("did you mean `commands`?"));
+        let e = parse("[checks]\ncommands = [\"ok\", \"\"]\n").unwrap_err();
+        assert_eq!(e.message, "[checks] commands: entry 2 is empty");
+        let e = parse("[checks]\ncommands = \"check 'x\"\n").unwrap_err();
+        assert!(e.message.contains("cannot be split into words"), "{e}");
+        let e = parse("[checks]\ncommands = 1\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(
+            e.message.contains("expected a string or a list of strings"),
+            "{e}"
+        );
+        // The family's section names are known, so typos are still caught.
+        let e = parse("[gitry]\nhost = \"g\"\n").unwrap_err();
+        assert_eq!(e.message, "unknown key `gitry` at the top level");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `gitery`?"));
+        let e = parse("gitery = \"x\"\n").unwrap_err();
+        assert!(e.message.contains("expected a [gitery] table"), "{e}");
+        // A plain unknown key in [commands] is still an error; a dotted one
+        // is the family's.
+        let e = parse("[commands]\ngearr = \"gear\"\n").unwrap_err();
+        assert_eq!(e.hint.as_deref(), Some("did you mean `gear`?"));
+        let e = parse("[add_changelog]\nup_template = 3\n").unwrap_err();
+        assert_eq!(e.line, 2);
     }
 
     #[test]

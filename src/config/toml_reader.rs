@@ -136,6 +136,28 @@ impl<'f> TableReader<'f> {
         self.table.iter()
     }
 
+    /// The 1-based line where `key` is written (0 when unknown).
+    pub fn key_line(&self, key: &str) -> usize {
+        self.table
+            .key(key)
+            .and_then(|k| k.span())
+            .or_else(|| self.value_span(key))
+            .map_or(0, |s| line_col(self.file.text, s.start).0)
+    }
+
+    /// The line of `sub` inside the dotted or sub-table `key` (`git.fetch`).
+    pub fn dotted_key_line(&self, key: &str, sub: &str) -> usize {
+        let in_sub = self.table.get(key).and_then(Item::as_table).and_then(|t| {
+            t.key(sub)
+                .and_then(|k| k.span())
+                .or_else(|| t.get(sub)?.span())
+        });
+        match in_sub {
+            Some(s) => line_col(self.file.text, s.start).0,
+            None => self.key_line(key),
+        }
+    }
+
     fn located<T>(&self, key: &str, value: T) -> Located<T> {
         let span = self.value_span(key);
         let line = span

@@ -3,6 +3,11 @@
 //! [`Farm::load`] merges the built-in `local` builder with
 //! `builders.d/*.conf`, fills defaults and runs the farm-wide checks (two
 //! builders sharing a workdir; two sharing a hasher number = one slot).
+//! A builder file that does not parse or check is kept aside as a
+//! [`BrokenBuilder`] instead of failing the whole farm: commands that do not
+//! select it warn and work, a selection that names it is an error
+//! ([`selection`]), and `builder remove` can still delete it. It never
+//! prints; the commands report what it found.
 //! Selection of builders by pattern lives in [`selection`].
 
 pub mod apt;
@@ -145,18 +150,33 @@ impl Builder {
     }
 }
 
-/// All configured builders plus what the checks noticed.
+/// A `builders.d/NAME.conf` that cannot be used: it is left out of the
+/// farm, and its error is reported by whoever loads the farm.
 #[derive(Clone, Debug)]
+pub struct BrokenBuilder {
+    /// The file stem: the name the builder would have.
+    pub name: String,
+    pub file: PathBuf,
+    pub error: ConfigError,
+}
+
+/// All configured builders plus what the checks noticed.
+#[derive(Clone, Debug, Default)]
 pub struct Farm {
     pub builders: Vec<Builder>,
     /// Builders that share one hasher-priv slot (same host and number,
     /// different dirs): zoryn never runs them at once.
     pub shared_slots: Vec<(String, String)>,
+    /// Builder files that do not load; never selected.
+    pub broken: Vec<BrokenBuilder>,
 }
 
 impl Farm {
-    /// Load `builders_dir/*.conf` over the built-in `local`. All broken files
-    /// are reported, not only the first.
+    /// Load `builders_dir/*.conf` over the built-in `local`. A file that does
+    /// not load goes to [`Farm::broken`] (a broken `local.conf` takes the
+    /// built-in `local` with it: its settings are unknown). Errors are only
+    /// what breaks the farm as a whole: an unreadable directory, two builders
+    /// sharing a workdir.
     pub fn load(
         builders_dir: &Path,
         home: &Path,
@@ -164,6 +184,7 @@ impl Farm {
     ) -> Result<Farm, Vec<ConfigError>> {
         let mut builders = vec![Builder::builtin_local(local_arch)];
         let mut errors = Vec::new();
+        let mut broken = Vec::new();
         let mut files: Vec<PathBuf> = match std::fs::read_dir(builders_dir) {
             Ok(rd) => rd
                 .filter_map(Result::ok)
@@ -188,12 +209,17 @@ impl Farm {
                         None => builders.push(b),
                     }
                 }
-                Err(e) => errors.push(e),
+                Err(error) => broken.push(BrokenBuilder {
+                    name: path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    file: path.clone(),
+                    error,
+                }),
             }
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        builders.retain(|b| !broken.iter().any(|x| x.name == b.name));
         let home = home.to_string_lossy();
         let mut shared_slots = Vec::new();
         for (i, a) in builders.iter().enumerate() {
@@ -232,7 +258,13 @@ impl Farm {
         Ok(Farm {
             builders,
             shared_slots,
+            broken,
         })
+    }
+
+    /// The broken builder file named `name`, if there is one.
+    pub fn broken(&self, name: &str) -> Option<&BrokenBuilder> {
+        self.broken.iter().find(|b| b.name == name)
     }
 
     pub fn get(&self, name: &str) -> Option<&Builder> {
@@ -316,8 +348,27 @@ mod tests {
     }
 
     #[test]
-    fn all_broken_files_are_reported() {
-        let (_d, farm) = farm_with(&[("x", "bogus = 1\n"), ("y", "arch = \"vax\"\n")]);
-        assert_eq!(farm.unwrap_err().len(), 2);
+    fn broken_files_are_set_aside_and_the_rest_loads() {
+        let (_d, farm) = farm_with(&[
+            ("x", "bogus = 1\n"),
+            ("y", "arch = \"vax\"\n"),
+            ("z", "hasher_number = 4\n"),
+        ]);
+        let farm = farm.unwrap();
+        let names: Vec<&str> = farm.builders.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["local", "z"]);
+        let broken: Vec<&str> = farm.broken.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(broken, ["x", "y"]);
+        let x = farm.broken("x").unwrap();
+        assert_eq!((x.error.line, x.error.key.as_deref()), (1, Some("bogus")));
+        assert!(x.file.ends_with("x.conf"));
+    }
+
+    #[test]
+    fn a_broken_local_conf_takes_the_builtin_local_out() {
+        let (_d, farm) = farm_with(&[("local", "hasher_dir = 3\n")]);
+        let farm = farm.unwrap();
+        assert!(farm.get("local").is_none());
+        assert!(farm.broken("local").is_some());
     }
 }

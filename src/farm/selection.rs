@@ -13,7 +13,9 @@
 //!
 //! Result = union of positive terms minus union of excluded terms; only
 //! exclusions start from `@all`. `-a`/`-B` then intersect. Parsing, matching
-//! and explaining are pure functions over the farm.
+//! and explaining are pure functions over the farm. A positive name term
+//! that matches a broken builder file is an error; other atoms leave broken
+//! files out.
 
 use std::fmt;
 
@@ -112,19 +114,27 @@ impl Atom {
             }
             Atom::Arch(g) => glob_match(g, &b.arch),
             Atom::Branch(g) => glob_match(g, &b.branch),
-            Atom::Name { glob, range: None } => glob_match(glob, &b.name),
+            Atom::Name { .. } => self.matches_name(&b.name),
+        }
+    }
+
+    /// Whether a name atom matches `name` (other atoms never do: they need
+    /// the builder's settings).
+    pub fn matches_name(&self, name: &str) -> bool {
+        match self {
+            Atom::Name { glob, range: None } => glob_match(glob, name),
             Atom::Name {
                 glob,
                 range: Some(r),
             } => {
-                let digits =
-                    b.name.len() - b.name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+                let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
                 if digits == 0 {
                     return false;
                 }
-                let (stem, num) = b.name.split_at(b.name.len() - digits);
+                let (stem, num) = name.split_at(name.len() - digits);
                 glob_match(glob, stem) && num.parse::<u32>().is_ok_and(|n| r.contains(n))
             }
+            _ => false,
         }
     }
 }
@@ -377,12 +387,39 @@ pub struct Verdict {
 }
 
 /// Evaluate terms against the farm; every term must match something.
+/// A positive name term that matches a broken builder file is an error
+/// (the user asked for that builder and cannot get it); `@all`, `@host:`,
+/// `@arch:`, `@branch:` and exclusions leave broken files out, since their
+/// settings are unknown — the loader has warned about them already.
 pub fn evaluate<'f>(
     farm: &'f Farm,
     terms: &[Term],
 ) -> Result<(Vec<&'f Builder>, Vec<Verdict>), SelectionError> {
+    for t in terms.iter().filter(|t| !t.exclude) {
+        if let Some(bad) = farm.broken.iter().find(|x| t.atom.matches_name(&x.name)) {
+            let place = if bad.error.line > 0 {
+                format!("{}:{}", bad.file.display(), bad.error.line)
+            } else {
+                bad.file.display().to_string()
+            };
+            return Err(SelectionError {
+                message: format!(
+                    "builder `{}` (selected by `{}`) cannot be used: {place}: {}",
+                    bad.name, t.text, bad.error.message
+                ),
+                hint: Some(format!(
+                    "fix {} (or delete it with `zoryn builder remove {}`), or leave it out with ^{}",
+                    bad.file.display(),
+                    bad.name,
+                    bad.name
+                )),
+            });
+        }
+    }
     for t in terms {
-        if !farm.builders.iter().any(|b| t.atom.matches(b)) {
+        // `^broken` is how a user leaves a broken file out: it matches.
+        let names_broken = farm.broken.iter().any(|x| t.atom.matches_name(&x.name));
+        if !names_broken && !farm.builders.iter().any(|b| t.atom.matches(b)) {
             return Err(nothing_matches(farm, t));
         }
     }
@@ -580,7 +617,7 @@ mod tests {
         add("p11-arm", Some("arm.internal"), "aarch64", "p11", Some(2));
         Farm {
             builders: v,
-            shared_slots: vec![],
+            ..Farm::default()
         }
     }
 
@@ -590,6 +627,33 @@ mod tests {
             .into_iter()
             .map(|b| b.name.clone())
             .collect()
+    }
+
+    #[test]
+    fn a_name_that_matches_a_broken_file_is_an_error_other_terms_skip_it() {
+        let mut f = guide_farm();
+        f.broken.push(crate::farm::BrokenBuilder {
+            name: "riscv".into(),
+            file: "/c/builders.d/riscv.conf".into(),
+            error: crate::config::error::ConfigError {
+                file: "/c/builders.d/riscv.conf".into(),
+                line: 2,
+                column: 1,
+                key: Some("arhc".into()),
+                message: "unknown key `arhc` at the top level".into(),
+                hint: None,
+            },
+        });
+        let e = select(&f, "local,riscv").unwrap_err();
+        assert_eq!(
+            e.message,
+            "builder `riscv` (selected by `riscv`) cannot be used: /c/builders.d/riscv.conf:2: unknown key `arhc` at the top level"
+        );
+        assert!(e.hint.unwrap().contains("zoryn builder remove riscv"));
+        assert!(select(&f, "r*").is_err());
+        assert_eq!(names(&f, "@all").len(), f.builders.len());
+        assert_eq!(names(&f, "^riscv").len(), f.builders.len());
+        assert_eq!(names(&f, "@host:bignode"), names(&f, "node*"));
     }
 
     #[test]

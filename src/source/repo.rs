@@ -31,12 +31,67 @@ pub fn git_root(git: &[String], dir: &Path) -> Result<PathBuf, SourceError> {
         missing_tool: true,
     })?;
     if !out.success() {
-        return Err(SourceError::new(
-            format!("{} is not inside a git repository", dir.display()),
-            "run zoryn build inside a gear repository (a git tree with .gear/rules and a spec), or pass -C DIR",
-        ));
+        return Err(git_refusal(dir, &out.stderr));
     }
     Ok(PathBuf::from(out.stdout.trim_end_matches('\n')))
+}
+
+/// What git's refusal to show the work tree of `dir` means, in git's own
+/// words: its "dubious ownership" refusal (a repository owned by someone
+/// else) with the `safe.directory` line git suggests, a real "not a git
+/// repository", or any other failure passed through as git said it.
+pub fn git_refusal(dir: &Path, git_stderr: &str) -> SourceError {
+    let lines: Vec<&str> = git_stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let fatal = lines
+        .iter()
+        .find(|l| l.starts_with("fatal:"))
+        .or(lines.first())
+        .map(|l| l.trim_start_matches("fatal:").trim())
+        .unwrap_or("");
+    if fatal.contains("dubious ownership") {
+        // git prints the exact command to run on a line of its own.
+        let fix = lines
+            .iter()
+            .find(|l| l.contains("safe.directory"))
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| {
+                format!(
+                    "git config --global --add safe.directory {}",
+                    shell_words::quote(&dir.to_string_lossy())
+                )
+            });
+        return SourceError::new(
+            format!(
+                "git refuses to work in {}: {fatal} (the repository belongs to another user)",
+                dir.display()
+            ),
+            format!(
+                "if you trust that repository, do what git suggests: {fix}; or build as the user who owns it"
+            ),
+        );
+    }
+    if fatal.contains("not a git repository") || fatal.is_empty() {
+        let said = if fatal.is_empty() {
+            String::new()
+        } else {
+            format!(" (git: {fatal})")
+        };
+        return SourceError::new(
+            format!("{} is not inside a git repository{said}", dir.display()),
+            "run zoryn build inside a gear repository (a git tree with .gear/rules and a spec), or pass -C DIR",
+        );
+    }
+    SourceError::new(
+        format!(
+            "git cannot read the repository at {}: {fatal}",
+            dir.display()
+        ),
+        "fix what git reports above (run `git status` there to see it), then build again",
+    )
 }
 
 /// The rules file gear will read, if any.
@@ -156,6 +211,43 @@ pub fn exclude_from_git(git: &[String], root: &Path, paths: &[PathBuf]) -> std::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dubious_ownership_keeps_gits_reason_and_fix() {
+        let stderr = "fatal: detected dubious ownership in repository at '/srv/pkg'\n\
+To add an exception for this directory, call:\n\n\tgit config --global --add safe.directory /srv/pkg\n";
+        let e = git_refusal(Path::new("/srv/pkg/sub"), stderr);
+        assert_eq!(
+            e.message,
+            "git refuses to work in /srv/pkg/sub: detected dubious ownership in repository at '/srv/pkg' (the repository belongs to another user)"
+        );
+        let hint = e.hint.unwrap();
+        assert!(
+            hint.contains("git config --global --add safe.directory /srv/pkg;"),
+            "{hint}"
+        );
+        assert!(!e.message.contains("not inside a git repository"));
+    }
+
+    #[test]
+    fn not_a_repository_says_so_with_gits_words() {
+        let e = git_refusal(
+            Path::new("/tmp/x"),
+            "fatal: not a git repository (or any of the parent directories): .git\n",
+        );
+        assert_eq!(
+            e.message,
+            "/tmp/x is not inside a git repository (git: not a git repository (or any of the parent directories): .git)"
+        );
+        let e = git_refusal(
+            Path::new("/tmp/x"),
+            "fatal: bad config line 3 in file .git/config\n",
+        );
+        assert_eq!(
+            e.message,
+            "git cannot read the repository at /tmp/x: bad config line 3 in file .git/config"
+        );
+    }
 
     #[test]
     fn spec_found_by_directive_or_single_file() {

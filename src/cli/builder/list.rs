@@ -1,18 +1,29 @@
 //! `zoryn builder list`: what builders exist and how they are set up.
+//!
+//! `-b` selects (without it: every builder), then `-a`, `-B` and `--host`
+//! each narrow what is shown; `--simple` prints only the names, `--json` an
+//! array, `--explain` why each builder was kept or dropped. Broken builder
+//! files are never listed as builders; the loader warns about them.
 
 use clap::Args;
 use serde::Serialize;
 
 use super::select_or_exit;
 use crate::cli::{exit, print_error};
-use crate::farm::selection::choose_explained;
+use crate::farm::selection::{choose_explained, glob_match, Verdict};
 use crate::farm::Builder;
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
-    /// -b selects (without it: every builder); -a/-B filter (with --explain)
+    /// -b selects (without it: every builder); -a/-B narrow
     #[command(flatten)]
     pub select: crate::cli::output::SelectionArgs,
+    /// Only builders on these hosts (globs; `localhost` = local builders)
+    #[arg(long = "host", value_name = "HOST[,HOST]", value_delimiter = ',')]
+    pub host: Vec<String>,
+    /// Names only, one per line
+    #[arg(long, conflicts_with = "json")]
+    pub simple: bool,
     /// Say for every builder whether the selection keeps it, and why
     /// (without -b: the default selection `zoryn build` would use)
     #[arg(long)]
@@ -20,6 +31,57 @@ pub struct ListArgs {
     /// JSON array instead of a table
     #[arg(long)]
     pub json: bool,
+}
+
+/// The list's narrowing filters: `-a`, `-B`, `--host` (each empty = all).
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub arch: Vec<String>,
+    pub branch: Vec<String>,
+    pub host: Vec<String>,
+}
+
+impl ListFilter {
+    /// Why `b` is dropped, or `None` when every filter keeps it.
+    pub fn drops(&self, b: &Builder) -> Option<String> {
+        if !self.arch.is_empty() && !self.arch.contains(&b.arch) {
+            return Some(format!(
+                "dropped by -a {} (it is {})",
+                self.arch.join(","),
+                b.arch
+            ));
+        }
+        if !self.branch.is_empty() && !self.branch.contains(&b.branch) {
+            return Some(format!(
+                "dropped by -B {} (it is {})",
+                self.branch.join(","),
+                b.branch
+            ));
+        }
+        if !self.host.is_empty() && !self.host.iter().any(|h| glob_match(h, b.host())) {
+            return Some(format!(
+                "dropped by --host {} (it is on {})",
+                self.host.join(","),
+                b.host()
+            ));
+        }
+        None
+    }
+
+    /// What the filters are, for messages.
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.arch.is_empty() {
+            parts.push(format!("-a {}", self.arch.join(",")));
+        }
+        if !self.branch.is_empty() {
+            parts.push(format!("-B {}", self.branch.join(",")));
+        }
+        if !self.host.is_empty() {
+            parts.push(format!("--host {}", self.host.join(",")));
+        }
+        parts.join(" ")
+    }
 }
 
 #[derive(Serialize)]
@@ -46,10 +108,38 @@ pub fn cmd_list(args: ListArgs) -> i32 {
     if args.explain {
         return explain(&loaded, &args);
     }
-    let chosen: Vec<&Builder> = match select_or_exit(farm, args.select.builder.as_deref()) {
+    let filter = ListFilter {
+        arch: args.select.arch.clone(),
+        branch: args.select.branch.clone(),
+        host: args.host.clone(),
+    };
+    let mut chosen: Vec<&Builder> = match select_or_exit(farm, args.select.builder.as_deref()) {
         Ok(v) => v,
         Err(code) => return code,
     };
+    chosen.retain(|b| filter.drops(b).is_none());
+    if chosen.is_empty() && !args.json && !args.simple {
+        let all = |f: fn(&Builder) -> &str| {
+            let mut v: Vec<&str> = farm.builders.iter().map(f).collect();
+            v.sort();
+            v.dedup();
+            v.join(", ")
+        };
+        eprintln!(
+            "zoryn: no builder matches {} (arches: {}; branches: {}; hosts: {})",
+            filter.describe(),
+            all(|b| b.arch.as_str()),
+            all(|b| b.branch.as_str()),
+            all(|b| b.host()),
+        );
+        return exit::OK;
+    }
+    if args.simple {
+        for b in &chosen {
+            println!("{}", b.name);
+        }
+        return exit::OK;
+    }
     let rows: Vec<Row> = chosen
         .iter()
         .map(|b| {
@@ -141,13 +231,34 @@ pub fn cmd_list(args: ListArgs) -> i32 {
 
 fn explain(loaded: &crate::config::Loaded, args: &ListArgs) -> i32 {
     let req = args.select.request();
-    let choice = match choose_explained(&loaded.farm, &loaded.global.builders, &req) {
+    let mut choice = match choose_explained(&loaded.farm, &loaded.global.builders, &req) {
         Ok(c) => c,
         Err(e) => {
             print_error(&e.message, e.hint.as_deref());
             return exit::USAGE;
         }
     };
+    // -a/-B are already applied by the selection; --host narrows after it.
+    let hosts = ListFilter {
+        host: args.host.clone(),
+        ..ListFilter::default()
+    };
+    for v in choice.verdicts.iter_mut().filter(|v| v.kept) {
+        if let Some(why) = loaded.farm.get(&v.name).and_then(|b| hosts.drops(b)) {
+            *v = Verdict {
+                name: v.name.clone(),
+                kept: false,
+                reason: format!("{} but {why}", v.reason),
+            };
+        }
+    }
+    choice.builders.retain(|b| hosts.drops(b).is_none());
+    if args.simple {
+        for b in &choice.builders {
+            println!("{}", b.name);
+        }
+        return exit::OK;
+    }
     if args.json {
         let v: Vec<serde_json::Value> = choice
             .verdicts
@@ -185,4 +296,38 @@ fn explain(loaded: &crate::config::Loaded, args: &ListArgs) -> i32 {
             .join(", ")
     );
     exit::OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_filter_narrows_and_says_why() {
+        let arm = Builder::sample("arm", Some("arm.internal"), "aarch64", "p11", Some(1));
+        let local = Builder::sample("local", None, "x86_64", "sisyphus", None);
+        let f = ListFilter {
+            arch: vec!["aarch64".into()],
+            ..ListFilter::default()
+        };
+        assert_eq!(f.drops(&arm), None);
+        assert_eq!(
+            f.drops(&local).as_deref(),
+            Some("dropped by -a aarch64 (it is x86_64)")
+        );
+        let f = ListFilter {
+            branch: vec!["sisyphus".into()],
+            host: vec!["arm.*".into()],
+            ..ListFilter::default()
+        };
+        assert_eq!(
+            f.drops(&arm).as_deref(),
+            Some("dropped by -B sisyphus (it is p11)")
+        );
+        assert_eq!(
+            f.drops(&local).as_deref(),
+            Some("dropped by --host arm.* (it is on localhost)")
+        );
+        assert!(ListFilter::default().drops(&local).is_none());
+    }
 }

@@ -49,12 +49,7 @@ pub fn cmd_builder(cmd: BuilderCommand) -> i32 {
 
 /// Load the configuration or print every error (exit 2).
 pub fn load() -> Result<Loaded, i32> {
-    Loaded::load().map_err(|errors| {
-        for e in errors {
-            eprintln!("zoryn: error: {e}");
-        }
-        exit::USAGE
-    })
+    crate::cli::load_config()
 }
 
 pub fn hosts(loaded: &Loaded) -> Hosts {

@@ -1,6 +1,8 @@
 //! `zoryn builder remove NAME...`: delete builder definitions and their
 //! generated apt config. The built-in `local` cannot be removed (only a
-//! `local.conf` that overrides it).
+//! `local.conf` that overrides it). A builder file that does not load (bad
+//! TOML, unknown key, wrong type) is removed like any other: that is how a
+//! user gets rid of it.
 
 use clap::Args;
 
@@ -22,6 +24,9 @@ pub fn cmd_remove(args: RemoveArgs) -> i32 {
     };
     // Check every name before touching anything.
     for name in &args.names {
+        if loaded.farm.broken(name).is_some() {
+            continue;
+        }
         match loaded.farm.get(name) {
             Some(b) if b.file.is_none() => {
                 print_error(
@@ -32,7 +37,12 @@ pub fn cmd_remove(args: RemoveArgs) -> i32 {
             }
             Some(_) => {}
             None => {
-                let names = loaded.farm.builders.iter().map(|b| b.name.as_str());
+                let names = loaded
+                    .farm
+                    .builders
+                    .iter()
+                    .map(|b| b.name.as_str())
+                    .chain(loaded.farm.broken.iter().map(|b| b.name.as_str()));
                 let hint = match did_you_mean(name, names) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => "see `zoryn builder list`".into(),
@@ -43,8 +53,12 @@ pub fn cmd_remove(args: RemoveArgs) -> i32 {
         }
     }
     for name in &args.names {
-        let Some(file) = loaded.farm.get(name).and_then(|b| b.file.clone()) else {
-            continue;
+        let file = match loaded.farm.broken(name) {
+            Some(b) => b.file.clone(),
+            None => match loaded.farm.get(name).and_then(|b| b.file.clone()) {
+                Some(f) => f,
+                None => continue,
+            },
         };
         if let Err(e) = std::fs::remove_file(&file) {
             print_error(
