@@ -192,7 +192,7 @@ fn excluded_arch_is_skip_not_fail() {
     let s = stdout(&out);
     assert!(s.contains("x32      i586    sisyphus  SKIP"), "{s}");
     assert!(
-        s.contains("x32: hello excludes i586 (ExcludeArch/ExclusiveArch)"),
+        s.contains("x32: hello excludes i586 (ExcludeArch: i586)"),
         "{s}"
     );
     assert!(s.contains("local    x86_64  sisyphus  OK"), "{s}");
