@@ -159,7 +159,11 @@ impl SpecText {
     pub fn skip_reason(&self, arch: &str) -> Option<String> {
         let d = self.for_arch(arch);
         let why = d.arch_refusal(arch)?;
-        let name = if d.name.is_empty() { &self.name } else { &d.name };
+        let name = if d.name.is_empty() {
+            &self.name
+        } else {
+            &d.name
+        };
         Some(format!("{name} excludes {arch} ({why})"))
     }
 }
@@ -272,7 +276,6 @@ struct Env {
     /// [`MAX_EXPANSION`]).
     spent: std::cell::Cell<usize>,
 }
-
 
 impl Env {
     fn new(arch: &str, defines: &[(String, String)]) -> Self {
@@ -2560,7 +2563,10 @@ mod tests {
             assert_eq!(read_on(text, arch).excludes(arch), skip, "{arch}");
         }
         let d = read_on("Name: a\nBuildArch: noarch\nExcludeArch: %ix86\n", "i586");
-        assert_eq!(d.arch_refusal("i586").as_deref(), Some("ExcludeArch: %ix86"));
+        assert_eq!(
+            d.arch_refusal("i586").as_deref(),
+            Some("ExcludeArch: %ix86")
+        );
         assert!(!read("Name: a\nBuildArch: noarch\n").excludes("armh"));
     }
 
@@ -2683,7 +2689,10 @@ mod tests {
         let text = "Name: a\nExcludeArch: %ix86\n%package doc\nSummary: x\nBuildArch: noarch\n";
         let d = read_on(text, "i586");
         assert_eq!(d.packages[1].build_arch.as_deref(), Some("noarch"));
-        assert_eq!(d.arch_refusal("i586").as_deref(), Some("ExcludeArch: %ix86"));
+        assert_eq!(
+            d.arch_refusal("i586").as_deref(),
+            Some("ExcludeArch: %ix86")
+        );
         assert!(!read_on(text, "x86_64").excludes("x86_64"));
     }
 
