@@ -183,10 +183,10 @@ fn generated_specs_match_the_hand_table() {
     let mut specs = 0;
     let mut skips = 0;
     let mut builds = 0;
-    for form in 0..FORMS.len() {
+    for (form, (_, form_tag, _)) in FORMS.iter().enumerate() {
         for wrap in 0..WRAPS.len() {
             for ba in 0..BUILD_ARCH.len() {
-                for body in 0..BODIES.len() {
+                for (body, (_, extra, brs)) in BODIES.iter().enumerate() {
                     for &tag_first in PLACES {
                         let text = spec(form, wrap, ba, body, tag_first);
                         specs += 1;
@@ -202,7 +202,7 @@ fn generated_specs_match_the_hand_table() {
                             );
                             if let Some(why) = &why {
                                 // The tag line as written, "Tag: value".
-                                let (tag, value) = FORMS[form].1.split_once(':').unwrap();
+                                let (tag, value) = form_tag.split_once(':').unwrap();
                                 assert_eq!(
                                     why,
                                     &format!("{tag}: {}", value.trim()),
@@ -215,7 +215,6 @@ fn generated_specs_match_the_hand_table() {
                             assert!(d.unresolved.is_empty(), "{:?}\n{text}", d.unresolved);
                             // The rest of the spec reads the same everywhere.
                             assert_eq!(d.name, "python3-module-foo");
-                            let (_, extra, brs) = BODIES[body];
                             let mut names = vec!["python3-module-foo"];
                             if ba == 2 {
                                 names.push("python3-module-foo-doc");
@@ -230,7 +229,7 @@ fn generated_specs_match_the_hand_table() {
                             assert_eq!(got, names, "{arch}\n{text}");
                             let got: Vec<&str> =
                                 d.build_requires.iter().map(|r| r.name.as_str()).collect();
-                            assert_eq!(got, brs, "{arch}\n{text}");
+                            assert_eq!(got, *brs, "{arch}\n{text}");
                             assert_eq!(
                                 d.build_arch.as_deref(),
                                 (ba == 1).then_some("noarch"),
