@@ -1,16 +1,26 @@
-//! What the batch planner needs from a spec: binary packages, what they
-//! provide, and what the build requires — read without `rpmspec`.
+//! The one spec reader of zoryn: what `zoryn build` needs to decide SKIP
+//! and what the batch planner needs — binary packages, what they provide,
+//! what the build requires, the arch restrictions — read without `rpmspec`.
 //!
 //! [`read_spec`] evaluates one spec text for one target arch the way rpm
-//! would for the parts that matter to dependency order: the preamble and
-//! `%package` sections (Name, Version, Release, Epoch, BuildRequires in all
-//! its forms, Provides, ExcludeArch, ExclusiveArch, BuildArch), the macros the
-//! spec defines itself (`%define`, `%global`, `%def_with` and friends, tag
-//! macros such as `%name`, `%EVR`), and the conditionals around them (`%if`,
-//! `%if_with`, `%ifarch`, ... nested, with `%else`/`%elif`). ALT specs lean on
+//! would for the parts that matter: the preamble and `%package` sections
+//! (Name, Version, Release, Epoch, BuildRequires in all its forms, Provides,
+//! ExcludeArch, ExclusiveArch, BuildArch), the macros the spec defines
+//! itself (`%define`, `%global`, `%def_with` and friends, tag macros such as
+//! `%name`, `%EVR`), and the conditionals around them (`%if`, `%if_with`,
+//! `%ifarch`, ... nested, with `%else`/`%elif`). Macros come, lowest first,
+//! from ALT's standard set for the target arch ([`super::alt_macros`]: arch
+//! groups such as `%ix86`, `%_arch`, `%_lib`...), the caller's `defines`
+//! (batch macros, specsubst values), and the spec itself. ALT specs lean on
 //! macros from `rpm-build-*` packages a workstation may not have, so this
 //! reader never fails: whatever it cannot expand is reported in
 //! [`SpecDeps::unresolved`] and left out, never guessed.
+//!
+//! [`SpecDeps::arch_refusal`] is the SKIP rule for build and batch alike:
+//! the main package's ExcludeArch/ExclusiveArch only (a subpackage's tags,
+//! its `BuildArch: noarch` included, change nothing; a noarch main package
+//! is limited like any other). [`SpecText`] is the spec as `zoryn build`
+//! holds it, read again per builder arch.
 //!
 //! It owns spec *reading* only. It must not run anything (no `rpmspec`, no
 //! `%(shell)`, no lua), touch the file system, or decide anything about
