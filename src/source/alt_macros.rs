@@ -11,25 +11,33 @@
 //! files, run `rpm --eval`, or decide anything about specs.
 //!
 //! Where the values come from. ALT's rpm-build is built from ALT's rpm
-//! (`rpm-4_0.spec` builds `rpm-build` 4.0.4-alt100.x; sources at
-//! `git.altlinux.org/gears/r/rpm.git`: `macros.in` for the arch groups,
-//! `installplatform` + `platform.in` for the per-target files
-//! `/usr/lib/rpm/ARCH-alt-linux/macros`). Those sources were not in the
-//! reference corpus available when this was written, so each value below
-//! names the evidence it rests on:
-//! - upstream rpm's `macros.in` / `installplatform`, which ALT's rpm follows
-//!   for these macros (same macro names, same layout: `%ix86`, `%x86_64`,
-//!   `%arm`, `%mips*`, `%power64`, `%alpha`, `%sparc`, `%riscv*`,
-//!   `%loongarch64`; `%_arch` the canonical arch of the platform file,
-//!   `%_target_cpu` the `--target` cpu, `%_lib` lib64 on 64-bit);
-//! - ALT's own additions as real Sisyphus specs use them (`altlinux/specs`):
-//!   `armh` in `%arm` (`l/lsb/lsb.spec` pairs `%ifarch %ix86` with `armh`;
-//!   ALT's only 32-bit ARM arch), the `%e2k` group and its members
-//!   (kernel-modules specs list `e2k e2kv4 e2kv5 e2kv6` next to `%e2k`;
-//!   `e2kv7` is ALT's newest Elbrus target, also in [`crate::farm::arch`]),
-//!   `%mips32` (boost, ffmpeg changelogs), `loongarch64` (rpm.spec
-//!   4.13.0.1-alt38: "Add support for loongarch64"), `%_libsuff` /
-//!   `%_is_libsuff` (r/rpm/rpm.spec: `%{?_is_libsuff:(%{_libsuff}bit)}`).
+//! (`rpm-4_0.spec`, sources at `git.altlinux.org/gears/r/rpm.git`, mirrored
+//! as `wladmis/rpm`): `macros.in` holds the arch groups, `installplatform`
+//! writes one `/usr/lib/rpm/ARCH-alt-linux/macros` per target arch from
+//! `platform.in`, and `rpmbuild --target=ARCH` (what hsh runs) reads that
+//! file. Read there:
+//! - `macros.in`: `%intel i386 i486 i586 i686 i786 i886 i986 pentium2
+//!   pentium3 pentium4`, `%amd k6 athlon athlon_xp`, `%ix86 %intel %amd`,
+//!   `%arm arm armeb armv3l armv4l armv4b armv5l armv5tel armv5tejl`;
+//!   `%_lib lib`, `%_libdir %{_exec_prefix}/%{_lib}`, `%_bindir
+//!   %{_exec_prefix}/bin` and the other configure paths;
+//! - `platform.in`: `%_arch @RPMRC_ARCH@` — the arch of the platform file
+//!   itself, so `%_arch` is i586 when building for i586 (not a canonical
+//!   i386) — `%_vendor` (alt), `%_gnu -gnu`, `%_target_platform
+//!   %{_target_cpu}-%{_vendor}-%{_target_os}`, `%_lib @LIB@`;
+//! - `installplatform`: `LIB=lib64` for the 64-bit platforms (x86_64,
+//!   sparc64 in the version read; ALT's later 64-bit ports follow it);
+//!   rpm-4_0.spec 4.0.4-alt64 "Added pentium2, pentium3, athlonxp".
+//! ALT's later additions, as Sisyphus specs (`altlinux/specs`) use them:
+//! `armh` in `%arm` (ALT's 32-bit ARM target since 2012; `l/lsb/lsb.spec`
+//! `%ifarch armh`, config.sub "Added armh support"), the `%e2k` group (used
+//! by many specs; kernel-modules specs list `e2k e2kv4 e2kv5 e2kv6`; `e2kv7`
+//! is the newest Elbrus target, as in [`crate::farm::arch`]), `%mips`,
+//! `%mips32` (boost, ffmpeg, lapack changelogs), `loongarch64` (r/rpm/rpm.spec
+//! 4.13.0.1-alt38 "Add support for loongarch64"), `%_libsuff`/`%_is_libsuff`
+//! (r/rpm/rpm.spec: `%{?_is_libsuff:(%{_libsuff}bit)}`). The members of
+//! `%x86_64`, `%mips*`, `%power64`, `%alpha`, `%sparc`, `%riscv*` are upstream
+//! rpm's `macros.in` values, which ALT's newer rpm carries.
 //!
 //! Check a value against a real ALT host with `rpm --eval '%ix86'` (or
 //! `rpmbuild --target=ARCH --eval '%_libdir'`) before changing it.
@@ -37,20 +45,25 @@
 /// ALT's arch group macros: name, expansion (a space-separated list, as
 /// `%ifarch`, `ExcludeArch` and `ExclusiveArch` read it).
 pub const ARCH_GROUPS: &[(&str, &str)] = &[
-    // macros.in: "arch macro for all Intel i?86 compatible processors".
+    // ALT macros.in: "arch macro for all Intel i?86 compatibile processors"
+    // (`%ix86 %intel %amd`; athlonxp added with rpm 4.0.4-alt64).
+    (
+        "intel",
+        "i386 i486 i586 i686 i786 i886 i986 pentium2 pentium3 pentium4",
+    ),
+    ("amd", "k6 athlon athlon_xp athlonxp"),
     (
         "ix86",
-        "i386 i486 i586 i686 pentium3 pentium4 athlon geode",
+        "i386 i486 i586 i686 i786 i886 i986 pentium2 pentium3 pentium4 k6 athlon athlon_xp athlonxp",
     ),
-    // macros.in: "arch macro for all supported x86_64 processors".
+    // upstream macros.in: "arch macro for all supported x86_64 processors".
     ("x86_64", "x86_64 amd64 em64t"),
-    // macros.in: "arch macro for all supported ARM processors", with ALT's
-    // armh (ALT's hard-float ARMv7 target).
+    // ALT macros.in: "arch macro for all ARM processors", plus ALT's armh
+    // (hard-float ARMv7, ALT's only 32-bit ARM port).
     (
         "arm",
-        "armh armv3l armv4b armv4l armv4tl armv5tel armv5tejl armv6l armv6hl armv7l armv7hl armv7hnl",
+        "arm armeb armv3l armv4l armv4b armv5l armv5tel armv5tejl armh",
     ),
-    ("arm32", "armh armv3l armv4b armv4l armv4tl armv5tel armv5tejl armv6l armv6hl armv7l armv7hl armv7hnl"),
     ("arm64", "aarch64"),
     // ALT's Elbrus (e2k) targets.
     ("e2k", "e2k e2kv4 e2kv5 e2kv6 e2kv7"),
@@ -121,23 +134,6 @@ pub fn in_group(group: &str, arch: &str) -> bool {
     arch_group(group).is_some_and(|g| g.split_whitespace().any(|a| a == arch))
 }
 
-/// The canonical arch of a target: what `%_arch` expands to in its
-/// platform file (installplatform's canonicalisation: every `%ix86` cpu is
-/// i386, every 32-bit ARM cpu is arm, every Elbrus target is e2k).
-pub fn canonical_arch(target: &str) -> &str {
-    if in_group("ix86", target) {
-        "i386"
-    } else if in_group("arm32", target) {
-        "arm"
-    } else if in_group("e2k", target) {
-        "e2k"
-    } else if matches!(target, "amd64" | "em64t") {
-        "x86_64"
-    } else {
-        target
-    }
-}
-
 /// Whether `target` keeps its libraries in `lib64`.
 pub fn is_lib64(target: &str) -> bool {
     LIB64.contains(&target)
@@ -155,10 +151,9 @@ pub fn lookup(name: &str, target: &str) -> Option<String> {
     let v = match name {
         // macros.in: "A macro that expands to nothing."
         "nil" => "",
-        // platform.in (per target): %_arch is the canonical arch, the
-        // --target cpu is %_target_cpu, the OS is linux, the vendor alt.
-        "_arch" | "_build_arch" => canonical_arch(target),
-        "_target_cpu" => target,
+        // platform.in (the target's own platform file): %_arch is that
+        // arch, the --target cpu is %_target_cpu, the OS linux, vendor alt.
+        "_arch" | "_target_cpu" => target,
         "_os" | "_target_os" | "_build_os" | "_host_os" => "linux",
         "_vendor" | "_target_vendor" => "alt",
         "_gnu" => "-gnu",
@@ -201,6 +196,9 @@ mod tests {
     fn groups_hold_alt_targets() {
         assert!(in_group("ix86", "i586"));
         assert!(in_group("ix86", "i686"));
+        assert!(in_group("ix86", "athlon"));
+        assert!(in_group("intel", "pentium4"));
+        assert!(!in_group("intel", "k6"));
         assert!(!in_group("ix86", "x86_64"));
         assert!(in_group("arm", "armh"));
         assert!(!in_group("arm", "aarch64"));
@@ -216,9 +214,9 @@ mod tests {
     #[test]
     fn per_target_values() {
         assert_eq!(lookup("_target_cpu", "i586").as_deref(), Some("i586"));
-        assert_eq!(lookup("_arch", "i586").as_deref(), Some("i386"));
-        assert_eq!(lookup("_arch", "armh").as_deref(), Some("arm"));
-        assert_eq!(lookup("_arch", "e2kv4").as_deref(), Some("e2k"));
+        assert_eq!(lookup("_arch", "i586").as_deref(), Some("i586"));
+        assert_eq!(lookup("_arch", "armh").as_deref(), Some("armh"));
+        assert_eq!(lookup("_arch", "e2kv4").as_deref(), Some("e2kv4"));
         assert_eq!(lookup("_arch", "x86_64").as_deref(), Some("x86_64"));
         assert_eq!(lookup("_lib", "x86_64").as_deref(), Some("lib64"));
         assert_eq!(lookup("_lib", "i586").as_deref(), Some("lib"));
