@@ -1310,7 +1310,7 @@ impl Reader {
                 let hit = e
                     .text
                     .split(is_dep_sep)
-                    .any(|w| !w.is_empty() && w == target);
+                    .any(|w| !w.is_empty() && w.eq_ignore_ascii_case(&target));
                 if kind.starts_with("ifn") {
                     !hit
                 } else {
@@ -2648,6 +2648,13 @@ mod tests {
         let d = read_on(text, "x86_64");
         assert!(!d.excludes("x86_64"));
         assert!(d.arch_tags.is_empty());
+
+        // rpm compares arch names without regard to case (matchTok).
+        assert!(
+            read_on("Name: a\n%ifarch I586\nExcludeArch: i586\n%endif\n", "i586").excludes("i586")
+        );
+        assert!(read_on("Name: a\nExclusiveArch: X86_64\n", "x86_64").exclusive_arch == ["X86_64"]);
+        assert!(!read_on("Name: a\nExclusiveArch: X86_64\n", "x86_64").excludes("x86_64"));
 
         let text = "Name: a\n%ifarch %e2k\nExclusiveArch: %e2k\n%else\nExcludeArch: %e2k\n%endif\n";
         assert!(!read_on(text, "e2kv6").excludes("e2kv6"));
