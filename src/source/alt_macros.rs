@@ -28,6 +28,7 @@
 //! - `installplatform`: `LIB=lib64` for the 64-bit platforms (x86_64,
 //!   sparc64 in the version read; ALT's later 64-bit ports follow it);
 //!   rpm-4_0.spec 4.0.4-alt64 "Added pentium2, pentium3, athlonxp".
+//!
 //! ALT's later additions, as Sisyphus specs (`altlinux/specs`) use them:
 //! `armh` in `%arm` (ALT's 32-bit ARM target since 2012; `l/lsb/lsb.spec`
 //! `%ifarch armh`, config.sub "Added armh support"), the `%e2k` group (used
