@@ -14,7 +14,7 @@
 //! | `global_config`  | [`crate::config::global::GlobalConfig::parse`] (`~/.zoryn`)   |
 //! | `builder_file`   | [`crate::config::builder_file::BuilderFile::parse`] + render  |
 //! | `release`        | [`crate::farm::release::branch_from`]                         |
-//! | `spec`           | [`crate::source::specdeps::read_spec`], [`crate::source::spec::SpecInfo::parse`] |
+//! | `spec`           | [`crate::source::specdeps::read_spec`], [`crate::source::specdeps::SpecText`] |
 //! | `stage`          | [`crate::hasher::stage`] (hsh log lines → phases)             |
 //! | `remote`         | remote preflight / `zoryn-remote:rpm=` listings, hasher-priv files, rsync `--stats` |
 //! | `batch_file`     | [`crate::batch::file::BatchFile::parse`]                      |
@@ -33,8 +33,7 @@ use crate::hasher::priv_config::{self, Caller};
 use crate::hasher::remote::{parse_listing, parse_preflight};
 use crate::hasher::results::Snapshot;
 use crate::hasher::stage::{classify, StageTracker};
-use crate::source::spec::SpecInfo;
-use crate::source::specdeps::read_spec;
+use crate::source::specdeps::{read_spec, SpecText};
 
 /// One target's entry: the fuzzer's bytes in, a panic on a bug.
 pub type Entry = fn(&[u8]);
@@ -177,7 +176,7 @@ pub fn release(data: &[u8]) {
     }
 }
 
-/// Both spec readers, for a 64-bit and a 32-bit arch.
+/// The spec reader for a 64-bit and a 32-bit arch, and the build's SKIP decision.
 pub fn spec(data: &[u8]) {
     let text = text(data);
     for arch in ["x86_64", "i586"] {
@@ -186,8 +185,10 @@ pub fn spec(data: &[u8]) {
         let _ = d.all_provides();
         let _ = d.excludes(arch);
     }
-    let info = SpecInfo::parse(&text);
-    let _ = info.excludes("x86_64");
+    let spec = SpecText::new(text.into_owned());
+    for arch in ["x86_64", "i586", "noarch"] {
+        let _ = spec.skip_reason(arch);
+    }
 }
 
 /// hsh log lines into phases; the tracker only moves forward.

@@ -329,6 +329,12 @@ fn twelve_packages_over_local_slots_and_three_hosts() {
             "OK"
         };
         assert_eq!(j["result"], want, "{j}");
+        if want == "SKIP" {
+            assert_eq!(
+                j["message"], "x86only excludes aarch64 (ExclusiveArch: x86_64)",
+                "{j}"
+            );
+        }
     }
     // Dependencies finished before their dependents started, in every lane.
     for lane in ["x86_64/sisyphus", "aarch64/sisyphus"] {

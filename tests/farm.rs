@@ -192,7 +192,106 @@ fn excluded_arch_is_skip_not_fail() {
     let s = stdout(&out);
     assert!(s.contains("x32      i586    sisyphus  SKIP"), "{s}");
     assert!(
-        s.contains("x32: hello excludes i586 (ExcludeArch/ExclusiveArch)"),
+        s.contains("x32: hello excludes i586 (ExcludeArch: i586)"),
+        "{s}"
+    );
+    assert!(s.contains("local    x86_64  sisyphus  OK"), "{s}");
+}
+
+/// Two local builders, x86_64 (`local`) and i586 (`x32`, built with
+/// `--target=i586`: the emulated hsh runs the host's real rpmbuild, which
+/// refuses an excluded arch itself), and a build of `hello` with
+/// `spec_extra` in its preamble. Returns the output and the repo.
+fn build_on_x86_64_and_i586(
+    spec_extra: &str,
+) -> (std::process::Output, std::path::PathBuf, TestEnv) {
+    let env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    env.hasher_slot("hasher_2", Some(2));
+    env.builder("x32", "hasher_number = 2\narch = \"i586\"\n");
+    let repo = env.gear_repo("hello", spec_extra);
+    let out = env.zoryn(&["build", "-b", "local,x32", "-p"], &repo);
+    (out, repo, env)
+}
+
+/// `%ix86` is ALT's group of 32-bit x86 arches: an i586 builder is SKIP
+/// (the build would fail in rpmbuild: "Architecture is excluded"), and the
+/// summary says which tag decided it.
+#[test]
+fn exclude_arch_ix86_skips_the_i586_builder() {
+    let (out, repo, _env) = build_on_x86_64_and_i586("ExcludeArch: %ix86");
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let s = stdout(&out);
+    assert!(s.contains("x32      i586    sisyphus  SKIP"), "{s}");
+    assert!(
+        s.contains("x32: hello excludes i586 (ExcludeArch: %ix86)"),
+        "{s}"
+    );
+    assert!(s.contains("local    x86_64  sisyphus  OK"), "{s}");
+    assert!(repo
+        .join("hasher_out/local/hello-1.0-alt1.x86_64.rpm")
+        .is_file());
+    assert!(!repo
+        .join("hasher_out/x32")
+        .join("hello-1.0-alt1.i586.rpm")
+        .exists());
+}
+
+/// `ExclusiveArch: %ix86 x86_64` lists i586 through the group: both
+/// builders really build.
+#[test]
+fn exclusive_arch_ix86_builds_the_i586_builder() {
+    let (out, repo, _env) = build_on_x86_64_and_i586("ExclusiveArch: %ix86 x86_64");
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let s = stdout(&out);
+    assert!(s.contains("x32      i586    sisyphus  OK"), "{s}");
+    assert!(s.contains("local    x86_64  sisyphus  OK"), "{s}");
+    assert!(
+        repo.join("hasher_out/x32/hello-1.0-alt1.i586.rpm")
+            .is_file(),
+        "{}",
+        both(&out)
+    );
+    assert!(repo
+        .join("hasher_out/local/hello-1.0-alt1.x86_64.rpm")
+        .is_file());
+}
+
+/// A `BuildArch: noarch` main package is limited by its ExclusiveArch like
+/// any other (real Sisyphus packages do this): built on x86_64 only.
+#[test]
+fn noarch_main_package_keeps_its_exclusive_arch() {
+    let (out, repo, _env) = build_on_x86_64_and_i586("BuildArch: noarch\nExclusiveArch: x86_64");
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let s = stdout(&out);
+    assert!(s.contains("x32      i586    sisyphus  SKIP"), "{s}");
+    assert!(
+        s.contains("x32: hello excludes i586 (ExclusiveArch: x86_64)"),
+        "{s}"
+    );
+    assert!(s.contains("local    x86_64  sisyphus  OK"), "{s}");
+    assert!(
+        repo.join("hasher_out/local/hello-1.0-alt1.noarch.rpm")
+            .is_file(),
+        "{}",
+        both(&out)
+    );
+}
+
+/// A subpackage's `BuildArch: noarch` does not switch the main package's
+/// ExcludeArch off; `%ifarch` around the tag is evaluated per builder.
+#[test]
+fn noarch_subpackage_and_ifarch_do_not_lift_exclude_arch() {
+    let (out, _repo, _env) = build_on_x86_64_and_i586(
+        "%ifarch %ix86\nExcludeArch: %ix86\n%endif\n\
+         %package doc\nSummary: docs\nGroup: Documentation\nBuildArch: noarch\n\
+         %description doc\nDocumentation.\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let s = stdout(&out);
+    assert!(s.contains("x32      i586    sisyphus  SKIP"), "{s}");
+    assert!(
+        s.contains("x32: hello excludes i586 (ExcludeArch: %ix86)"),
         "{s}"
     );
     assert!(s.contains("local    x86_64  sisyphus  OK"), "{s}");

@@ -153,6 +153,43 @@ fn remote_target_arch_and_failure() {
         .is_file());
 }
 
+/// On a remote i586 builder (host uname i686), `ExcludeArch: %ix86` is
+/// SKIP before anything runs on the host, and `ExclusiveArch: %ix86 x86_64`
+/// really builds there.
+#[test]
+fn remote_skip_uses_alt_arch_groups() {
+    let env = TestEnv::new();
+    let host = env.remote_builder("x32", "x32", "i686", "i586", 2);
+    let repo = env.gear_repo("hello", "ExcludeArch: %ix86");
+    let out = env.zoryn(&["build", "-b", "x32"], &repo);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let s = stdout(&out);
+    assert!(s.contains("SKIP"), "{s}");
+    assert!(
+        s.contains("x32: hello excludes i586 (ExcludeArch: %ix86)"),
+        "{s}"
+    );
+    assert!(
+        !host.events_text().contains("build-start"),
+        "hsh ran: {}",
+        host.events_text()
+    );
+
+    env.sh(
+        "sed -i 's/^ExcludeArch: %ix86$/ExclusiveArch: %ix86 x86_64/' hello.spec && git commit -qam exclusive",
+        &repo,
+    );
+    let out = env.zoryn(&["build", "-b", "x32"], &repo);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    host.wait_for_event("build-start", Duration::from_secs(5));
+    assert!(
+        repo.join("hasher_out/x32/hello-1.0-alt1.i586.rpm")
+            .is_file(),
+        "{}",
+        both(&out)
+    );
+}
+
 #[test]
 fn second_upload_after_a_one_line_change_sends_a_delta() {
     let env = TestEnv::new();

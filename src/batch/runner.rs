@@ -355,22 +355,15 @@ impl<'a> BatchRun<'a> {
             for j in 0..n {
                 let name = lane.sched.graph().nodes[j].name.clone();
                 if lane.sched.state(j) == JobState::Skipped {
-                    job_event(
-                        lane,
-                        j,
-                        "skipped",
-                        None,
-                        Some(format!("{name} excludes {}", lane.arch)),
-                    );
+                    // The same reason `zoryn build` gives: the deciding tag.
+                    let why = match lane.specs.get(j).and_then(|s| s.arch_refusal(&lane.arch)) {
+                        Some(tag) => format!("{name} excludes {} ({tag})", lane.arch),
+                        None => format!("{name} excludes {}", lane.arch),
+                    };
+                    job_event(lane, j, "skipped", None, Some(why.clone()));
                     reports.insert(
                         (li, j),
-                        job_report(
-                            &name,
-                            &lane.id,
-                            "SKIP",
-                            None,
-                            Some(format!("{name} excludes {}", lane.arch)),
-                        ),
+                        job_report(&name, &lane.id, "SKIP", None, Some(why)),
                     );
                     let _ = journal.append(&Record::JobFinished {
                         at: now(),

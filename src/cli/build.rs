@@ -165,8 +165,8 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         &loaded.global,
         loaded.paths.runtime_dir.clone(),
     ));
-    let spec = crate::source::spec::SpecInfo::parse(
-        &std::fs::read_to_string(root.root.join(&root.spec)).unwrap_or_default(),
+    let spec = crate::source::specdeps::SpecText::new(
+        std::fs::read_to_string(root.root.join(&root.spec)).unwrap_or_default(),
     );
     let tar_name = format!(
         "{}.tar",

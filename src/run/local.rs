@@ -42,12 +42,8 @@ pub fn probe(ctx: &RunContext<'_>, b: &Builder) -> Option<LockState> {
 }
 
 fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter, cancel: &CancelToken) -> Ended {
-    let spec = &ctx.tarball.spec;
-    if spec.excludes(&b.arch) {
-        return Ended::skipped(format!(
-            "{} excludes {} (ExcludeArch/ExclusiveArch)",
-            spec.name, b.arch
-        ));
+    if let Some(why) = ctx.tarball.spec.skip_reason(&b.arch) {
+        return Ended::skipped(why);
     }
     let vars = build_vars(ctx, b, &ctx.home.to_string_lossy());
     let workdir = workdir_of(ctx, b);

@@ -380,12 +380,8 @@ fn build_inner(
     emit: &Emitter,
     cancel: &CancelToken,
 ) -> Ended {
-    let spec = &ctx.tarball.spec;
-    if spec.excludes(&b.arch) {
-        return Ended::skipped(format!(
-            "{} excludes {} (ExcludeArch/ExclusiveArch)",
-            spec.name, b.arch
-        ));
+    if let Some(why) = ctx.tarball.spec.skip_reason(&b.arch) {
+        return Ended::skipped(why);
     }
     let host = ctx.hosts.get(host_name);
     let facts = match host.facts(cancel) {

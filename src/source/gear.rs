@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use super::repo::GearRepo;
-use super::spec::SpecInfo;
+use super::specdeps::SpecText;
 use super::SourceError;
 use crate::run::cancel::CancelToken;
 use crate::transport::runner::{run, CommandSpec, Outcome};
@@ -16,7 +16,7 @@ use crate::transport::runner::{run, CommandSpec, Outcome};
 pub struct Tarball {
     _dir: tempfile::TempDir,
     pub path: PathBuf,
-    pub spec: SpecInfo,
+    pub spec: SpecText,
     pub size: u64,
 }
 
@@ -88,7 +88,7 @@ pub fn make_tarball(
     Ok(Tarball {
         _dir: dir,
         path,
-        spec: SpecInfo::parse(&spec_text),
+        spec: SpecText::new(spec_text),
         size,
     })
 }

@@ -1,12 +1,13 @@
 //! The package source: the gear repository, its spec, and the tarball.
 //!
 //! [`repo`] finds the git root and checks it is a gear repository; [`gear`]
-//! makes the uncompressed source tarball once per run; [`spec`] reads the
-//! few spec facts the farm needs (name, version, arch restrictions).
+//! makes the uncompressed source tarball once per run; [`specdeps`] is the
+//! one spec reader (build SKIP decisions and batch planning), with ALT's
+//! standard macros from [`alt_macros`].
 
+pub mod alt_macros;
 pub mod gear;
 pub mod repo;
-pub mod spec;
 pub mod specdeps;
 
 use std::fmt;

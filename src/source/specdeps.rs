@@ -1,16 +1,26 @@
-//! What the batch planner needs from a spec: binary packages, what they
-//! provide, and what the build requires — read without `rpmspec`.
+//! The one spec reader of zoryn: what `zoryn build` needs to decide SKIP
+//! and what the batch planner needs — binary packages, what they provide,
+//! what the build requires, the arch restrictions — read without `rpmspec`.
 //!
 //! [`read_spec`] evaluates one spec text for one target arch the way rpm
-//! would for the parts that matter to dependency order: the preamble and
-//! `%package` sections (Name, Version, Release, Epoch, BuildRequires in all
-//! its forms, Provides, ExcludeArch, ExclusiveArch, BuildArch), the macros the
-//! spec defines itself (`%define`, `%global`, `%def_with` and friends, tag
-//! macros such as `%name`, `%EVR`), and the conditionals around them (`%if`,
-//! `%if_with`, `%ifarch`, ... nested, with `%else`/`%elif`). ALT specs lean on
+//! would for the parts that matter: the preamble and `%package` sections
+//! (Name, Version, Release, Epoch, BuildRequires in all its forms, Provides,
+//! ExcludeArch, ExclusiveArch, BuildArch), the macros the spec defines
+//! itself (`%define`, `%global`, `%def_with` and friends, tag macros such as
+//! `%name`, `%EVR`), and the conditionals around them (`%if`, `%if_with`,
+//! `%ifarch`, ... nested, with `%else`/`%elif`). Macros come, lowest first,
+//! from ALT's standard set for the target arch ([`super::alt_macros`]: arch
+//! groups such as `%ix86`, `%_arch`, `%_lib`...), the caller's `defines`
+//! (batch macros, specsubst values), and the spec itself. ALT specs lean on
 //! macros from `rpm-build-*` packages a workstation may not have, so this
 //! reader never fails: whatever it cannot expand is reported in
 //! [`SpecDeps::unresolved`] and left out, never guessed.
+//!
+//! [`SpecDeps::arch_refusal`] is the SKIP rule for build and batch alike:
+//! the main package's ExcludeArch/ExclusiveArch only (a subpackage's tags,
+//! its `BuildArch: noarch` included, change nothing; a noarch main package
+//! is limited like any other). [`SpecText`] is the spec as `zoryn build`
+//! holds it, read again per builder arch.
 //!
 //! It owns spec *reading* only. It must not run anything (no `rpmspec`, no
 //! `%(shell)`, no lua), touch the file system, or decide anything about
@@ -34,9 +44,21 @@ pub struct SpecDeps {
     pub packages: Vec<BinaryPackage>,
     /// BuildRequires, BuildRequires(pre), BuildPreReq (all forms), for this arch.
     pub build_requires: Vec<Requirement>,
+    /// The main package's ExcludeArch, expanded for this arch (`%ix86`
+    /// becomes its members).
     pub exclude_arch: Vec<String>,
+    /// The main package's ExclusiveArch, expanded for this arch.
     pub exclusive_arch: Vec<String>,
-    /// Main package BuildArch (e.g. noarch).
+    /// The main package's ExcludeArch/ExclusiveArch lines that counted for
+    /// this arch, as written (`ExcludeArch: %ix86`): the reason of a SKIP.
+    pub arch_tags: Vec<String>,
+    /// An ExclusiveArch word could not be expanded (e.g. a macro from an
+    /// `rpm-macros-*` package): the list is incomplete, so an arch missing
+    /// from it is not reason enough to SKIP.
+    pub exclusive_arch_incomplete: bool,
+    /// Main package BuildArch (e.g. noarch). It does not lift
+    /// ExcludeArch/ExclusiveArch: rpmbuild checks those against the target
+    /// arch for noarch packages too.
     pub build_arch: Option<String>,
     /// Things it could not read: e.g. "BuildRequires: %{php_dev} (macro
     /// php_dev undefined)"; never fatal.
@@ -52,14 +74,42 @@ pub struct BinaryPackage {
 }
 
 impl SpecDeps {
-    /// Whether the spec refuses to build for `arch` (ExcludeArch /
-    /// ExclusiveArch; noarch main package never excluded).
+    /// Whether the spec refuses to build for `arch` (see [`Self::arch_refusal`]).
     pub fn excludes(&self, arch: &str) -> bool {
-        if self.build_arch.as_deref() == Some("noarch") {
-            return false;
+        self.arch_refusal(arch).is_some()
+    }
+
+    /// Why the spec, read for target `arch`, is not built there: the main
+    /// package's ExcludeArch lists `arch`, or its ExclusiveArch does not.
+    /// Only the main preamble counts: a subpackage's tags (its
+    /// `BuildArch: noarch` included) change nothing, and a `BuildArch:
+    /// noarch` main package is limited like any other. The reason is the
+    /// tag lines as written, e.g. "ExcludeArch: %ix86".
+    pub fn arch_refusal(&self, arch: &str) -> Option<String> {
+        let same = |a: &String| a.eq_ignore_ascii_case(arch);
+        let lines = |tag: &str| {
+            let written: Vec<&str> = self
+                .arch_tags
+                .iter()
+                .filter(|l| l.starts_with(tag))
+                .map(String::as_str)
+                .collect();
+            if written.is_empty() {
+                tag.to_string()
+            } else {
+                written.join("; ")
+            }
+        };
+        if self.exclude_arch.iter().any(same) {
+            return Some(lines("ExcludeArch"));
         }
-        self.exclude_arch.iter().any(|a| a == arch)
-            || (!self.exclusive_arch.is_empty() && !self.exclusive_arch.iter().any(|a| a == arch))
+        if !self.exclusive_arch.is_empty()
+            && !self.exclusive_arch_incomplete
+            && !self.exclusive_arch.iter().any(same)
+        {
+            return Some(lines("ExclusiveArch"));
+        }
+        None
     }
 
     /// Every capability the built packages will provide: each package's own
@@ -84,6 +134,47 @@ impl SpecDeps {
             }
         }
         out
+    }
+}
+
+/// A package's spec as `zoryn build` holds it: the text, read again for
+/// each builder's arch (a spec is evaluated for a target arch: `%ifarch`
+/// can wrap its tags), and the name/version/release read for noarch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpecText {
+    pub text: String,
+    pub name: String,
+    pub version: String,
+    pub release: String,
+}
+
+impl SpecText {
+    pub fn new(text: String) -> SpecText {
+        let d = read_spec(&text, "noarch", &[]);
+        SpecText {
+            name: d.name,
+            version: d.version,
+            release: d.release,
+            text,
+        }
+    }
+
+    /// The spec read for target `arch`.
+    pub fn for_arch(&self, arch: &str) -> SpecDeps {
+        read_spec(&self.text, arch, &[])
+    }
+
+    /// Why a builder for `arch` is SKIP, e.g. "hello excludes i586
+    /// (ExcludeArch: %ix86)"; `None` when the spec builds there.
+    pub fn skip_reason(&self, arch: &str) -> Option<String> {
+        let d = self.for_arch(arch);
+        let why = d.arch_refusal(arch)?;
+        let name = if d.name.is_empty() {
+            &self.name
+        } else {
+            &d.name
+        };
+        Some(format!("{name} excludes {arch} ({why})"))
     }
 }
 
@@ -196,18 +287,6 @@ struct Env {
     spent: std::cell::Cell<usize>,
 }
 
-const ARCH_64: &[&str] = &[
-    "x86_64",
-    "aarch64",
-    "ppc64le",
-    "ppc64",
-    "riscv64",
-    "loongarch64",
-    "mips64el",
-    "sparc64",
-    "s390x",
-];
-
 impl Env {
     fn new(arch: &str, defines: &[(String, String)]) -> Self {
         let mut env = Env {
@@ -238,43 +317,10 @@ impl Env {
         self.macros.contains_key(name) || self.builtin(name).is_some()
     }
 
-    /// Built-in macros; spec and command-line definitions take precedence.
+    /// ALT's standard macros for this target arch (the lowest layer: the
+    /// caller's `defines` and the spec's own definitions take precedence).
     fn builtin(&self, name: &str) -> Option<String> {
-        let lib = if ARCH_64.contains(&self.arch.as_str()) || self.arch.starts_with("e2k") {
-            "lib64"
-        } else {
-            "lib"
-        };
-        let v = match name {
-            "nil" => "",
-            "_arch" | "_target_cpu" | "_target_arch" => self.arch.as_str(),
-            "_os" | "_target_os" => "linux",
-            "ix86" => "i386 i486 i586 i686 pentium3 pentium4 athlon",
-            "x86_64" => "x86_64 amd64",
-            "arm" => "armh armv5tel armv7l armv7hl",
-            "e2k" => "e2k e2kv3 e2kv4 e2kv5 e2kv6 e2kv7",
-            "mips" => "mips mipsel mips32r2 mips32r2el mips64 mips64el mips64r6 mips64r6el",
-            "power64" => "ppc64 ppc64p7 ppc64le",
-            "EVR" => "%{?epoch:%epoch:}%{version}-%{release}",
-            "_prefix" | "_usr" => "/usr",
-            "_exec_prefix" => "%_prefix",
-            "_bindir" => "%_prefix/bin",
-            "_sbindir" => "%_prefix/sbin",
-            "_libexecdir" => "%_prefix/libexec",
-            "_datadir" => "%_prefix/share",
-            "_includedir" => "%_prefix/include",
-            "_sysconfdir" => "/etc",
-            "_localstatedir" => "/var",
-            "_lib" => lib,
-            "_libdir" => "%_prefix/%_lib",
-            "_mandir" => "%_datadir/man",
-            "_infodir" => "%_datadir/info",
-            "_docdir" => "%_datadir/doc",
-            "_pkgconfigdir" => "%_libdir/pkgconfig",
-            "_usrsrc" => "%_prefix/src",
-            _ => return None,
-        };
-        Some(v.to_string())
+        super::alt_macros::lookup(name, &self.arch)
     }
 
     /// Fully expand `s`.
@@ -1264,7 +1310,7 @@ impl Reader {
                 let hit = e
                     .text
                     .split(is_dep_sep)
-                    .any(|w| !w.is_empty() && w == target);
+                    .any(|w| !w.is_empty() && w.eq_ignore_ascii_case(&target));
                 if kind.starts_with("ifn") {
                     !hit
                 } else {
@@ -1485,7 +1531,16 @@ impl Reader {
                 }
             }
             "excludearch" | "exclusivearch" if main => {
-                let words = self.words(tag, value);
+                let (words, complete) = self.arch_words(tag, value);
+                let canonical = if base == "excludearch" {
+                    "ExcludeArch"
+                } else {
+                    "ExclusiveArch"
+                };
+                push_unique(&mut self.deps.arch_tags, format!("{canonical}: {value}"));
+                if base == "exclusivearch" && !complete {
+                    self.deps.exclusive_arch_incomplete = true;
+                }
                 let list = if base == "excludearch" {
                     &mut self.deps.exclude_arch
                 } else {
@@ -1505,6 +1560,12 @@ impl Reader {
             }
             _ => {}
         }
+    }
+
+    /// [`Self::words`], and whether every word could be expanded.
+    fn arch_words(&mut self, tag: &str, value: &str) -> (Vec<String>, bool) {
+        let complete = !Expanded::has_pieces(&self.env.expand(value).text);
+        (self.words(tag, value), complete)
     }
 
     /// Plain words of a tag (arch lists); unexpandable words are reported
@@ -2495,7 +2556,7 @@ mod tests {
         let d = read("Name: a\nExclusiveArch: x86_64, aarch64\nExclusiveArch: %e2k\n");
         assert_eq!(
             d.exclusive_arch,
-            ["x86_64", "aarch64", "e2k", "e2kv3", "e2kv4", "e2kv5", "e2kv6", "e2kv7"]
+            ["x86_64", "aarch64", "e2k", "e2kv4", "e2kv5", "e2kv6", "e2kv7"]
         );
         assert!(!d.excludes("aarch64"));
         assert!(!d.excludes("e2kv6"));
@@ -2503,17 +2564,153 @@ mod tests {
         assert!(d.excludes("riscv64"));
     }
 
+    /// Real Sisyphus: `ExclusiveArch: x86_64` + `BuildArch: noarch` is
+    /// built on x86_64 only; rpmbuild checks the tags for noarch too.
     #[test]
-    fn noarch_is_never_excluded() {
-        let d = read("Name: a\nBuildArch: noarch\nExclusiveArch: x86_64\nExcludeArch: i586\n");
-        assert!(!d.excludes("i586"));
+    fn noarch_main_package_is_limited_like_any_other() {
+        let text = "Name: a\nBuildArch: noarch\nExclusiveArch: x86_64\n";
+        for (arch, skip) in [("x86_64", false), ("i586", true), ("aarch64", true)] {
+            assert_eq!(read_on(text, arch).excludes(arch), skip, "{arch}");
+        }
+        let d = read_on("Name: a\nBuildArch: noarch\nExcludeArch: %ix86\n", "i586");
+        assert_eq!(
+            d.arch_refusal("i586").as_deref(),
+            Some("ExcludeArch: %ix86")
+        );
+        assert!(!read("Name: a\nBuildArch: noarch\n").excludes("armh"));
+    }
+
+    #[test]
+    fn ix86_and_arm_groups() {
+        let text = "Name: a\nExcludeArch: %ix86\n";
+        for arch in ["i586", "i686"] {
+            let d = read_on(text, arch);
+            assert_eq!(d.arch_refusal(arch).as_deref(), Some("ExcludeArch: %ix86"));
+        }
+        for arch in ["x86_64", "aarch64", "armh"] {
+            assert!(!read_on(text, arch).excludes(arch), "{arch}");
+        }
+        let text = "Name: a\nExcludeArch: %arm\n";
+        assert!(read_on(text, "armh").excludes("armh"));
+        assert!(!read_on(text, "aarch64").excludes("aarch64"));
+        let text = "Name: a\nExclusiveArch: %arm aarch64\n";
+        assert!(!read_on(text, "armh").excludes("armh"));
+        assert!(!read_on(text, "aarch64").excludes("aarch64"));
+        assert_eq!(
+            read_on(text, "x86_64").arch_refusal("x86_64").as_deref(),
+            Some("ExclusiveArch: %arm aarch64")
+        );
+    }
+
+    #[test]
+    fn arch_list_forms() {
+        for text in [
+            "Name: a\nExclusiveArch: %ix86 x86_64\n",
+            "Name: a\nExclusiveArch: %{ix86} x86_64\n",
+            "Name: a\nExclusiveArch: %{ix86},x86_64\n",
+            "Name: a\nExclusiveArch: x86_64, %ix86\n",
+            "Name: a\nExclusiveArch:\t%{ix86}\nExclusiveArch: x86_64\n",
+            "Name: a\n%global my_arches %ix86 x86_64\nExclusiveArch: %my_arches\n",
+        ] {
+            for (arch, skip) in [
+                ("i586", false),
+                ("x86_64", false),
+                ("aarch64", true),
+                ("armh", true),
+                ("e2kv6", true),
+            ] {
+                assert_eq!(read_on(text, arch).excludes(arch), skip, "{arch}: {text}");
+            }
+        }
+        let d = read_on("Name: a\nExcludeArch: %e2k, %mips riscv64\n", "e2kv4");
+        assert!(d.excludes("e2kv4"));
+        let d = read_on("Name: a\nExcludeArch: %e2k, %mips riscv64\n", "mipsel");
+        assert!(d.excludes("mipsel"));
+        let d = read_on("Name: a\nExcludeArch: %e2k, %mips riscv64\n", "riscv64");
+        assert!(d.excludes("riscv64"));
+        let d = read_on("Name: a\nExcludeArch: %e2k, %mips riscv64\n", "x86_64");
+        assert!(!d.excludes("x86_64"));
+    }
+
+    #[test]
+    fn ifarch_around_the_tags() {
+        let text = "Name: a\n%ifarch %ix86\nExcludeArch: %ix86\n%endif\n\
+                    %ifnarch x86_64 aarch64\nExclusiveArch: x86_64 aarch64 armh\n%endif\n";
+        // i586: both conditionals hold, ExcludeArch lists it.
+        assert!(read_on(text, "i586").excludes("i586"));
+        // armh: only the %ifnarch holds and ExclusiveArch lists it.
+        let d = read_on(text, "armh");
         assert!(!d.excludes("armh"));
+        assert_eq!(d.arch_tags, ["ExclusiveArch: x86_64 aarch64 armh"]);
+        // riscv64: the %ifnarch holds, ExclusiveArch does not list it.
+        assert!(read_on(text, "riscv64").excludes("riscv64"));
+        // x86_64: neither conditional holds.
+        let d = read_on(text, "x86_64");
+        assert!(!d.excludes("x86_64"));
+        assert!(d.arch_tags.is_empty());
+
+        // rpm compares arch names without regard to case (matchTok).
+        assert!(
+            read_on("Name: a\n%ifarch I586\nExcludeArch: i586\n%endif\n", "i586").excludes("i586")
+        );
+        assert!(read_on("Name: a\nExclusiveArch: X86_64\n", "x86_64").exclusive_arch == ["X86_64"]);
+        assert!(!read_on("Name: a\nExclusiveArch: X86_64\n", "x86_64").excludes("x86_64"));
+
+        let text = "Name: a\n%ifarch %e2k\nExclusiveArch: %e2k\n%else\nExcludeArch: %e2k\n%endif\n";
+        assert!(!read_on(text, "e2kv6").excludes("e2kv6"));
+        assert!(!read_on(text, "x86_64").excludes("x86_64"));
+    }
+
+    #[test]
+    fn arch_macros_in_a_name() {
+        let text = "Name: libfoo-%_arch\nVersion: 1\nRelease: alt1\n\
+                    %package -n foo-%_target_cpu-tools\nSummary: x\n";
+        let d = read_on(text, "x86_64");
+        assert_eq!(names(&d), ["libfoo-x86_64", "foo-x86_64-tools"]);
+        let d = read_on(text, "i586");
+        assert_eq!(names(&d), ["libfoo-i586", "foo-i586-tools"]);
+    }
+
+    #[test]
+    fn unexpandable_exclusive_arch_does_not_skip() {
+        let d = read_on("Name: a\nExclusiveArch: x86_64 %java_arches\n", "i586");
+        assert!(d.exclusive_arch_incomplete);
+        assert!(!d.excludes("i586"));
+        assert_eq!(
+            d.unresolved,
+            ["ExclusiveArch: %java_arches (macro java_arches undefined)"]
+        );
+        // An explicit ExcludeArch still counts.
+        let d = read_on("Name: a\nExcludeArch: i586 %foo\n", "i586");
+        assert!(d.excludes("i586"));
+    }
+
+    #[test]
+    fn spec_definitions_override_defines_override_alt_macros() {
+        // ALT's %ix86 < a caller's define < the spec's own.
+        let text = "Name: a\nExcludeArch: %ix86\n";
+        let d = read_spec(text, "i586", &defs(&[("ix86", "i686")]));
+        assert!(!d.excludes("i586"));
+        let d = read_spec(
+            &format!("%define ix86 i586\n{text}"),
+            "i586",
+            &defs(&[("ix86", "i686")]),
+        );
+        assert!(d.excludes("i586"));
     }
 
     #[test]
     fn noarch_subpackage_does_not_lift_exclusion() {
         let d = read("Name: a\nExclusiveArch: x86_64\n%package doc\nBuildArch: noarch\n");
         assert!(d.excludes("i586"));
+        let text = "Name: a\nExcludeArch: %ix86\n%package doc\nSummary: x\nBuildArch: noarch\n";
+        let d = read_on(text, "i586");
+        assert_eq!(d.packages[1].build_arch.as_deref(), Some("noarch"));
+        assert_eq!(
+            d.arch_refusal("i586").as_deref(),
+            Some("ExcludeArch: %ix86")
+        );
+        assert!(!read_on(text, "x86_64").excludes("x86_64"));
     }
 
     #[test]
