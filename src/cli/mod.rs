@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod builder;
+pub mod complete;
 pub mod generate;
 pub mod output;
 pub mod task;
@@ -23,7 +24,7 @@ pub mod exit {
 #[derive(Parser, Debug)]
 #[command(
     name = "zoryn",
-    version,
+    version = env!("ZORYN_VERSION"),
     about = "Build ALT Linux packages with hasher on many builders at once",
     long_about = "zoryn turns hasher setups on this machine and on SSH-reachable hosts into one build farm: \
 pick builders with a pattern, ship the gear source tarball, build in hsh on every selected builder, \
@@ -54,8 +55,8 @@ pub enum Command {
     Task(task::TaskCommand),
     /// Print a shell completion script (bash, zsh, fish, ...)
     Completions(generate::CompletionsArgs),
-    /// Print the man page (roff) to stdout
-    Man,
+    /// Print the man page (roff), or write every page with --out DIR
+    Man(generate::ManArgs),
 }
 
 /// Print an error in zoryn's one format.
@@ -72,6 +73,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Builder(cmd) => builder::cmd_builder(cmd),
         Command::Task(cmd) => task::cmd_task(cmd, cli.verbose, cli.quiet),
         Command::Completions(args) => generate::cmd_completions(args),
-        Command::Man => generate::cmd_man(),
+        Command::Man(args) => generate::cmd_man(args),
     }
 }

@@ -20,7 +20,12 @@ use crate::run::executor::Controls;
 #[derive(Args, Debug, Clone, Default)]
 pub struct SelectionArgs {
     /// Builders (pattern, e.g. `local2`, `local[2-4]`, `@all,^local`)
-    #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
+    #[arg(
+        short = 'b',
+        long = "builder",
+        value_name = "PATTERN",
+        add = super::complete::pattern()
+    )]
     pub builder: Option<String>,
     /// Only builders of these architectures
     #[arg(
