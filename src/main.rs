@@ -24,6 +24,7 @@ fn main() {
     // While the shell asks for completions: answer and exit.
     clap_complete::CompleteEnv::with_factory(cli::Cli::command)
         .var(cli::generate::COMPLETE_VAR)
+        .shells(cli::generate::SHELLS)
         .complete();
     let cli = cli::Cli::parse();
     let default_level = match (cli.quiet, cli.verbose) {

@@ -34,28 +34,134 @@ pub struct ManArgs {
     pub out: Option<PathBuf>,
 }
 
+/// Bash, with the words taken from the command line itself. Bash splits the
+/// word being completed at `COMP_WORDBREAKS` (`:`, `@`, `=`), which would cut
+/// `@host:name` into three words and leave the engine with nothing to
+/// complete; clap's own bash script passes those pieces on. This one splits
+/// the line up to the cursor at blanks only and strips from each candidate
+/// what bash already counts as typed.
+pub struct Bash;
+
+const BASH_SCRIPT: &str = r#"
+_zoryn_complete() {
+    local line=${COMP_LINE:0:COMP_POINT} cur=$2
+    local -a words
+    IFS=$' \t\n' read -ra words <<< "$line"
+    if [[ -z $line || $line == *[[:space:]] ]]; then
+        words+=("")
+    fi
+    local index=$(( ${#words[@]} - 1 ))
+    local typed=${words[index]} keep=
+    if [[ $typed == *"$cur" ]]; then
+        keep=${typed:0:${#typed}-${#cur}}
+    fi
+    local space=true
+    if compopt +o nospace 2> /dev/null; then
+        space=false
+    fi
+    local IFS=$'\013'
+    COMPREPLY=( $( \
+        _CLAP_IFS="$IFS" \
+        _CLAP_COMPLETE_INDEX="$index" \
+        _CLAP_COMPLETE_COMP_TYPE="${COMP_TYPE}" \
+        _CLAP_COMPLETE_SPACE="$space" \
+        VAR="bash" \
+        COMPLETER -- "${words[@]}" \
+    ) )
+    if [[ $? != 0 ]]; then
+        unset COMPREPLY
+        return
+    fi
+    if [[ $space == false ]] && [[ "${COMPREPLY-}" =~ [=/:]$ ]]; then
+        compopt -o nospace
+    fi
+    if [[ -n $keep ]]; then
+        local i
+        for i in "${!COMPREPLY[@]}"; do
+            COMPREPLY[i]=${COMPREPLY[i]#"$keep"}
+        done
+    fi
+}
+if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
+    complete -o nospace -o bashdefault -o nosort -F _zoryn_complete BIN
+else
+    complete -o nospace -o bashdefault -F _zoryn_complete BIN
+fi
+"#;
+
+impl clap_complete::env::EnvCompleter for Bash {
+    fn name(&self) -> &'static str {
+        "bash"
+    }
+
+    fn is(&self, name: &str) -> bool {
+        name == "bash"
+    }
+
+    fn write_registration(
+        &self,
+        var: &str,
+        _name: &str,
+        bin: &str,
+        completer: &str,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let script = BASH_SCRIPT
+            .replace("BIN", &shell_words::quote(bin))
+            .replace("COMPLETER", &shell_words::quote(completer))
+            .replace("VAR", var);
+        buf.write_all(script.as_bytes())
+    }
+
+    fn write_complete(
+        &self,
+        cmd: &mut clap::Command,
+        args: Vec<std::ffi::OsString>,
+        current_dir: Option<&std::path::Path>,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        clap_complete::env::Bash.write_complete(cmd, args, current_dir, buf)
+    }
+}
+
+/// The shells `ZORYN_COMPLETE=SHELL zoryn` serves.
+pub const SHELLS: clap_complete::env::Shells<'static> = clap_complete::env::Shells(&[
+    &Bash,
+    &clap_complete::env::Zsh,
+    &clap_complete::env::Fish,
+    &clap_complete::env::Elvish,
+    &clap_complete::env::Powershell,
+]);
+
+/// The program name the completion script calls back: the one the user ran.
+fn completer_program() -> String {
+    std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "zoryn".into())
+}
+
 /// The dynamic registration script for bash, zsh and fish; the static one
 /// for the rest.
 pub fn cmd_completions(args: CompletionsArgs) -> i32 {
     use clap_complete::env::EnvCompleter;
     use clap_complete::Shell;
     let mut cmd = Cli::command();
-    // The script calls back the same program the user ran.
-    let completer = std::env::args_os()
-        .next()
-        .map(|a| a.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "zoryn".into());
     let mut buf = Vec::new();
     let dynamic: Option<&dyn EnvCompleter> = match args.shell {
-        Shell::Bash => Some(&clap_complete::env::Bash),
+        Shell::Bash => Some(&Bash),
         Shell::Zsh => Some(&clap_complete::env::Zsh),
         Shell::Fish => Some(&clap_complete::env::Fish),
         _ => None,
     };
     let written = match dynamic {
-        Some(shell) => {
-            shell.write_registration(COMPLETE_VAR, "zoryn", "zoryn", &completer, &mut buf)
-        }
+        Some(shell) => shell.write_registration(
+            COMPLETE_VAR,
+            "zoryn",
+            "zoryn",
+            &completer_program(),
+            &mut buf,
+        ),
         None => {
             clap_complete::generate(args.shell, &mut cmd, "zoryn", &mut buf);
             Ok(())
@@ -344,10 +450,6 @@ fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
         "zoryn-builder-run" => &[("Look at the chroot of every local slot:", "zoryn builder run -b 'local*' -- rpm -qa")],
         "zoryn-builder-clean" => &[("What cleaning the remote builders would remove:", "zoryn builder clean --all-remote --dry-run")],
         "zoryn-builder-remove" => &[("Forget two builders:", "zoryn builder remove farm9 farm10")],
-        "zoryn-builder-copy" => &[
-            ("A patch into the chroot's /usr/src:", "zoryn builder copy -b arm64 fix.patch :/usr/src/"),
-            ("A file out of the chroot into the current directory:", "zoryn builder copy -b arm64 :/usr/src/tmp/build.log ."),
-        ],
         "zoryn-builder-config" => &[("Where each setting of a builder comes from:", "zoryn builder config -b arm64")],
         "zoryn-task-batch" => &[
             ("The build order of a batch, without building:", "zoryn task batch php8.4 --plan"),

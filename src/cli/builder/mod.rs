@@ -4,6 +4,7 @@
 pub mod add;
 mod add_prompt;
 pub mod clean;
+pub mod config;
 pub mod list;
 pub mod remove;
 pub mod shell;
@@ -33,6 +34,8 @@ pub enum BuilderCommand {
     Clean(clean::CleanArgs),
     /// Delete builder definitions (and their generated apt config)
     Remove(remove::RemoveArgs),
+    /// Effective settings of a builder, where each comes from, and its hsh argv
+    Config(config::ConfigArgs),
 }
 
 pub fn cmd_builder(cmd: BuilderCommand) -> i32 {
@@ -44,6 +47,7 @@ pub fn cmd_builder(cmd: BuilderCommand) -> i32 {
         BuilderCommand::Run(a) => shell::cmd_run(a),
         BuilderCommand::Clean(a) => clean::cmd_clean(a),
         BuilderCommand::Remove(a) => remove::cmd_remove(a),
+        BuilderCommand::Config(a) => config::cmd_config(a),
     }
 }
 
