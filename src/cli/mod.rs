@@ -39,6 +39,16 @@ pub struct Cli {
     /// Only the summary and errors
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Colour OK/FAIL/SKIP: auto (on a terminal, unless NO_COLOR is set),
+    /// always, never
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub color: ColorWhen,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -59,6 +69,14 @@ pub enum Command {
     Man(generate::ManArgs),
 }
 
+/// `--color`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
 /// Print an error in zoryn's one format.
 pub fn print_error(message: &str, hint: Option<&str>) {
     eprintln!("zoryn: error: {message}");
@@ -68,6 +86,11 @@ pub fn print_error(message: &str, hint: Option<&str>) {
 }
 
 pub fn run(cli: Cli) -> i32 {
+    crate::report::color::set(match cli.color {
+        ColorWhen::Auto => crate::report::color::When::Auto,
+        ColorWhen::Always => crate::report::color::When::Always,
+        ColorWhen::Never => crate::report::color::When::Never,
+    });
     match cli.command {
         Command::Build(args) => build::cmd_build(args, cli.verbose, cli.quiet),
         Command::Builder(cmd) => builder::cmd_builder(cmd),

@@ -90,12 +90,10 @@ pub fn show_events(
         Box::new(JsonReporter::new(std::io::stdout(), mode.verbose))
     } else {
         let live = std::io::stderr().is_terminal() && std::env::var_os("ZORYN_NO_LIVE").is_none();
-        Box::new(PlainReporter::new(
-            std::io::stderr(),
-            live,
-            mode.verbose,
-            mode.quiet,
-        ))
+        let color = crate::report::color::enabled_for(std::io::stderr().is_terminal());
+        Box::new(
+            PlainReporter::new(std::io::stderr(), live, mode.verbose, mode.quiet).with_color(color),
+        )
     };
     loop {
         match rx.recv_timeout(Duration::from_millis(250)) {

@@ -4,6 +4,7 @@
 //! elsewhere; [`json`] writes JSON lines; [`summary`] renders the final table.
 //! None of them can influence a build.
 
+pub mod color;
 pub mod json;
 pub mod plain;
 pub mod summary;
