@@ -540,3 +540,62 @@ fn interactive_add_completes_remote_paths() {
         "{conf}"
     );
 }
+
+#[test]
+fn local_multi_add_creates_the_workdirs_and_dry_run_says_it_would() {
+    let env = TestEnv::new();
+    let args = [
+        "builder",
+        "add",
+        "--name",
+        "local",
+        "--type",
+        "local",
+        "--multi-add",
+        "3",
+        "--start-number",
+        "2",
+        "--no-create-hasher-users",
+        "-y",
+    ];
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+    let out = env.zoryn(&dry, &env.home);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let s = stdout(&out);
+    for n in 2..=4 {
+        let dir = env.home.join(format!("hasher_{n}"));
+        assert!(
+            s.contains(&format!(
+                "would create the hasher workdir {}",
+                dir.display()
+            )),
+            "{s}"
+        );
+        assert!(!dir.exists(), "dry run created {}", dir.display());
+    }
+
+    let out = env.zoryn(&args, &env.home);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    for n in 2..=4 {
+        let dir = env.home.join(format!("hasher_{n}"));
+        assert!(dir.is_dir(), "{} missing: {}", dir.display(), both(&out));
+        assert!(
+            stdout(&out).contains(&format!("created the hasher workdir {}", dir.display())),
+            "{}",
+            both(&out)
+        );
+    }
+    // The workdirs belong to the maintainer (hsh writes into them).
+    let probe = env.sh("test -w ~/hasher_3 && echo writable", &env.home);
+    assert_eq!(stdout(&probe).trim(), "writable");
+
+    // Idempotent: nothing left to do, nothing said about workdirs.
+    let out = env.zoryn(&dry, &env.home);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(!stdout(&out).contains("workdir"), "{}", both(&out));
+    assert!(stdout(&out).contains("nothing to do"), "{}", both(&out));
+    let out = env.zoryn(&args, &env.home);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(!stdout(&out).contains("workdir"), "{}", both(&out));
+}
