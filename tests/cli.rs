@@ -98,6 +98,7 @@ const PAGES: &[&str] = &[
     "zoryn-builder-status.1",
     "zoryn-builder-shell.1",
     "zoryn-builder-run.1",
+    "zoryn-builder-copy.1",
     "zoryn-builder-config.1",
     "zoryn-builder-clean.1",
     "zoryn-builder-remove.1",

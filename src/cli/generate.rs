@@ -450,6 +450,10 @@ fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
         "zoryn-builder-run" => &[("Look at the chroot of every local slot:", "zoryn builder run -b 'local*' -- rpm -qa")],
         "zoryn-builder-clean" => &[("What cleaning the remote builders would remove:", "zoryn builder clean --all-remote --dry-run")],
         "zoryn-builder-remove" => &[("Forget two builders:", "zoryn builder remove farm9 farm10")],
+        "zoryn-builder-copy" => &[
+            ("A patch into /usr/src/ of the builder's chroot (through hsh-copy):", "zoryn builder copy -b arm64 fix.patch :/usr/src/"),
+            ("A file out of the chroot into the current directory:", "zoryn builder copy -b arm64 :/usr/src/tmp/build.log ."),
+        ],
         "zoryn-builder-config" => &[("Where each setting of a builder comes from:", "zoryn builder config -b arm64")],
         "zoryn-task-batch" => &[
             ("The build order of a batch, without building:", "zoryn task batch php8.4 --plan"),

@@ -13,7 +13,7 @@ use std::path::Path;
 use clap::Args;
 
 use super::{hosts, load};
-use crate::cli::{exit, print_error};
+use crate::cli::exit;
 use crate::config::global::DEFAULT_COMMAND;
 use crate::config::toml_reader::line_col;
 use crate::config::Loaded;
@@ -163,19 +163,9 @@ pub fn cmd_config(args: ConfigArgs) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let Some(b) = loaded.farm.get(&args.builder) else {
-        let names: Vec<&str> = loaded
-            .farm
-            .builders
-            .iter()
-            .map(|b| b.name.as_str())
-            .collect();
-        let hint = match crate::config::error::did_you_mean(&args.builder, names.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`? builders: {}", names.join(", ")),
-            None => format!("builders: {}", names.join(", ")),
-        };
-        print_error(&format!("no builder named `{}`", args.builder), Some(&hint));
-        return exit::USAGE;
+    let b = match super::one_builder(&loaded.farm, &args.builder) {
+        Ok(b) => b,
+        Err(code) => return code,
     };
     // The facts a build would use: this machine's, or the host's.
     let home = loaded.paths.home.to_string_lossy().into_owned();
