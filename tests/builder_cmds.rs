@@ -790,9 +790,18 @@ fn copy_into_and_out_of_a_remote_chroot() {
 fn config_of_a_remote_builder_uses_the_hosts_facts() {
     let env = TestEnv::new();
     let host = env.add_host("arm", "aarch64");
-    env.builder("arm", "host = \"arm\"\narch = \"aarch64\"\nhasher_number = 1\n");
-    env.builder("arm-i586", "host = \"arm\"\narch = \"i586\"\nhasher_number = 2\ncommand = \"hsh -v\"\n");
-    env.write(".config/zoryn/builders.d/arm/apt/apt.conf", "Dir::Etc::SourceList \"x\";\n");
+    env.builder(
+        "arm",
+        "host = \"arm\"\narch = \"aarch64\"\nhasher_number = 1\n",
+    );
+    env.builder(
+        "arm-i586",
+        "host = \"arm\"\narch = \"i586\"\nhasher_number = 2\ncommand = \"hsh -v\"\n",
+    );
+    env.write(
+        ".config/zoryn/builders.d/arm/apt/apt.conf",
+        "Dir::Etc::SourceList \"x\";\n",
+    );
     let home = host.home.display().to_string();
 
     let out = env.zoryn(&["builder", "config", "-b", "arm"], &env.home);
@@ -811,6 +820,9 @@ fn config_of_a_remote_builder_uses_the_hosts_facts() {
     let out = env.zoryn(&["builder", "config", "-b", "arm-i586"], &env.home);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let s = stdout(&out);
-    assert!(s.contains("hsh -v --number=2 --target=i586 --no-wait-lock"), "{s}");
+    assert!(
+        s.contains("hsh -v --number=2 --target=i586 --no-wait-lock"),
+        "{s}"
+    );
     assert!(s.contains("arm-i586.conf:4"), "{s}");
 }

@@ -277,6 +277,8 @@ const TYPED: &[(&str, &str)] = &[
     ),
     ("zoryn builder shell -b no", "zoryn builder shell -b node2 "),
     ("zoryn task batch ph", "zoryn task batch php8.4 "),
+    ("zoryn build -a x86_64,aa", "zoryn build -a x86_64,aarch64 "),
+    ("zoryn build -B p1", "zoryn build -B p11 "),
 ];
 
 #[test]

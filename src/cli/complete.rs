@@ -1,6 +1,6 @@
 //! Dynamic shell completion: the candidates for `-b PATTERN` (builder names,
 //! `@all`, `@host:` hosts, `@arch:`/`@branch:` values, after `^` and `,`),
-//! builder names, and batch names.
+//! builder names, `-a` arches, `-B` branches and batch names.
 //!
 //! Called by clap_complete's engine while the shell asks (see
 //! `generate::COMPLETE_VAR`), so it must be fast and must never fail or
@@ -118,6 +118,23 @@ pub fn name_candidates(known: &Known, current: &str) -> Vec<String> {
         .collect()
 }
 
+/// Architectures for `-a` (the farm's and every one hasher knows).
+pub fn arch_candidates(known: &Known, current: &str) -> Vec<String> {
+    let mut all: BTreeSet<String> = known.arches.clone();
+    all.extend(arch::KNOWN.iter().map(|a| a.to_string()));
+    all.into_iter().filter(|a| a.starts_with(current)).collect()
+}
+
+/// Branches for `-B` (those the farm's builders are for).
+pub fn branch_candidates(known: &Known, current: &str) -> Vec<String> {
+    known
+        .branches
+        .iter()
+        .filter(|b| b.starts_with(current))
+        .cloned()
+        .collect()
+}
+
 /// Batch names starting with `current`.
 pub fn batch_candidates(known: &Known, current: &str) -> Vec<String> {
     known
@@ -146,6 +163,16 @@ pub fn pattern() -> ArgValueCompleter {
 /// For an argument that names one builder.
 pub fn builder_name() -> ArgValueCompleter {
     ArgValueCompleter::new(|c: &OsStr| engine(name_candidates, c))
+}
+
+/// For `-a ARCH[,ARCH]` (the engine completes the last `,` piece).
+pub fn arch() -> ArgValueCompleter {
+    ArgValueCompleter::new(|c: &OsStr| engine(arch_candidates, c))
+}
+
+/// For `-B BRANCH[,BRANCH]`.
+pub fn branch() -> ArgValueCompleter {
+    ArgValueCompleter::new(|c: &OsStr| engine(branch_candidates, c))
 }
 
 /// For `zoryn task batch BATCH`: batch names (paths are typed by hand).
@@ -198,5 +225,12 @@ mod tests {
             ["arm64, @host:arm.internal"]
         );
         assert!(pattern_candidates(&known(), "zz").is_empty());
+    }
+
+    #[test]
+    fn arches_and_branches() {
+        assert_eq!(arch_candidates(&known(), "aa"), ["aarch64"]);
+        assert!(arch_candidates(&known(), "").contains(&"riscv64".to_string()));
+        assert_eq!(branch_candidates(&known(), "p"), ["p11"]);
     }
 }

@@ -32,7 +32,8 @@ pub struct SelectionArgs {
         short = 'a',
         long = "arch",
         value_name = "ARCH[,ARCH]",
-        value_delimiter = ','
+        value_delimiter = ',',
+        add = super::complete::arch()
     )]
     pub arch: Vec<String>,
     /// Only builders of these branches (and that branch's defaults)
@@ -40,7 +41,8 @@ pub struct SelectionArgs {
         short = 'B',
         long = "branch",
         value_name = "BRANCH[,BRANCH]",
-        value_delimiter = ','
+        value_delimiter = ',',
+        add = super::complete::branch()
     )]
     pub branch: Vec<String>,
 }
