@@ -25,6 +25,7 @@ fn main() {
     clap_complete::CompleteEnv::with_factory(cli::Cli::command)
         .var(cli::generate::COMPLETE_VAR)
         .shells(cli::generate::SHELLS)
+        .completer(cli::generate::completer_program())
         .complete();
     let cli = cli::Cli::parse();
     let default_level = match (cli.quiet, cli.verbose) {

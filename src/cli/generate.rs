@@ -133,12 +133,17 @@ pub const SHELLS: clap_complete::env::Shells<'static> = clap_complete::env::Shel
     &clap_complete::env::Powershell,
 ]);
 
-/// The program name the completion script calls back: the one the user ran.
-fn completer_program() -> String {
-    std::env::args_os()
-        .next()
-        .map(|a| a.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "zoryn".into())
+/// The program the completion script calls back: the name the user ran
+/// (found on PATH later), or the absolute path when it was run by a path
+/// (a relative one would break in another directory).
+pub fn completer_program() -> String {
+    let arg0 = std::env::args_os().next().unwrap_or_else(|| "zoryn".into());
+    if !arg0.to_string_lossy().contains('/') {
+        return arg0.to_string_lossy().into_owned();
+    }
+    std::env::current_exe()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| arg0.to_string_lossy().into_owned())
 }
 
 /// The dynamic registration script for bash, zsh and fish; the static one
