@@ -4,7 +4,8 @@
 //! Operands starting with `:` are paths in the chroot (absolute, or
 //! relative to the builder's home `/usr/src`, as hasher's `hsh-copy` takes
 //! them). Into the chroot goes through hasher's own `hsh-copy` (it writes as
-//! the builder satellite user); for a remote builder the files are first
+//! the builder satellite user and finds the hasher-priv subconfig from the
+//! chroot's group, so no `--number` is passed); for a remote builder the files are first
 //! rsynced into a temporary directory on the host, which is removed after.
 //! Out of the chroot is read directly from `WORKDIR/chroot` (rsync for a
 //! remote host). Every remote command is an argv (ssh quotes it); nothing
