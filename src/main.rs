@@ -1,6 +1,6 @@
 //! zoryn: wiring only. Parse the command line, set up logging, dispatch.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use zoryn::cli;
 
 /// With `ZORYN_STATS=FILE`, zoryn writes its own CPU time and peak memory
@@ -21,6 +21,12 @@ fn write_stats(path: &std::ffi::OsStr) {
 }
 
 fn main() {
+    // While the shell asks for completions: answer and exit.
+    clap_complete::CompleteEnv::with_factory(cli::Cli::command)
+        .var(cli::generate::COMPLETE_VAR)
+        .shells(cli::generate::SHELLS)
+        .completer(cli::generate::completer_program())
+        .complete();
     let cli = cli::Cli::parse();
     let default_level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",

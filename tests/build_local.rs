@@ -279,3 +279,50 @@ fn build_from_another_directory_with_dash_c() {
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     assert_eq!(names_in(&repo.join("hasher_out/local")).len(), 2);
 }
+
+const GREEN_OK: &str = "\x1b[32mOK";
+
+#[test]
+fn result_words_are_coloured_only_when_asked_or_on_a_terminal() {
+    let env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    let repo = env.gear_repo("hello", "");
+
+    // Piped: no colour by default or with never; always colours both the
+    // plain lines and the summary, even with NO_COLOR.
+    for flag in [None, Some("--color=never")] {
+        let args: Vec<&str> = std::iter::once("build").chain(flag).collect();
+        let out = env.zoryn(&args, &repo);
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+        assert!(!both(&out).contains('\x1b'), "{flag:?}: {}", both(&out));
+        assert!(stdout(&out).contains("sisyphus  OK"), "{}", both(&out));
+    }
+    let mut env = env;
+    env.extra_env.push(("NO_COLOR".into(), "1".into()));
+    let out = env.zoryn(&["build", "--color=always"], &repo);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(
+        stdout(&out).contains(&format!("sisyphus  {GREEN_OK}    \x1b[0m  ")),
+        "{:?}",
+        stdout(&out)
+    );
+    assert!(
+        support::stderr(&out).contains(&format!("[local] {GREEN_OK}\x1b[0m in ")),
+        "{:?}",
+        support::stderr(&out)
+    );
+
+    // A terminal: colour in auto mode, none with NO_COLOR.
+    env.extra_env.clear();
+    let extra = vec![("ZORYN_NO_LIVE".to_string(), "1".to_string())];
+    let script = "zoryn build; echo SPLIT-$?; NO_COLOR=1 zoryn build";
+    let t = env.tmux_with_env(&["bash", "-c", script], &repo, 150, 50, &extra);
+    t.wait_for("[exit 0]", Duration::from_secs(60));
+    let screen = t.screen_with_escapes();
+    let (auto, no_color) = screen
+        .split_once("SPLIT-0")
+        .unwrap_or_else(|| panic!("the first build failed: {screen:?}"));
+    assert!(auto.contains("\x1b[32mOK"), "{auto:?}");
+    assert!(no_color.contains("sisyphus  OK"), "{no_color:?}");
+    assert!(!no_color.contains("\x1b[32m"), "{no_color:?}");
+}

@@ -540,3 +540,289 @@ fn interactive_add_completes_remote_paths() {
         "{conf}"
     );
 }
+
+#[test]
+fn local_multi_add_creates_the_workdirs_and_dry_run_says_it_would() {
+    let env = TestEnv::new();
+    let args = [
+        "builder",
+        "add",
+        "--name",
+        "local",
+        "--type",
+        "local",
+        "--multi-add",
+        "3",
+        "--start-number",
+        "2",
+        "--no-create-hasher-users",
+        "-y",
+    ];
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+    let out = env.zoryn(&dry, &env.home);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let s = stdout(&out);
+    for n in 2..=4 {
+        let dir = env.home.join(format!("hasher_{n}"));
+        assert!(
+            s.contains(&format!(
+                "would create the hasher workdir {}",
+                dir.display()
+            )),
+            "{s}"
+        );
+        assert!(!dir.exists(), "dry run created {}", dir.display());
+    }
+
+    let out = env.zoryn(&args, &env.home);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    for n in 2..=4 {
+        let dir = env.home.join(format!("hasher_{n}"));
+        assert!(dir.is_dir(), "{} missing: {}", dir.display(), both(&out));
+        assert!(
+            stdout(&out).contains(&format!("created the hasher workdir {}", dir.display())),
+            "{}",
+            both(&out)
+        );
+    }
+    // The workdirs belong to the maintainer (hsh writes into them).
+    let probe = env.sh("test -w ~/hasher_3 && echo writable", &env.home);
+    assert_eq!(stdout(&probe).trim(), "writable");
+
+    // Idempotent: nothing left to do, nothing said about workdirs.
+    let out = env.zoryn(&dry, &env.home);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(!stdout(&out).contains("workdir"), "{}", both(&out));
+    assert!(stdout(&out).contains("nothing to do"), "{}", both(&out));
+    let out = env.zoryn(&args, &env.home);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(!stdout(&out).contains("workdir"), "{}", both(&out));
+}
+
+/// Files to copy: `a.txt` and a directory `d` with `sub/f`.
+fn copy_sources(env: &TestEnv) -> std::path::PathBuf {
+    let dir = env.home.join("files");
+    env.write("files/a.txt", "alpha\n");
+    env.write("files/d/sub/f", "deep\n");
+    dir
+}
+
+#[test]
+fn copy_into_and_out_of_a_local_chroot() {
+    let env = TestEnv::new();
+    env.hasher_slot("hasher_2", Some(2));
+    env.builder("local2", "hasher_number = 2\n");
+    let files = copy_sources(&env);
+    let chroot = env.home.join("hasher_2/chroot");
+
+    // No chroot yet: say so and how to get one.
+    let out = env.zoryn(&["builder", "copy", "-b", "local2", "a.txt", ":x"], &files);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains("builder `local2` has no chroot yet")
+            && e.contains(&chroot.display().to_string()),
+        "{e}"
+    );
+    assert!(e.contains("zoryn build -b local2"), "{e}");
+
+    env.sh(
+        "hsh --initroot-only --number=2 ~/hasher_2 >/dev/null",
+        &env.home,
+    );
+    assert!(chroot.is_dir());
+
+    // Into: through hsh-copy; a directory's contents go into the destination.
+    let out = env.zoryn(
+        &[
+            "builder",
+            "copy",
+            "-b",
+            "local2",
+            "a.txt",
+            "d",
+            ":/usr/src/incoming/",
+        ],
+        &files,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(read(&chroot.join("usr/src/incoming/a.txt")), "alpha\n");
+    assert_eq!(read(&chroot.join("usr/src/incoming/sub/f")), "deep\n");
+    assert!(
+        env.events_text().contains("hsh-copy dest="),
+        "{}",
+        env.events_text()
+    );
+    // A relative chroot path is under the builder's home, /usr/src.
+    let out = env.zoryn(
+        &["builder", "copy", "-b", "local2", "a.txt", ":renamed.txt"],
+        &files,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(read(&chroot.join("usr/src/renamed.txt")), "alpha\n");
+
+    // Out: into an existing directory, and a directory onto a new name.
+    std::fs::create_dir_all(files.join("out")).unwrap();
+    let out = env.zoryn(
+        &[
+            "builder",
+            "copy",
+            "-b",
+            "local2",
+            ":incoming/a.txt",
+            ":/usr/src/renamed.txt",
+            "out",
+        ],
+        &files,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(read(&files.join("out/a.txt")), "alpha\n");
+    assert_eq!(read(&files.join("out/renamed.txt")), "alpha\n");
+    let out = env.zoryn(
+        &["builder", "copy", "-b", "local2", ":incoming", "got"],
+        &files,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(read(&files.join("got/sub/f")), "deep\n");
+    assert_eq!(read(&files.join("got/a.txt")), "alpha\n");
+    // No temporary files left behind.
+    assert_eq!(names_in(&files.join("out")), ["a.txt", "renamed.txt"]);
+
+    // Errors name what is wrong and exit 2.
+    for (args, needle) in [
+        (
+            vec![":nope", "."],
+            "no such file in the chroot of `local2`: /usr/src/nope",
+        ),
+        (vec![":../../etc/passwd", "."], "goes up with `..`"),
+        (vec!["a.txt", "b"], "no operand is in the chroot"),
+        (vec!["a.txt", ":x", "out"], "mix local paths"),
+        (vec!["missing.txt", ":x"], "cannot copy missing.txt"),
+        (
+            vec![":incoming/a.txt", ":renamed.txt", "nodir"],
+            "nodir is not a directory",
+        ),
+    ] {
+        let mut argv = vec!["builder", "copy", "-b", "local2"];
+        argv.extend(args.iter().copied());
+        let out = env.zoryn(&argv, &files);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", both(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", both(&out));
+    }
+    let out = env.zoryn(&["builder", "copy", "-b", "locl2", "a.txt", ":x"], &files);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("did you mean `local2`?"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn copy_into_and_out_of_a_remote_chroot() {
+    let env = TestEnv::new();
+    let host = env.add_host("arm", "aarch64");
+    let out = env.ssh(
+        "arm",
+        "mkdir -p ~/hasher_1 ~/hasher_2 && hasher-useradd --number=1 \"$(id -un)\" && hsh --initroot-only --number=1 ~/hasher_1 >/dev/null",
+    );
+    assert!(out.status.success(), "{}", both(&out));
+    env.builder(
+        "arm",
+        "host = \"arm\"\narch = \"aarch64\"\nhasher_number = 1\n",
+    );
+    env.builder(
+        "arm2",
+        "host = \"arm\"\narch = \"aarch64\"\nhasher_number = 2\n",
+    );
+    let files = copy_sources(&env);
+    let chroot = host.home.join("hasher_1/chroot");
+
+    let out = env.zoryn(
+        &[
+            "builder",
+            "copy",
+            "-b",
+            "arm",
+            "a.txt",
+            "d",
+            ":/usr/src/in 2/",
+        ],
+        &files,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(read(&chroot.join("usr/src/in 2/a.txt")), "alpha\n");
+    assert_eq!(read(&chroot.join("usr/src/in 2/sub/f")), "deep\n");
+    let events = std::fs::read_to_string(&host.events).unwrap_or_default();
+    assert!(events.contains("hsh-copy dest="), "{events}");
+
+    let out = env.zoryn(&["builder", "copy", "-b", "arm", ":in 2", "back"], &files);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(read(&files.join("back/a.txt")), "alpha\n");
+    assert_eq!(read(&files.join("back/sub/f")), "deep\n");
+    std::fs::create_dir_all(files.join("one")).unwrap();
+    let out = env.zoryn(
+        &["builder", "copy", "-b", "arm", ":in 2/a.txt", "one"],
+        &files,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(names_in(&files.join("one")), ["a.txt"]);
+
+    let out = env.zoryn(&["builder", "copy", "-b", "arm", ":nope", "."], &files);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("no such file in the chroot of `arm`: /usr/src/nope"),
+        "{}",
+        both(&out)
+    );
+    let out = env.zoryn(&["builder", "copy", "-b", "arm2", "a.txt", ":x"], &files);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("builder `arm2` has no chroot yet")
+            && stderr(&out).contains("hasher_2/chroot on arm"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn config_of_a_remote_builder_uses_the_hosts_facts() {
+    let env = TestEnv::new();
+    let host = env.add_host("arm", "aarch64");
+    env.builder(
+        "arm",
+        "host = \"arm\"\narch = \"aarch64\"\nhasher_number = 1\n",
+    );
+    env.builder(
+        "arm-i586",
+        "host = \"arm\"\narch = \"i586\"\nhasher_number = 2\ncommand = \"hsh -v\"\n",
+    );
+    env.write(
+        ".config/zoryn/builders.d/arm/apt/apt.conf",
+        "Dir::Etc::SourceList \"x\";\n",
+    );
+    let home = host.home.display().to_string();
+
+    let out = env.zoryn(&["builder", "config", "-b", "arm"], &env.home);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let s = stdout(&out);
+    assert!(s.contains(&format!("{home}/hasher_1")), "{s}");
+    assert!(
+        s.contains(&format!(
+            "hsh --lazy-cleanup --number=1 --apt-config={home}/.cache/zoryn/apt/arm/apt.conf --no-wait-lock {home}/hasher_1 {home}/.cache/zoryn/upload/PKG/PKG.tar"
+        )),
+        "{s}"
+    );
+    assert!(!s.contains("note:"), "{s}");
+
+    // Another arch than the host's: --target; the builder's own command, with its line.
+    let out = env.zoryn(&["builder", "config", "-b", "arm-i586"], &env.home);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let s = stdout(&out);
+    assert!(
+        s.contains("hsh -v --number=2 --target=i586 --no-wait-lock"),
+        "{s}"
+    );
+    assert!(s.contains("arm-i586.conf:4"), "{s}");
+}

@@ -331,8 +331,16 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
     let code = exit_code(&results);
     if !args.json {
         // The terminal may be gone (--top closed by a hangup): never panic here.
-        let _ =
-            std::io::Write::write_all(&mut std::io::stdout(), summary::render(&results).as_bytes());
+        let _ = std::io::Write::write_all(
+            &mut std::io::stdout(),
+            summary::render(
+                &results,
+                crate::report::color::enabled_for(std::io::IsTerminal::is_terminal(
+                    &std::io::stdout(),
+                )),
+            )
+            .as_bytes(),
+        );
     }
     if cancel.is_cancelled() {
         return exit::INTERRUPTED;

@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod builder;
+pub mod complete;
 pub mod generate;
 pub mod output;
 pub mod task;
@@ -23,7 +24,7 @@ pub mod exit {
 #[derive(Parser, Debug)]
 #[command(
     name = "zoryn",
-    version,
+    version = env!("ZORYN_VERSION"),
     about = "Build ALT Linux packages with hasher on many builders at once",
     long_about = "zoryn turns hasher setups on this machine and on SSH-reachable hosts into one build farm: \
 pick builders with a pattern, ship the gear source tarball, build in hsh on every selected builder, \
@@ -38,6 +39,16 @@ pub struct Cli {
     /// Only the summary and errors
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Colour OK/FAIL/SKIP: auto (on a terminal, unless NO_COLOR is set),
+    /// always, never
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub color: ColorWhen,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,8 +65,16 @@ pub enum Command {
     Task(task::TaskCommand),
     /// Print a shell completion script (bash, zsh, fish, ...)
     Completions(generate::CompletionsArgs),
-    /// Print the man page (roff) to stdout
-    Man,
+    /// Print the man page (roff), or write every page with --out DIR
+    Man(generate::ManArgs),
+}
+
+/// `--color`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Print an error in zoryn's one format.
@@ -108,11 +127,16 @@ pub fn load_config() -> Result<crate::config::Loaded, i32> {
 
 pub fn run(cli: Cli) -> i32 {
     VERBOSE.store(cli.verbose, std::sync::atomic::Ordering::Relaxed);
+    crate::report::color::set(match cli.color {
+        ColorWhen::Auto => crate::report::color::When::Auto,
+        ColorWhen::Always => crate::report::color::When::Always,
+        ColorWhen::Never => crate::report::color::When::Never,
+    });
     match cli.command {
         Command::Build(args) => build::cmd_build(args, cli.verbose, cli.quiet),
         Command::Builder(cmd) => builder::cmd_builder(cmd),
         Command::Task(cmd) => task::cmd_task(cmd, cli.verbose, cli.quiet),
         Command::Completions(args) => generate::cmd_completions(args),
-        Command::Man => generate::cmd_man(),
+        Command::Man(args) => generate::cmd_man(args),
     }
 }

@@ -20,14 +20,20 @@ use crate::run::executor::Controls;
 #[derive(Args, Debug, Clone, Default)]
 pub struct SelectionArgs {
     /// Builders (pattern, e.g. `local2`, `local[2-4]`, `@all,^local`)
-    #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
+    #[arg(
+        short = 'b',
+        long = "builder",
+        value_name = "PATTERN",
+        add = super::complete::pattern()
+    )]
     pub builder: Option<String>,
     /// Only builders of these architectures
     #[arg(
         short = 'a',
         long = "arch",
         value_name = "ARCH[,ARCH]",
-        value_delimiter = ','
+        value_delimiter = ',',
+        add = super::complete::arch()
     )]
     pub arch: Vec<String>,
     /// Only builders of these branches (and that branch's defaults)
@@ -35,7 +41,8 @@ pub struct SelectionArgs {
         short = 'B',
         long = "branch",
         value_name = "BRANCH[,BRANCH]",
-        value_delimiter = ','
+        value_delimiter = ',',
+        add = super::complete::branch()
     )]
     pub branch: Vec<String>,
 }
@@ -85,12 +92,10 @@ pub fn show_events(
         Box::new(JsonReporter::new(std::io::stdout(), mode.verbose))
     } else {
         let live = std::io::stderr().is_terminal() && std::env::var_os("ZORYN_NO_LIVE").is_none();
-        Box::new(PlainReporter::new(
-            std::io::stderr(),
-            live,
-            mode.verbose,
-            mode.quiet,
-        ))
+        let color = crate::report::color::enabled_for(std::io::stderr().is_terminal());
+        Box::new(
+            PlainReporter::new(std::io::stderr(), live, mode.verbose, mode.quiet).with_color(color),
+        )
     };
     loop {
         match rx.recv_timeout(Duration::from_millis(250)) {

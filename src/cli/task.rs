@@ -33,7 +33,7 @@ pub enum TaskCommand {
 #[command(group(clap::ArgGroup::new("mode").args(["plan", "resume", "restart", "abort"])))]
 pub struct BatchArgs {
     /// Batch file, or the name of one in $XDG_CONFIG_HOME/zoryn/batches/
-    #[arg(value_name = "BATCH")]
+    #[arg(value_name = "BATCH", add = super::complete::batch())]
     pub batch: String,
     /// Builders: -b/-a/-B override the batch's `builders`, `arch`, `branch`
     #[command(flatten)]

@@ -1,9 +1,11 @@
 //! Reporters: consumers of the executor's event stream.
 //!
 //! [`plain`] draws live status lines on a terminal or stable lines
-//! elsewhere; [`json`] writes JSON lines; [`summary`] renders the final table.
+//! elsewhere; [`json`] writes JSON lines; [`summary`] renders the final table;
+//! [`color`] decides whether and how result words are coloured.
 //! None of them can influence a build.
 
+pub mod color;
 pub mod json;
 pub mod plain;
 pub mod summary;

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use crossterm::{cursor, terminal, QueueableCommand};
 
 use super::{human_duration, short_path, Reporter};
-use crate::run::events::{Event, EventKind};
+use crate::run::events::{Event, EventKind, Outcome};
 
 struct Row {
     name: String,
     phase: String,
     started: Option<Duration>,
-    finished: Option<String>,
+    finished: Option<Outcome>,
     /// Frozen elapsed time once finished.
     took: Option<Duration>,
     last_line: String,
@@ -33,6 +33,8 @@ pub struct PlainReporter<W: Write> {
     last_draw: Option<Instant>,
     now: Duration,
     run_started: Instant,
+    /// Paint the result words (`--color`, `NO_COLOR`).
+    color: bool,
 }
 
 impl<W: Write> PlainReporter<W> {
@@ -48,6 +50,21 @@ impl<W: Write> PlainReporter<W> {
             last_draw: None,
             now: Duration::ZERO,
             run_started: Instant::now(),
+            color: false,
+        }
+    }
+
+    /// Paint OK/FAIL/SKIP (the caller decides; see `report::color`).
+    pub fn with_color(mut self, color: bool) -> Self {
+        self.color = color;
+        self
+    }
+
+    fn label(&self, o: Outcome) -> String {
+        if self.color {
+            super::color::paint(o, o.label())
+        } else {
+            o.label().to_string()
         }
     }
 
@@ -104,13 +121,23 @@ impl<W: Write> PlainReporter<W> {
                 (None, Some(s)) => human_duration(self.now.saturating_sub(s).as_secs_f64()),
                 (None, None) => String::new(),
             };
-            let status = r.finished.as_deref().unwrap_or(&r.phase);
+            let status: &str = match r.finished {
+                Some(o) => o.label(),
+                None => &r.phase,
+            };
             let mut line = format!(
                 "{:<name_w$}  {:<22} {:>7}  {}",
                 r.name, status, elapsed, r.last_line
             );
             if line.chars().count() >= width {
                 line = line.chars().take(width - 1).collect();
+            }
+            // Painted after cutting, so the codes never count as width.
+            if let (Some(o), true) = (r.finished, self.color) {
+                let at = name_w + 2;
+                if line.get(at..at + status.len()) == Some(status) {
+                    line.replace_range(at..at + status.len(), &self.label(o));
+                }
             }
             lines.push(line);
         }
@@ -220,7 +247,7 @@ impl<W: Write> Reporter for PlainReporter<W> {
             }
             EventKind::Finished(r) => {
                 let secs = human_duration(r.elapsed.as_secs_f64());
-                let mut text = format!("[{}] {} in {secs}", r.builder.name, r.outcome.label());
+                let mut text = format!("[{}] {} in {secs}", r.builder.name, self.label(r.outcome));
                 if !r.packages.is_empty() {
                     text.push_str(&format!(", {} packages", r.packages.len()));
                 }
@@ -228,7 +255,7 @@ impl<W: Write> Reporter for PlainReporter<W> {
                     text.push_str(&format!(": {m}"));
                 }
                 if let Some(row) = self.row(&r.builder.name) {
-                    row.finished = Some(r.outcome.label().to_string());
+                    row.finished = Some(r.outcome);
                     row.took = Some(r.elapsed);
                     row.last_line.clear();
                 }

@@ -5,8 +5,9 @@ use std::fmt::Write;
 use super::{human_duration, short_path};
 use crate::run::events::{BuilderResult, Outcome};
 
-/// Render the table and the details below it.
-pub fn render(results: &[BuilderResult]) -> String {
+/// Render the table and the details below it; `color` paints the RESULT
+/// words (see [`super::color`]).
+pub fn render(results: &[BuilderResult], color: bool) -> String {
     let header = [
         "BUILDER", "ARCH", "BRANCH", "RESULT", "TIME", "PACKAGES", "LOG",
     ];
@@ -34,11 +35,14 @@ pub fn render(results: &[BuilderResult]) -> String {
         }
     }
     let mut out = String::new();
-    let line = |cells: Vec<&str>, out: &mut String| {
+    let line = |cells: Vec<&str>, outcome: Option<Outcome>, out: &mut String| {
         let mut s = String::new();
         for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
             if i + 1 == cells.len() {
                 s.push_str(c);
+            } else if let (3, Some(o), true) = (i, outcome, color) {
+                // Padded first, so the codes do not count as width.
+                let _ = write!(s, "{}  ", super::color::paint(o, &format!("{c:<w$}")));
             } else {
                 let _ = write!(s, "{c:<w$}  ");
             }
@@ -46,9 +50,13 @@ pub fn render(results: &[BuilderResult]) -> String {
         out.push_str(s.trim_end());
         out.push('\n');
     };
-    line(header.to_vec(), &mut out);
-    for row in &rows {
-        line(row.iter().map(String::as_str).collect(), &mut out);
+    line(header.to_vec(), None, &mut out);
+    for (row, r) in rows.iter().zip(results) {
+        line(
+            row.iter().map(String::as_str).collect(),
+            Some(r.outcome),
+            &mut out,
+        );
     }
     for r in results {
         let name = &r.builder.name;
@@ -117,7 +125,7 @@ mod tests {
         let mut bad = result("local2", Outcome::Failed);
         bad.message = Some("hsh exited with status 1".into());
         bad.log_tail = vec!["error: Bad exit status".into()];
-        let s = render(&[ok, bad]);
+        let s = render(&[ok, bad], false);
         assert_eq!(
             s,
             "BUILDER  ARCH    BRANCH    RESULT  TIME  PACKAGES  LOG\n\

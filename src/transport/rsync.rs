@@ -204,6 +204,48 @@ pub fn upload_files(
     finish(host, "placing the batch's earlier RPMs", r, &out, cancel)
 }
 
+/// Copy local files and directories (recursively, links as links) into
+/// an absolute remote directory, which must exist.
+pub fn copy_to(
+    rsync: &[String],
+    host: &Host,
+    locals: &[std::path::PathBuf],
+    remote_dir: &str,
+    cancel: &CancelToken,
+) -> Result<TransferStats, TransportError> {
+    let _slot = host.session();
+    let spec = rsync_base(rsync, host)
+        .args(["--recursive", "--links", "--perms", "--times"])
+        .args(locals.iter().map(|f| f.as_os_str().to_owned()))
+        .arg(remote(
+            host,
+            &format!("{}/", remote_dir.trim_end_matches('/')),
+        ));
+    let mut out = Vec::new();
+    let r = run(&spec, cancel, |b| out.extend_from_slice(b));
+    finish(host, "copying to the builder's host", r, &out, cancel)
+}
+
+/// Copy absolute remote paths (files or directories, recursively) to a
+/// local path. rsync writes each file under a temporary name and renames
+/// it, so an interrupted copy leaves no half-written file.
+pub fn copy_from(
+    rsync: &[String],
+    host: &Host,
+    remote_paths: &[String],
+    local: &Path,
+    cancel: &CancelToken,
+) -> Result<TransferStats, TransportError> {
+    let _slot = host.session();
+    let spec = rsync_base(rsync, host)
+        .args(["--recursive", "--links", "--perms", "--times"])
+        .args(remote_paths.iter().map(|p| remote(host, p)))
+        .arg(local);
+    let mut out = Vec::new();
+    let r = run(&spec, cancel, |b| out.extend_from_slice(b));
+    finish(host, "copying from the builder's host", r, &out, cancel)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

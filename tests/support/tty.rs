@@ -158,3 +158,14 @@ impl Drop for Tmux {
             .status();
     }
 }
+
+impl Tmux {
+    /// The screen with its colours and attributes as escape sequences.
+    pub fn screen_with_escapes(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-e", "-t", "0"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}

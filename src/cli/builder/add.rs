@@ -427,6 +427,9 @@ fn satellite_command(
 pub struct Plan {
     pub files: Vec<PlannedFile>,
     pub commands: Vec<PlannedCommand>,
+    /// Hasher workdirs of local builders that do not exist yet (hsh needs
+    /// them; remote ones are made by the build's pre-flight on the host).
+    pub workdirs: Vec<PathBuf>,
     pub names: Vec<String>,
 }
 
@@ -439,6 +442,7 @@ fn make_plan(
 ) -> Result<Plan, AddError> {
     let mut files = Vec::new();
     let mut commands: Vec<PlannedCommand> = Vec::new();
+    let mut workdirs: Vec<PathBuf> = Vec::new();
     for b in builders {
         let place = place_of(b, hosts, cancel, loaded)?;
         let arch = match &args.arch {
@@ -504,6 +508,12 @@ fn make_plan(
                 ));
             }
         }
+        if place.host.is_none() && !dir.is_empty() {
+            let d = PathBuf::from(&dir);
+            if !d.is_dir() && !workdirs.contains(&d) {
+                workdirs.push(d);
+            }
+        }
         let conf = BuilderFile {
             name: b.name.clone(),
             kind: b.kind,
@@ -545,6 +555,7 @@ fn make_plan(
     Ok(Plan {
         files,
         commands,
+        workdirs,
         names: builders.iter().map(|b| b.name.clone()).collect(),
     })
 }
@@ -610,6 +621,9 @@ pub fn cmd_add(mut args: AddArgs) -> i32 {
                 }
             }
         }
+        for d in &plan.workdirs {
+            println!("would create the hasher workdir {}", d.display());
+        }
         for c in &plan.commands {
             if run_commands {
                 println!("would run {}   # {}", c.display(), c.why);
@@ -621,6 +635,7 @@ pub fn cmd_add(mut args: AddArgs) -> i32 {
             }
         }
         if plan.files.iter().all(|f| f.change == Change::Unchanged)
+            && plan.workdirs.is_empty()
             && (plan.commands.is_empty() || !run_commands)
         {
             println!("nothing to do: {} already set up", plan.names.join(", "));
@@ -677,6 +692,18 @@ pub fn cmd_add(mut args: AddArgs) -> i32 {
             "created"
         };
         println!("{state}: {name} ({})", conf.display());
+    }
+    for d in &plan.workdirs {
+        match std::fs::create_dir_all(d) {
+            Ok(()) => println!("created the hasher workdir {}", d.display()),
+            Err(e) => {
+                print_error(
+                    &format!("cannot create the hasher workdir {}: {e}", d.display()),
+                    Some("create it yourself (hsh needs it), or choose another --hasher-dir"),
+                );
+                return exit::INFRA;
+            }
+        }
     }
     let mut code = exit::OK;
     for c in &plan.commands {

@@ -19,7 +19,12 @@ use crate::transport::site::Site;
 #[command(group(clap::ArgGroup::new("which").required(true).args(["builder", "all_remote"])))]
 pub struct CleanArgs {
     /// Builders to clean
-    #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
+    #[arg(
+        short = 'b',
+        long = "builder",
+        value_name = "PATTERN",
+        add = crate::cli::complete::pattern()
+    )]
     pub builder: Option<String>,
     /// Every remote builder
     #[arg(long = "all-remote")]

@@ -4,6 +4,8 @@
 pub mod add;
 mod add_prompt;
 pub mod clean;
+pub mod config;
+pub mod copy;
 pub mod list;
 pub mod remove;
 pub mod shell;
@@ -33,6 +35,10 @@ pub enum BuilderCommand {
     Clean(clean::CleanArgs),
     /// Delete builder definitions (and their generated apt config)
     Remove(remove::RemoveArgs),
+    /// Copy files into (`:PATH`) or out of a builder's hasher chroot
+    Copy(copy::CopyArgs),
+    /// Effective settings of a builder, where each comes from, and its hsh argv
+    Config(config::ConfigArgs),
 }
 
 pub fn cmd_builder(cmd: BuilderCommand) -> i32 {
@@ -44,6 +50,8 @@ pub fn cmd_builder(cmd: BuilderCommand) -> i32 {
         BuilderCommand::Run(a) => shell::cmd_run(a),
         BuilderCommand::Clean(a) => clean::cmd_clean(a),
         BuilderCommand::Remove(a) => remove::cmd_remove(a),
+        BuilderCommand::Config(a) => config::cmd_config(a),
+        BuilderCommand::Copy(a) => copy::cmd_copy(a),
     }
 }
 
@@ -57,6 +65,19 @@ pub fn hosts(loaded: &Loaded) -> Hosts {
         &loaded.global,
         loaded.paths.runtime_dir.clone(),
     ))
+}
+
+/// The builder named exactly `name`, or print what exists (exit 2).
+pub fn one_builder<'f>(farm: &'f Farm, name: &str) -> Result<&'f Builder, i32> {
+    farm.get(name).ok_or_else(|| {
+        let names: Vec<&str> = farm.builders.iter().map(|b| b.name.as_str()).collect();
+        let hint = match crate::config::error::did_you_mean(name, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? builders: {}", names.join(", ")),
+            None => format!("builders: {}", names.join(", ")),
+        };
+        print_error(&format!("no builder named `{name}`"), Some(&hint));
+        exit::USAGE
+    })
 }
 
 /// Builders matching `pattern` (all when `None`), or print the error (exit 2).

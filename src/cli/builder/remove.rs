@@ -13,7 +13,11 @@ use crate::config::error::did_you_mean;
 #[derive(Args, Debug)]
 pub struct RemoveArgs {
     /// Builder names (exact, no patterns)
-    #[arg(required = true, value_name = "NAME")]
+    #[arg(
+        required = true,
+        value_name = "NAME",
+        add = crate::cli::complete::builder_name()
+    )]
     pub names: Vec<String>,
 }
 

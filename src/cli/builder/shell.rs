@@ -18,7 +18,8 @@ pub struct ShellArgs {
         short = 'b',
         long = "builder",
         value_name = "NAME",
-        default_value = "local"
+        default_value = "local",
+        add = crate::cli::complete::builder_name()
     )]
     pub builder: String,
 }
@@ -30,7 +31,8 @@ pub struct RunArgs {
         short = 'b',
         long = "builder",
         value_name = "PATTERN",
-        default_value = "local"
+        default_value = "local",
+        add = crate::cli::complete::pattern()
     )]
     pub builder: String,
     /// The command and its arguments (after --)

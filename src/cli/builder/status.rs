@@ -19,7 +19,12 @@ use crate::transport::ssh::Hosts;
 #[derive(Args, Debug)]
 pub struct StatusArgs {
     /// Only builders matching this pattern
-    #[arg(short = 'b', long = "builder", value_name = "PATTERN")]
+    #[arg(
+        short = 'b',
+        long = "builder",
+        value_name = "PATTERN",
+        add = crate::cli::complete::pattern()
+    )]
     pub builder: Option<String>,
     /// JSON array instead of a table
     #[arg(long)]
