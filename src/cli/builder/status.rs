@@ -1,5 +1,6 @@
 //! `zoryn builder status`: for each builder, free / busy (who, since when) /
-//! unreachable (why) / misconfigured (why). Checks run in parallel; builders
+//! unreachable (why) / misconfigured (every problem at once: root,
+//! `hashman`, workdir, satellite users). Checks run in parallel; builders
 //! on one host share its connection and session bound.
 
 use clap::Args;
@@ -8,8 +9,8 @@ use serde::Serialize;
 use super::{hosts, load, select_or_exit};
 use crate::cli::exit;
 use crate::farm::Builder;
-use crate::hasher::priv_config::{self, LocalTree};
-use crate::hasher::remote::{parse_preflight, preflight_argv, WorkdirState};
+use crate::hasher::priv_config::{self, LocalTree, Membership, PrivProblem};
+use crate::hasher::remote::{parse_preflight, preflight_argv};
 use crate::hasher::workdir::{self, LockState};
 use crate::report::human_duration;
 use crate::run::cancel::CancelToken;
@@ -76,18 +77,24 @@ pub fn check(b: &Builder, hosts: &Hosts, local_home: &str, cancel: &CancelToken)
     let wd = site.workdir(b);
     let (problem, lock) = match &site.host {
         None => {
-            let p = workdir::check_local(std::path::Path::new(&wd))
-                .map_err(|p| format!("{} — {}", p.message, p.hint))
-                .and_then(|_| {
-                    priv_config::check(
-                        &LocalTree(priv_config::config_dir()),
-                        &site.caller,
-                        b.hasher_number,
-                        &[],
-                    )
-                    .map_err(|p| format!("{} — {}", p.message, p.hint))
+            let mut problems =
+                priv_config::caller_problems(&site.caller, &Membership::local(&site.caller), "");
+            if let Err(p) = workdir::check_local(std::path::Path::new(&wd)) {
+                problems.push(PrivProblem {
+                    message: p.message,
+                    hint: p.hint,
                 });
-            (p.err(), workdir::probe_lock(std::path::Path::new(&wd)).ok())
+            }
+            problems.extend(priv_config::problems(
+                &LocalTree(priv_config::config_dir()),
+                &site.caller,
+                b.hasher_number,
+                &[],
+            ));
+            (
+                priv_config::combine(problems).map(|p| format!("{} — {}", p.message, p.hint)),
+                workdir::probe_lock(std::path::Path::new(&wd)).ok(),
+            )
         }
         Some(h) => {
             let argv = preflight_argv(
@@ -104,15 +111,28 @@ pub fn check(b: &Builder, hosts: &Hosts, local_home: &str, cancel: &CancelToken)
                 }
                 Ok(out) => {
                     let pre = parse_preflight(&out.stdout);
-                    let problem = match pre.workdir {
-                        WorkdirState::Ok => priv_config::check(&pre, &site.caller, b.hasher_number, &[])
-                            .err()
+                    let on = format!(" on {}", h.destination);
+                    let mut problems = priv_config::caller_problems(
+                        &site.caller,
+                        &Membership::remote(pre.groups.as_deref(), pre.hashman_group),
+                        &on,
+                    );
+                    if let Some(p) =
+                        crate::run::remote::workdir_problem(&pre, &wd, &site.caller.user, h, b)
+                    {
+                        problems.push(p);
+                    }
+                    problems.extend(priv_config::problems(
+                        &pre,
+                        &site.caller,
+                        b.hasher_number,
+                        &[],
+                    ));
+                    (
+                        priv_config::combine(problems)
                             .map(|p| format!("{} — {}", p.message, p.hint)),
-                        WorkdirState::Missing => Some(format!("hasher workdir {wd} does not exist — create it: ssh {} mkdir -p '{wd}'", h.destination)),
-                        WorkdirState::NotDir => Some(format!("hasher workdir {wd} is not a directory")),
-                        WorkdirState::Unwritable => Some(format!("hasher workdir {wd} is not writable by {}", site.caller.user)),
-                    };
-                    (problem, pre.lock)
+                        pre.lock,
+                    )
                 }
             }
         }
