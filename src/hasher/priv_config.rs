@@ -305,7 +305,18 @@ pub fn problems(
                 },
             }),
             (false, false) if is_dev_name && !is_known => need_devices.push(m),
-            (false, false) => need_mounts.push(m),
+            (false, false) => {
+                need_mounts.push(m);
+                if !is_known {
+                    out.push(PrivProblem {
+                        message: format!(
+                            "{m} is no mount point hasher-priv knows (neither built in nor in {}/fstab)",
+                            tree.dir()
+                        ),
+                        hint: format!("as root, add an fstab line for {m} to {}/fstab", tree.dir()),
+                    });
+                }
+            }
             _ => {}
         }
     }
