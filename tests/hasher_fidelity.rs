@@ -364,3 +364,63 @@ fn emulated_hasher_priv_judges_devices_and_mount_points_like_the_real_one() {
     assert!(s.starts_with("rc=Some(0)"), "{s}");
     env.wait_for_event("build-end rc=0", Duration::from_secs(5));
 }
+
+#[test]
+fn remote_builder_documented_template_and_every_problem_at_once() {
+    let env = TestEnv::new();
+    let host = env.add_host("arm", "aarch64");
+    env.builder(
+        "arm",
+        &format!(
+            "type = \"remote\"\nhost = \"arm\"\narch = \"aarch64\"\nhasher_number = 4\ncommand = \"{DOCUMENTED}\"\n"
+        ),
+    );
+    let repo = env.gear_repo("hello", "");
+    // No workdir, no satellite users, /dev/kvm not allowed: all in one run.
+    let out = env.zoryn(&["build", "-b", "arm"], &repo);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    let s = both(&out);
+    assert!(s.contains("3 problems"), "{s}");
+    assert!(s.contains("ssh arm mkdir -p"), "{s}");
+    assert!(s.contains("hasher-useradd --number=4"), "{s}");
+    assert!(s.contains("allowed_devices=/dev/kvm"), "{s}");
+    assert!(host.events_text().is_empty(), "{}", host.events_text());
+
+    // Fixed as told: the build runs with the template's options.
+    let out = env.ssh(
+        "arm",
+        "mkdir -p ~/hasher_4 && hasher-useradd --number=4 \"$(id -un)\"",
+    );
+    assert!(out.status.success(), "{}", both(&out));
+    let file = host
+        .emu_root
+        .join(format!("etc/hasher-priv/user.d/{}:4", env.uid()));
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("allowed_devices=/dev/kvm\n");
+    std::fs::write(&file, text).unwrap();
+    let out = env.zoryn(&["build", "-b", "arm"], &repo);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let argv: Vec<String> = host
+        .events_text()
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("argv"))
+        .map(|l| l.replace('\\', ""))
+        .collect();
+    assert_eq!(argv.len(), 1, "{argv:?}");
+    let wd = host.home.join("hasher_4").to_string_lossy().to_string();
+    let words: Vec<&str> = argv[0].split_whitespace().collect();
+    assert_eq!(words.iter().filter(|w| **w == wd).count(), 1, "{}", argv[0]);
+    assert_eq!(
+        words.iter().filter(|w| w.starts_with("--number")).count(),
+        1,
+        "{}",
+        argv[0]
+    );
+    // Same arch as the host: hsh gets no --target.
+    assert!(!argv[0].contains("--target"), "{}", argv[0]);
+    assert!(
+        words.contains(&"--mountpoint=/proc,/dev/pts,/dev/kvm"),
+        "{}",
+        argv[0]
+    );
+}
