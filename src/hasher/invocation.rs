@@ -1,9 +1,13 @@
 //! Building the `hsh` command line for one builder (SPEC 3.3).
 //!
-//! The configured template is expanded word by word; then zoryn adds what the
-//! slot needs and the template did not say: `--number=N`, the workdir as the
-//! first positional argument, `--target=ARCH` when the builder's arch differs
-//! from its host's, `--apt-config=FILE`, and the pass-through options.
+//! The configured template is expanded word by word and read with hsh's own
+//! getopt rules ([`super::hsh_options`]); then zoryn adds what the slot needs
+//! and the template did not say: `--number=N`, `--target=ARCH` when the
+//! builder's arch differs from its host's, `--apt-config=FILE`,
+//! `--no-wait-lock`, the pass-through options (before a template's `--`),
+//! and the workdir as the first positional argument only when the template
+//! has neither `--workdir` nor a positional one. The result carries the
+//! parsed options, so every check sees what hsh will see. Starts nothing.
 
 use super::hsh_options::{self, HshArgs, HshOptionError};
 use crate::config::template::{CommandTemplate, Placeholder, Vars};
