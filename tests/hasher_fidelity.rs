@@ -113,11 +113,12 @@ fn every_problem_of_a_builder_at_once() {
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
     let s = stdout(&out);
     assert!(s.contains("misconfigured"), "{s}");
-    assert!(s.contains("2 problems"), "{s}");
+    assert!(s.contains("4 problems"), "{s}");
     assert!(
         s.contains("hasher_5") && s.contains("hasher-useradd --number=5"),
         "{s}"
     );
+    assert!(s.contains("allowed_devices=/dev/kvm"), "{s}");
 }
 
 #[test]
