@@ -426,4 +426,79 @@ mod tests {
             }
         }
     }
+
+    /// What util-linux `getopt` (the parser hsh really uses) prints for
+    /// `args`, or its error message without the program prefix.
+    fn real_getopt(args: &[String]) -> Result<String, String> {
+        let out = std::process::Command::new("getopt")
+            .args(["-n", "hsh", "-o", "q,v,V,h", "-l", HSH_LONGOPTS, "--"])
+            .args(args)
+            .env("LC_ALL", "C")
+            .env_remove("POSIXLY_CORRECT")
+            .output()
+            .expect("util-linux getopt is needed (as hsh needs it)");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            let e = String::from_utf8_lossy(&out.stderr);
+            Err(e
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("hsh: ")
+                .to_string())
+        }
+    }
+
+    /// Our parse printed the way getopt prints its normalized command line.
+    fn as_getopt_prints(a: &HshArgs) -> String {
+        let q = |v: &str| format!("'{v}'");
+        let mut out: Vec<String> = Vec::new();
+        for o in &a.options {
+            out.push(o.name.clone());
+            if let Some(v) = &o.value {
+                out.push(q(v));
+            }
+        }
+        out.push("--".into());
+        out.extend(a.positionals.iter().map(|p| q(p)));
+        out.join(" ")
+    }
+
+    fn word() -> impl Strategy<Value = String> {
+        let names: Vec<&'static str> = long_options(HSH_LONGOPTS).iter().map(|o| o.name).collect();
+        prop_oneof![
+            // a long option, cut to a prefix, with or without "=value"
+            (
+                proptest::sample::select(names),
+                1usize..24,
+                proptest::option::of("[a-z/,]{0,6}")
+            )
+                .prop_map(|(n, cut, v)| {
+                    let p = &n[..cut.min(n.len())];
+                    match v {
+                        Some(v) => format!("--{p}={v}"),
+                        None => format!("--{p}"),
+                    }
+                }),
+            "-[qvVhx]{1,3}",
+            "[a-z/.]{1,8}",
+            Just("--".to_string()),
+            Just("-".to_string()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// The parser agrees with the real util-linux getopt, word for word
+        /// and message for message.
+        #[test]
+        fn agrees_with_real_getopt(words in proptest::collection::vec(word(), 0..6)) {
+            let real = real_getopt(&words);
+            match parse(&words) {
+                Ok(a) => prop_assert_eq!(Ok(as_getopt_prints(&a)), real),
+                Err(e) => prop_assert_eq!(Err(e.to_string()), real),
+            }
+        }
+    }
 }
