@@ -251,6 +251,17 @@ mod tests {
         );
         let p = parse_preflight(&run_env(&argv, &priv_dir));
         assert_eq!(p.workdir, WorkdirState::Ok);
+        // The session's groups and whether hashman exists, as this machine says.
+        let id = Command::new("id").arg("-Gn").output().unwrap();
+        assert_eq!(
+            p.groups.as_deref(),
+            Some(String::from_utf8_lossy(&id.stdout).trim())
+        );
+        let exists = nix::unistd::Group::from_name("hashman")
+            .ok()
+            .flatten()
+            .is_some();
+        assert_eq!(p.hashman_group, Some(exists));
         assert!(p.userd_readable);
         assert_eq!(
             p.read("user.d/me:1").as_deref(),
