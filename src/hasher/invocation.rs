@@ -1,10 +1,15 @@
 //! Building the `hsh` command line for one builder (SPEC 3.3).
 //!
-//! The configured template is expanded word by word; then zoryn adds what the
-//! slot needs and the template did not say: `--number=N`, the workdir as the
-//! first positional argument, `--target=ARCH` when the builder's arch differs
-//! from its host's, `--apt-config=FILE`, and the pass-through options.
+//! The configured template is expanded word by word and read with hsh's own
+//! getopt rules ([`super::hsh_options`]); then zoryn adds what the slot needs
+//! and the template did not say: `--number=N`, `--target=ARCH` when the
+//! builder's arch differs from its host's, `--apt-config=FILE`,
+//! `--no-wait-lock`, the pass-through options (before a template's `--`),
+//! and the workdir as the first positional argument only when the template
+//! has neither `--workdir` nor a positional one. The result carries the
+//! parsed options, so every check sees what hsh will see. Starts nothing.
 
+use super::hsh_options::{self, HshArgs, HshOptionError};
 use crate::config::template::{CommandTemplate, Placeholder, Vars};
 
 /// Inputs that are not part of the builder.
@@ -27,70 +32,89 @@ pub struct HshOptions {
     pub no_wait_lock: bool,
 }
 
-fn has_option(argv: &[String], name: &str) -> bool {
-    argv.iter()
-        .any(|a| a == name || a.strip_prefix(name).is_some_and(|r| r.starts_with('=')))
+/// The argv zoryn runs and the options hsh will parse out of it.
+#[derive(Clone, Debug)]
+pub struct HshCommand {
+    pub argv: Vec<String>,
+    /// hsh's view of `argv` (after the program words).
+    pub args: HshArgs,
 }
 
-/// The full argv. `vars` carries the builder's values; `hasher_dir` is taken
-/// from `opts.workdir`.
+impl HshCommand {
+    /// The workdir hsh will use: `--workdir`, else its first positional.
+    pub fn workdir(&self) -> Option<&str> {
+        self.args.workdir()
+    }
+
+    /// The hasher-priv subconfig number hsh will ask for: `--number`, else
+    /// the builder's (`None`: the default slot).
+    pub fn number(&self, builder_number: Option<u32>) -> Option<u32> {
+        match self.args.value("--number") {
+            Some(v) => v.parse().ok().filter(|n| *n != 0),
+            None => builder_number,
+        }
+    }
+
+    /// The target hsh builds for.
+    pub fn target<'a>(&'a self, builder_arch: &'a str) -> &'a str {
+        self.args.value("--target").unwrap_or(builder_arch)
+    }
+}
+
+/// The full command. `vars` carries the builder's values; `hasher_dir` is
+/// taken from `opts.workdir`. Fails when the template itself is not a
+/// command line hsh accepts (getopt's own message).
 pub fn hsh_argv(
     template: &CommandTemplate,
     vars: &Vars,
     arch: &str,
     opts: &HshOptions,
-) -> Vec<String> {
+) -> Result<HshCommand, HshOptionError> {
     let mut vars = vars.clone();
     vars.hasher_dir = Some(opts.workdir.clone());
-    let mut words = template.argv(&vars);
-    if words.first().map(String::as_str) == Some("hsh") && !opts.hsh_program.is_empty() {
-        words.splice(0..1, opts.hsh_program.iter().cloned());
+    let mut argv = template.argv(&vars);
+    let mut program_words = 1;
+    if argv.first().map(String::as_str) == Some("hsh") && !opts.hsh_program.is_empty() {
+        argv.splice(0..1, opts.hsh_program.iter().cloned());
+        program_words = opts.hsh_program.len();
     }
-    let mut argv = words;
-    if !template.uses(Placeholder::HasherNumber) && !has_option(&argv, "--number") {
+    let given = hsh_options::parse_argv(&argv, program_words)?;
+    let mut added: Vec<String> = Vec::new();
+    if !template.uses(Placeholder::HasherNumber) && !given.has("--number") {
         if let Some(n) = vars.hasher_number {
-            argv.push(format!("--number={n}"));
+            added.push(format!("--number={n}"));
         }
     }
-    if arch != opts.host_arch && !has_option(&argv, "--target") {
-        argv.push(format!("--target={arch}"));
+    if arch != opts.host_arch && !given.has("--target") {
+        added.push(format!("--target={arch}"));
     }
     if let Some(apt) = &opts.apt_config {
-        if !has_option(&argv, "--apt-config") {
-            argv.push(format!("--apt-config={apt}"));
+        if !given.has("--apt-config") {
+            added.push(format!("--apt-config={apt}"));
         }
     }
-    if opts.no_wait_lock
-        && !has_option(&argv, "--wait-lock")
-        && !has_option(&argv, "--no-wait-lock")
-    {
-        argv.push("--no-wait-lock".into());
+    if opts.no_wait_lock && !given.has("--wait-lock") && !given.has("--no-wait-lock") {
+        added.push("--no-wait-lock".into());
     }
     if let Some(a) = &opts.rpmbuild_args {
-        argv.push(format!("--rpmbuild-args={a}"));
+        added.push(format!("--rpmbuild-args={a}"));
     }
     if let Some(p) = &opts.packager {
-        argv.push(format!("--packager={p}"));
+        added.push(format!("--packager={p}"));
     }
-    if !template.uses(Placeholder::HasherDir) && !has_option(&argv, "--workdir") {
+    // Options go before a `--` of the template, where getopt still reads them.
+    let at = given
+        .end_of_options
+        .map_or(argv.len(), |i| i + program_words.max(1));
+    argv.splice(at..at, added);
+    // The workdir reaches hsh exactly once: as the template's --workdir or
+    // first positional, else as the first positional zoryn adds.
+    if given.workdir().is_none() {
         argv.push(opts.workdir.clone());
     }
     argv.push(opts.package.clone());
-    argv
-}
-
-/// The value of `--name=VALUE` (or `--name VALUE`) in an argv.
-pub fn option_value<'a>(argv: &'a [String], name: &str) -> Option<&'a str> {
-    let mut it = argv.iter();
-    let mut found = None;
-    while let Some(a) = it.next() {
-        if let Some(v) = a.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
-            found = Some(v);
-        } else if a == name {
-            found = it.next().map(String::as_str);
-        }
-    }
-    found
+    let args = hsh_options::parse_argv(&argv, program_words)?;
+    Ok(HshCommand { argv, args })
 }
 
 #[cfg(test)]
@@ -118,7 +142,7 @@ mod tests {
     fn builtin_local_gets_workdir_and_no_number() {
         let t = CommandTemplate::parse("hsh --lazy-cleanup").unwrap();
         assert_eq!(
-            hsh_argv(&t, &vars(None), "x86_64", &opts()),
+            hsh_argv(&t, &vars(None), "x86_64", &opts()).unwrap().argv,
             [
                 "hsh",
                 "--lazy-cleanup",
@@ -136,7 +160,7 @@ mod tests {
         o.rpmbuild_args = Some("--with foo".into());
         o.packager = Some("Me <me@x>".into());
         assert_eq!(
-            hsh_argv(&t, &vars(Some(2)), "aarch64", &o),
+            hsh_argv(&t, &vars(Some(2)), "aarch64", &o).unwrap().argv,
             [
                 "hsh",
                 "--lazy-cleanup",
@@ -158,7 +182,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            hsh_argv(&t, &vars(Some(3)), "aarch64", &opts()),
+            hsh_argv(&t, &vars(Some(3)), "aarch64", &opts())
+                .unwrap()
+                .argv,
             [
                 "hsh",
                 "--number=3",
@@ -174,9 +200,15 @@ mod tests {
         let mut o = opts();
         o.no_wait_lock = true;
         let t = CommandTemplate::parse("hsh").unwrap();
-        assert!(hsh_argv(&t, &vars(None), "x86_64", &o).contains(&"--no-wait-lock".to_string()));
+        assert!(hsh_argv(&t, &vars(None), "x86_64", &o)
+            .unwrap()
+            .argv
+            .contains(&"--no-wait-lock".to_string()));
         let t = CommandTemplate::parse("hsh --wait-lock").unwrap();
-        assert!(!hsh_argv(&t, &vars(None), "x86_64", &o).contains(&"--no-wait-lock".to_string()));
+        assert!(!hsh_argv(&t, &vars(None), "x86_64", &o)
+            .unwrap()
+            .argv
+            .contains(&"--no-wait-lock".to_string()));
     }
 
     #[test]
@@ -185,19 +217,74 @@ mod tests {
         let mut o = opts();
         o.hsh_program = vec!["/opt/hsh".into(), "--x".into()];
         assert_eq!(
-            hsh_argv(&t, &vars(None), "x86_64", &o)[..3],
+            hsh_argv(&t, &vars(None), "x86_64", &o).unwrap().argv[..3],
             ["/opt/hsh", "--x", "-v"]
         );
     }
 
+    /// SPEC 3.3's documented template: the workdir reaches hsh once, the
+    /// number comes from the template, `--mountpoint=` is `--mountpoints`.
     #[test]
-    fn option_values() {
-        let a: Vec<String> = ["hsh", "--repo=/r", "--target", "i586"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(option_value(&a, "--repo"), Some("/r"));
-        assert_eq!(option_value(&a, "--target"), Some("i586"));
-        assert_eq!(option_value(&a, "--repo-bin"), None);
+    fn documented_template() {
+        let t = CommandTemplate::parse(
+            "hsh -v --number={hasher_number} --mountpoint=/proc,/dev/pts,/dev/kvm --lazy-cleanup {hasher_dir}",
+        )
+        .unwrap();
+        let mut o = opts();
+        o.apt_config = Some("/c/apt.conf".into());
+        let c = hsh_argv(&t, &vars(Some(2)), "x86_64", &o).unwrap();
+        assert_eq!(
+            c.argv,
+            [
+                "hsh",
+                "-v",
+                "--number=2",
+                "--mountpoint=/proc,/dev/pts,/dev/kvm",
+                "--lazy-cleanup",
+                "/home/u/hasher 2",
+                "--apt-config=/c/apt.conf",
+                "/tmp/z/hello.tar"
+            ]
+        );
+        assert_eq!(c.args.mountpoints(), ["/proc", "/dev/pts", "/dev/kvm"]);
+        assert_eq!(c.workdir(), Some("/home/u/hasher 2"));
+        assert_eq!(c.number(None), Some(2));
+    }
+
+    #[test]
+    fn prefixes_in_the_template_win_and_double_dash_is_respected() {
+        let t = CommandTemplate::parse("hsh --apt-c=/mine.conf --nu 5 --targ i586 --wo /w -- ")
+            .unwrap();
+        let mut o = opts();
+        o.apt_config = Some("/c/apt.conf".into());
+        let c = hsh_argv(&t, &vars(Some(2)), "aarch64", &o).unwrap();
+        assert_eq!(c.args.value("--apt-config"), Some("/mine.conf"));
+        assert_eq!(c.number(Some(2)), Some(5));
+        assert_eq!(c.target("aarch64"), "i586");
+        assert_eq!(c.workdir(), Some("/w"));
+        assert_eq!(c.args.positionals, ["/tmp/z/hello.tar"]);
+        let t = CommandTemplate::parse("hsh -- {hasher_dir}").unwrap();
+        let c = hsh_argv(&t, &vars(Some(2)), "aarch64", &opts()).unwrap();
+        assert_eq!(
+            c.argv,
+            [
+                "hsh",
+                "--number=2",
+                "--target=aarch64",
+                "--",
+                "/home/u/hasher 2",
+                "/tmp/z/hello.tar"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_template_hsh_refuses_is_an_error() {
+        let t = CommandTemplate::parse("hsh --w {hasher_dir}").unwrap();
+        let e = hsh_argv(&t, &vars(None), "x86_64", &opts()).unwrap_err();
+        assert!(
+            e.to_string().starts_with("option '--w' is ambiguous"),
+            "{e}"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! hasher-priv configuration checks, the result repository, and reading
 //! hasher's log into build phases. No process is started here.
 
+pub mod hsh_options;
 pub mod invocation;
 pub mod priv_config;
 pub mod remote;

@@ -3,8 +3,8 @@
 //! One fixed POSIX shell script per question, sent with its inputs as
 //! separate, quoted arguments (never pasted into the script). The answers are
 //! line-oriented and parsed here into the same values the local checks use:
-//! workdir state, the hasher-priv files, the workdir lock, and the result
-//! directories' contents.
+//! workdir state, the session's groups (for `hashman`), the hasher-priv
+//! files, the workdir lock, and the result directories' contents.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,7 +13,8 @@ use super::priv_config::PrivTree;
 use super::results::Snapshot;
 use super::workdir::LockState;
 
-/// Checks the workdir, prints the hasher-priv files that exist, probes the
+/// Checks the workdir, prints the session's groups and whether `hashman`
+/// exists, prints the hasher-priv files that exist, probes the
 /// lock, creates zoryn's own directories, and lists the result dirs.
 /// Arguments: WORKDIR NFILES FILE... NMKDIR DIR... RESULTDIR...
 pub const PREFLIGHT_SCRIPT: &str = r#"
@@ -22,6 +23,8 @@ if [ ! -e "$wd" ]; then echo "workdir=missing"
 elif [ ! -d "$wd" ]; then echo "workdir=notdir"
 elif [ ! -w "$wd" ] || [ ! -x "$wd" ]; then echo "workdir=unwritable"
 else echo "workdir=ok"; fi
+echo "groups=$(id -Gn 2>/dev/null)"
+if getent group hashman >/dev/null 2>&1 || grep -q '^hashman:' /etc/group 2>/dev/null; then echo "hashman=yes"; else echo "hashman=no"; fi
 pd=${ZORYN_HASHER_PRIV_DIR:-/etc/hasher-priv}
 echo "privdir=$pd"
 if ls "$pd/user.d" >/dev/null 2>&1; then echo "userd=readable"; else echo "userd=unreadable"; fi
@@ -78,6 +81,10 @@ pub struct Preflight {
     pub userd_readable: bool,
     pub files: HashMap<String, String>,
     pub mkdir_failed: Vec<String>,
+    /// `id -Gn` of the login session (the groups hsh will run with).
+    pub groups: Option<String>,
+    /// Whether the host has a `hashman` group.
+    pub hashman_group: Option<bool>,
     pub lock: Option<LockState>,
     pub results: Snapshot,
 }
@@ -135,6 +142,8 @@ pub fn parse_preflight(out: &str) -> Preflight {
         userd_readable: false,
         files: HashMap::new(),
         mkdir_failed: Vec::new(),
+        groups: None,
+        hashman_group: None,
         lock: None,
         results: parse_listing(out),
     };
@@ -159,6 +168,10 @@ pub fn parse_preflight(out: &str) -> Preflight {
                 "unwritable" => WorkdirState::Unwritable,
                 _ => WorkdirState::Missing,
             };
+        } else if let Some(v) = line.strip_prefix("groups=") {
+            p.groups = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("hashman=") {
+            p.hashman_group = Some(v == "yes");
         } else if let Some(v) = line.strip_prefix("privdir=") {
             p.priv_dir = v.to_string();
         } else if let Some(v) = line.strip_prefix("userd=") {
@@ -238,6 +251,17 @@ mod tests {
         );
         let p = parse_preflight(&run_env(&argv, &priv_dir));
         assert_eq!(p.workdir, WorkdirState::Ok);
+        // The session's groups and whether hashman exists, as this machine says.
+        let id = Command::new("id").arg("-Gn").output().unwrap();
+        assert_eq!(
+            p.groups.as_deref(),
+            Some(String::from_utf8_lossy(&id.stdout).trim())
+        );
+        let exists = nix::unistd::Group::from_name("hashman")
+            .ok()
+            .flatten()
+            .is_some();
+        assert_eq!(p.hashman_group, Some(exists));
         assert!(p.userd_readable);
         assert_eq!(
             p.read("user.d/me:1").as_deref(),

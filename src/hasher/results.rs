@@ -9,7 +9,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::invocation::option_value;
+use super::hsh_options::HshArgs;
 
 /// The two directories hsh writes results into.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,9 +19,10 @@ pub struct ResultDirs {
 }
 
 impl ResultDirs {
-    /// Where hsh, run with `argv` in `workdir`, puts binary and source
-    /// packages (`--repo`, `--repo-bin`, `--repo-src`; relative to workdir).
-    pub fn from_argv(argv: &[String], workdir: &Path, target: &str) -> ResultDirs {
+    /// Where hsh, run with options `args` in `workdir`, puts binary and
+    /// source packages (`--repo`, `--repo-bin`, `--repo-src`; relative to
+    /// workdir).
+    pub fn from_args(args: &HshArgs, workdir: &Path, target: &str) -> ResultDirs {
         let rel = |p: &str| {
             let p = Path::new(p);
             if p.is_absolute() {
@@ -30,12 +31,14 @@ impl ResultDirs {
                 workdir.join(p)
             }
         };
-        let repo = rel(option_value(argv, "--repo").unwrap_or("repo"));
+        let repo = rel(args.value("--repo").unwrap_or("repo"));
         ResultDirs {
-            rpms: option_value(argv, "--repo-bin")
+            rpms: args
+                .value("--repo-bin")
                 .map(rel)
                 .unwrap_or_else(|| repo.join(target).join("RPMS.hasher")),
-            srpms: option_value(argv, "--repo-src")
+            srpms: args
+                .value("--repo-src")
                 .map(rel)
                 .unwrap_or_else(|| repo.join("SRPMS.hasher")),
         }
@@ -128,6 +131,7 @@ pub fn copy_results(files: &[PathBuf], dest: &Path) -> io::Result<Vec<PathBuf>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hasher::hsh_options::parse;
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
@@ -136,10 +140,14 @@ mod tests {
     #[test]
     fn result_dirs_follow_repo_options() {
         let w = Path::new("/w");
-        let d = ResultDirs::from_argv(&s(&["hsh", "/w", "p.tar"]), w, "x86_64");
+        let d = ResultDirs::from_args(&parse(&s(&["/w", "p.tar"])).unwrap(), w, "x86_64");
         assert_eq!(d.rpms, Path::new("/w/repo/x86_64/RPMS.hasher"));
         assert_eq!(d.srpms, Path::new("/w/repo/SRPMS.hasher"));
-        let d = ResultDirs::from_argv(&s(&["hsh", "--repo=r2", "--repo-src=/s"]), w, "i586");
+        let d = ResultDirs::from_args(
+            &parse(&s(&["--repo", "r2", "--repo-s=/s"])).unwrap(),
+            w,
+            "i586",
+        );
         assert_eq!(d.rpms, Path::new("/w/r2/i586/RPMS.hasher"));
         assert_eq!(d.srpms, Path::new("/s"));
     }

@@ -262,7 +262,6 @@ pub fn precheck(
 ) -> Option<BuilderResult> {
     use super::job::Ended;
     use crate::hasher::invocation::{hsh_argv, HshOptions};
-    use crate::hasher::priv_config::{self, Caller};
     let global = input.global;
     let ended = match &b.location {
         Location::Remote { host } => {
@@ -274,32 +273,26 @@ pub fn precheck(
         Location::Local => {
             let home_s = home.to_string_lossy();
             let workdir = b.hasher_dir_with_home(Some(&home_s));
-            if let Err(p) = crate::hasher::workdir::check_local(std::path::Path::new(&workdir)) {
-                Ended::unusable(p.message, p.hint)
-            } else {
-                let mut vars = b.vars();
-                vars.home = Some(home_s.into_owned());
-                let opts = HshOptions {
-                    host_arch: crate::farm::arch::local(),
-                    workdir,
-                    ..HshOptions::default()
-                };
-                let argv = hsh_argv(
-                    b.command.as_ref().unwrap_or(&global.build.command),
-                    &vars,
-                    &b.arch,
-                    &opts,
-                );
-                let tree = priv_config::LocalTree(priv_config::config_dir());
-                match priv_config::check(
-                    &tree,
-                    &Caller::current(),
-                    b.hasher_number,
-                    &priv_config::requested_mountpoints(&argv),
-                ) {
-                    Ok(()) => return None,
-                    Err(p) => Ended::unusable(p.message, p.hint),
+            let mut vars = b.vars();
+            vars.home = Some(home_s.into_owned());
+            let apt = input.builders_dir.join(&b.name).join("apt/apt.conf");
+            let opts = HshOptions {
+                host_arch: crate::farm::arch::local(),
+                workdir,
+                apt_config: apt.is_file().then(|| apt.to_string_lossy().into_owned()),
+                package: input.tar_name.to_string(),
+                ..HshOptions::default()
+            };
+            let template = b.command.as_ref().unwrap_or(&global.build.command);
+            match hsh_argv(template, &vars, &b.arch, &opts) {
+                Err(e) => {
+                    let (m, h) = super::local::template_error(b, template, &e);
+                    Ended::unusable(m, h)
                 }
+                Ok(hsh) => match super::local::preflight(&hsh, b) {
+                    None => return None,
+                    Some(p) => Ended::unusable(p.message, p.hint),
+                },
             }
         }
     };

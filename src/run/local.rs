@@ -14,9 +14,11 @@ use super::cancel::CancelToken;
 use super::events::{BuilderResult, EventKind};
 use super::executor::{Emitter, RunContext};
 use super::job::{build_vars, keep_written, log_path, results_dir, run_logged, Ended};
+use crate::config::template::CommandTemplate;
 use crate::farm::Builder;
-use crate::hasher::invocation::{hsh_argv, HshOptions};
-use crate::hasher::priv_config::{self, Caller};
+use crate::hasher::hsh_options::HshOptionError;
+use crate::hasher::invocation::{hsh_argv, HshCommand, HshOptions};
+use crate::hasher::priv_config::{self, Caller, Membership, PrivProblem};
 use crate::hasher::results::{copy_results, ResultDirs, Snapshot};
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::{self, LockState};
@@ -46,32 +48,32 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter, cancel: &Cance
         return Ended::skipped(why);
     }
     let vars = build_vars(ctx, b, &ctx.home.to_string_lossy());
-    let workdir = workdir_of(ctx, b);
-    if let Err(p) = workdir::check_local(&workdir) {
-        return Ended::unusable(p.message, p.hint);
-    }
     let template = b.command.as_ref().unwrap_or(&ctx.global.build.command);
+    let apt = ctx.apt_dir(&b.name).join("apt.conf");
     let opts = HshOptions {
         host_arch: ctx.host_arch.clone(),
-        workdir: workdir.to_string_lossy().into_owned(),
-        apt_config: None,
+        workdir: workdir_of(ctx, b).to_string_lossy().into_owned(),
+        apt_config: apt.is_file().then(|| apt.to_string_lossy().into_owned()),
         rpmbuild_args: ctx.rpmbuild_args.clone(),
         packager: ctx.packager.clone(),
         package: ctx.tarball.path.to_string_lossy().into_owned(),
         hsh_program: ctx.global.commands.hsh.clone(),
         no_wait_lock: true,
     };
-    let argv = hsh_argv(template, &vars, &b.arch, &opts);
-    if let Err(p) = priv_config::check(
-        &priv_config::LocalTree(priv_config::config_dir()),
-        &Caller::current(),
-        b.hasher_number,
-        &priv_config::requested_mountpoints(&argv),
-    ) {
+    let hsh = match hsh_argv(template, &vars, &b.arch, &opts) {
+        Ok(c) => c,
+        Err(e) => {
+            let (m, h) = template_error(b, template, &e);
+            return Ended::unusable(m, h);
+        }
+    };
+    if let Some(p) = preflight(&hsh, b) {
         return Ended::unusable(p.message, p.hint);
     }
+    let workdir = PathBuf::from(hsh.workdir().unwrap_or(&opts.workdir));
+    let argv = hsh.argv.clone();
     let log = log_path(ctx, b);
-    let dirs = ResultDirs::from_argv(&argv, &workdir, &b.arch);
+    let dirs = ResultDirs::from_args(&hsh.args, &workdir, hsh.target(&b.arch));
     let cmd = CommandSpec::new(argv.iter().cloned()).cwd(&workdir);
     let out = loop {
         let probe = || Ok(workdir::probe_lock(&workdir).ok());
@@ -133,4 +135,50 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter, cancel: &Cance
             "check free space and permissions there, or set [builders] results_download_dir".into(),
         ),
     }
+}
+
+/// A command template hsh would refuse, as a pre-flight problem naming the
+/// file it comes from.
+pub fn template_error(
+    b: &Builder,
+    template: &CommandTemplate,
+    e: &HshOptionError,
+) -> (String, String) {
+    let origin = if b.command.is_some() {
+        format!("command in {}", b.origin())
+    } else {
+        "[build] command in ~/.zoryn".to_string()
+    };
+    (
+        format!(
+            "hsh would refuse the command template `{}` ({origin}): hsh: {e}",
+            template.raw()
+        ),
+        format!("fix the {origin}; hsh's options are listed by `hsh --help`"),
+    )
+}
+
+/// Every pre-flight problem of a local builder at once (SPEC 5.1 step 1):
+/// the caller (root, `hashman`), the workdir hsh will use, the satellite
+/// users and the mount points and devices of the command, as hsh sees it.
+pub fn preflight(hsh: &HshCommand, b: &Builder) -> Option<PrivProblem> {
+    let caller = Caller::current();
+    let mut problems = priv_config::caller_problems(&caller, &Membership::local(&caller), "");
+    if let Some(wd) = hsh.workdir() {
+        if let Err(p) = workdir::check_local(std::path::Path::new(wd)) {
+            problems.push(PrivProblem {
+                message: p.message,
+                hint: p.hint,
+            });
+        }
+    }
+    if caller.uid != 0 {
+        problems.extend(priv_config::problems(
+            &priv_config::LocalTree(priv_config::config_dir()),
+            &caller,
+            hsh.number(b.hasher_number),
+            &hsh.args.mountpoints(),
+        ));
+    }
+    priv_config::combine(problems)
 }

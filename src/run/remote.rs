@@ -27,7 +27,7 @@ use super::job::{
 use crate::config::global::GlobalConfig;
 use crate::farm::Builder;
 use crate::hasher::invocation::{hsh_argv, HshOptions};
-use crate::hasher::priv_config::{self, Caller};
+use crate::hasher::priv_config::{self, Caller, Membership, PrivProblem};
 use crate::hasher::remote::{
     parse_listing, parse_preflight, preflight_argv, Preflight, WorkdirState,
 };
@@ -164,6 +164,12 @@ pub fn probe(
 pub struct Plan {
     workdir: String,
     argv: Vec<String>,
+    /// The hasher-priv subconfig number hsh will ask for.
+    number: Option<u32>,
+    /// The mount points hsh will request.
+    mountpoints: Vec<String>,
+    /// A template hsh would refuse: (message, hint).
+    template_problem: Option<(String, String)>,
     dirs: ResultDirs,
     result_dirs: Vec<String>,
     caller: Caller,
@@ -230,8 +236,26 @@ impl Plan {
             hsh_program: Vec::new(),
             no_wait_lock: true,
         };
-        let argv = hsh_argv(template, &vars, &b.arch, &opts);
-        let dirs = ResultDirs::from_argv(&argv, Path::new(&workdir), &b.arch);
+        let (hsh, template_problem) = match hsh_argv(template, &vars, &b.arch, &opts) {
+            Ok(c) => (Some(c), None),
+            Err(e) => (None, Some(super::local::template_error(b, template, &e))),
+        };
+        let workdir = hsh
+            .as_ref()
+            .and_then(|c| c.workdir())
+            .map_or(workdir, str::to_string);
+        let argv = hsh.as_ref().map(|c| c.argv.clone()).unwrap_or_default();
+        let number = hsh
+            .as_ref()
+            .map_or(b.hasher_number, |c| c.number(b.hasher_number));
+        let mountpoints = hsh
+            .as_ref()
+            .map(|c| c.args.mountpoints())
+            .unwrap_or_default();
+        let dirs = match &hsh {
+            Some(c) => ResultDirs::from_args(&c.args, Path::new(&workdir), c.target(&b.arch)),
+            None => ResultDirs::from_args(&Default::default(), Path::new(&workdir), &b.arch),
+        };
         let result_dirs = vec![
             dirs.rpms.to_string_lossy().into_owned(),
             dirs.srpms.to_string_lossy().into_owned(),
@@ -251,13 +275,16 @@ impl Plan {
         // itself, right before and after hsh.
         let preflight = preflight_argv(
             &workdir,
-            &priv_config::candidate_files(&caller, b.hasher_number),
+            &priv_config::candidate_files(&caller, number),
             &mkdirs,
             &[],
         );
         Plan {
             workdir,
             argv,
+            number,
+            mountpoints,
+            template_problem,
             dirs,
             result_dirs,
             caller,
@@ -291,60 +318,76 @@ impl Plan {
         Ok(pre)
     }
 
-    /// Is the builder usable, by the pre-flight's answer?
+    /// Is the builder usable, by the pre-flight's answer? Every problem at
+    /// once (SPEC 5.1 step 1).
     fn check(&self, pre: &Preflight, host: &Host, b: &Builder) -> Result<(), Ended> {
-        let workdir = &self.workdir;
-        let on = format!("on {}", host.destination);
-        match pre.workdir {
-            WorkdirState::Ok => {}
-            WorkdirState::Missing => {
-                return Err(Ended::unusable(
-                    format!("hasher workdir {workdir} does not exist {on}"),
-                    format!(
-                        "create it: ssh {} mkdir -p '{workdir}' (or fix hasher_dir in {})",
-                        host.destination,
-                        b.origin()
-                    ),
-                ))
-            }
-            WorkdirState::NotDir => {
-                return Err(Ended::unusable(
-                    format!("hasher workdir {workdir} {on} is not a directory"),
-                    "point hasher_dir at a directory".into(),
-                ))
-            }
-            WorkdirState::Unwritable => {
-                return Err(Ended::unusable(
-                    format!(
-                        "hasher workdir {workdir} {on} is not writable by {}",
-                        self.caller.user
-                    ),
-                    format!(
-                        "fix its owner there: ssh {} chown {} '{workdir}'",
-                        host.destination, self.caller.user
-                    ),
-                ))
-            }
+        if let Some((m, h)) = &self.template_problem {
+            return Err(Ended::unusable(m.clone(), h.clone()));
+        }
+        let on = format!(" on {}", host.destination);
+        let mut problems = priv_config::caller_problems(
+            &self.caller,
+            &Membership::remote(pre.groups.as_deref(), pre.hashman_group),
+            &on,
+        );
+        if let Some(p) = workdir_problem(pre, &self.workdir, &self.caller.user, host, b) {
+            problems.push(p);
         }
         if let Some(d) = pre.mkdir_failed.first() {
-            return Err(Ended::unusable(
-                format!("cannot create {d} {on}"),
-                "check the remote home's permissions and free space".into(),
-            ));
+            problems.push(PrivProblem {
+                message: format!("cannot create {d}{on}"),
+                hint: "check the remote home's permissions and free space".into(),
+            });
         }
-        priv_config::check(
-            pre,
-            &self.caller,
-            b.hasher_number,
-            &priv_config::requested_mountpoints(&self.argv),
-        )
-        .map_err(|p| {
-            Ended::unusable(
-                format!("{} ({})", p.message, host.destination),
-                format!("on {}: {}", host.destination, p.hint),
-            )
-        })
+        if self.caller.uid != 0 {
+            problems.extend(
+                priv_config::problems(pre, &self.caller, self.number, &self.mountpoints)
+                    .into_iter()
+                    .map(|p| PrivProblem {
+                        message: format!("{}{on}", p.message),
+                        hint: format!("on {}: {}", host.destination, p.hint),
+                    }),
+            );
+        }
+        match priv_config::combine(problems) {
+            None => Ok(()),
+            Some(p) => Err(Ended::unusable(p.message, p.hint)),
+        }
     }
+}
+
+/// The workdir part of a remote pre-flight answer, as a problem.
+pub fn workdir_problem(
+    pre: &Preflight,
+    workdir: &str,
+    user: &str,
+    host: &Host,
+    b: &Builder,
+) -> Option<PrivProblem> {
+    let on = format!("on {}", host.destination);
+    let (message, hint) = match pre.workdir {
+        WorkdirState::Ok => return None,
+        WorkdirState::Missing => (
+            format!("hasher workdir {workdir} does not exist {on}"),
+            format!(
+                "create it: ssh {} mkdir -p '{workdir}' (or fix hasher_dir in {})",
+                host.destination,
+                b.origin()
+            ),
+        ),
+        WorkdirState::NotDir => (
+            format!("hasher workdir {workdir} {on} is not a directory"),
+            "point hasher_dir at a directory".into(),
+        ),
+        WorkdirState::Unwritable => (
+            format!("hasher workdir {workdir} {on} is not writable by {user}"),
+            format!(
+                "fix its owner there: ssh {} chown {user} '{workdir}'",
+                host.destination
+            ),
+        ),
+    };
+    Some(PrivProblem { message, hint })
 }
 
 /// The pre-check of a remote builder, run while gear packs the source: the

@@ -60,10 +60,31 @@ fn ensure_test_user() {
     if nix::unistd::User::from_name(TEST_USER)
         .ok()
         .flatten()
-        .is_some()
+        .is_none()
     {
-        return;
+        create_test_user();
     }
+    // hasher-priv serves only the `hashman` group (the emulator checks it,
+    // as zoryn's pre-flight does): the account is a member, as
+    // hasher-useradd makes a real maintainer.
+    let group = nix::unistd::Group::from_name("hashman").ok().flatten();
+    if group.is_none() {
+        let st = Command::new("groupadd")
+            .args(["--system", "hashman"])
+            .status()
+            .expect("run groupadd");
+        assert!(st.success(), "groupadd hashman failed");
+    }
+    if !group.is_some_and(|g| g.mem.iter().any(|m| m == TEST_USER)) {
+        let st = Command::new("usermod")
+            .args(["-a", "-G", "hashman", TEST_USER])
+            .status()
+            .expect("run usermod");
+        assert!(st.success(), "usermod -a -G hashman {TEST_USER} failed");
+    }
+}
+
+fn create_test_user() {
     let st = Command::new("useradd")
         .args([
             "--system",

@@ -1,5 +1,7 @@
 //! `zoryn builder status`: for each builder, free / busy (who, since when) /
-//! unreachable (why) / misconfigured (why). Checks run in parallel; builders
+//! unreachable (why) / misconfigured (every problem at once: root,
+//! `hashman`, workdir, satellite users, the mount points and devices of the
+//! command as hsh parses it). Checks run in parallel; builders
 //! on one host share its connection and session bound.
 
 use clap::Args;
@@ -7,9 +9,11 @@ use serde::Serialize;
 
 use super::{hosts, load, select_or_exit};
 use crate::cli::exit;
+use crate::config::global::GlobalConfig;
 use crate::farm::Builder;
-use crate::hasher::priv_config::{self, LocalTree};
-use crate::hasher::remote::{parse_preflight, preflight_argv, WorkdirState};
+use crate::hasher::invocation::{hsh_argv, HshOptions};
+use crate::hasher::priv_config::{self, LocalTree, Membership, PrivProblem};
+use crate::hasher::remote::{parse_preflight, preflight_argv};
 use crate::hasher::workdir::{self, LockState};
 use crate::report::human_duration;
 use crate::run::cancel::CancelToken;
@@ -61,7 +65,13 @@ fn busy_detail(pid: Option<u32>, secs: Option<u64>) -> String {
     }
 }
 
-pub fn check(b: &Builder, hosts: &Hosts, local_home: &str, cancel: &CancelToken) -> Status {
+pub fn check(
+    b: &Builder,
+    global: &GlobalConfig,
+    hosts: &Hosts,
+    local_home: &str,
+    cancel: &CancelToken,
+) -> Status {
     let mut st = Status {
         name: b.name.clone(),
         host: b.host().to_string(),
@@ -78,26 +88,55 @@ pub fn check(b: &Builder, hosts: &Hosts, local_home: &str, cancel: &CancelToken)
             return st;
         }
     };
-    let wd = site.workdir(b);
+    // The command as hsh will parse it: its workdir, number and mount points.
+    let template = b.command.as_ref().unwrap_or(&global.build.command);
+    let mut vars = b.vars();
+    vars.home = Some(site.home.clone());
+    let opts = HshOptions {
+        host_arch: site.arch.clone(),
+        workdir: site.workdir(b),
+        package: "pkg.tar".into(),
+        ..HshOptions::default()
+    };
+    let hsh = match hsh_argv(template, &vars, &b.arch, &opts) {
+        Ok(c) => c,
+        Err(e) => {
+            let (m, h) = crate::run::local::template_error(b, template, &e);
+            st.state = State::Misconfigured;
+            st.detail = format!("{m} — {h}");
+            return st;
+        }
+    };
+    let wd = hsh.workdir().unwrap_or(&opts.workdir).to_string();
+    let number = hsh.number(b.hasher_number);
+    let mountpoints = hsh.args.mountpoints();
     let (problem, lock) = match &site.host {
         None => {
-            let p = workdir::check_local(std::path::Path::new(&wd))
-                .map_err(|p| format!("{} — {}", p.message, p.hint))
-                .and_then(|_| {
-                    priv_config::check(
-                        &LocalTree(priv_config::config_dir()),
-                        &site.caller,
-                        b.hasher_number,
-                        &[],
-                    )
-                    .map_err(|p| format!("{} — {}", p.message, p.hint))
+            let mut problems =
+                priv_config::caller_problems(&site.caller, &Membership::local(&site.caller), "");
+            if let Err(p) = workdir::check_local(std::path::Path::new(&wd)) {
+                problems.push(PrivProblem {
+                    message: p.message,
+                    hint: p.hint,
                 });
-            (p.err(), workdir::probe_lock(std::path::Path::new(&wd)).ok())
+            }
+            if site.caller.uid != 0 {
+                problems.extend(priv_config::problems(
+                    &LocalTree(priv_config::config_dir()),
+                    &site.caller,
+                    number,
+                    &mountpoints,
+                ));
+            }
+            (
+                priv_config::combine(problems).map(|p| format!("{} — {}", p.message, p.hint)),
+                workdir::probe_lock(std::path::Path::new(&wd)).ok(),
+            )
         }
         Some(h) => {
             let argv = preflight_argv(
                 &wd,
-                &priv_config::candidate_files(&site.caller, b.hasher_number),
+                &priv_config::candidate_files(&site.caller, number),
                 &[],
                 &[],
             );
@@ -109,15 +148,30 @@ pub fn check(b: &Builder, hosts: &Hosts, local_home: &str, cancel: &CancelToken)
                 }
                 Ok(out) => {
                     let pre = parse_preflight(&out.stdout);
-                    let problem = match pre.workdir {
-                        WorkdirState::Ok => priv_config::check(&pre, &site.caller, b.hasher_number, &[])
-                            .err()
+                    let on = format!(" on {}", h.destination);
+                    let mut problems = priv_config::caller_problems(
+                        &site.caller,
+                        &Membership::remote(pre.groups.as_deref(), pre.hashman_group),
+                        &on,
+                    );
+                    if let Some(p) =
+                        crate::run::remote::workdir_problem(&pre, &wd, &site.caller.user, h, b)
+                    {
+                        problems.push(p);
+                    }
+                    if site.caller.uid != 0 {
+                        problems.extend(priv_config::problems(
+                            &pre,
+                            &site.caller,
+                            number,
+                            &mountpoints,
+                        ));
+                    }
+                    (
+                        priv_config::combine(problems)
                             .map(|p| format!("{} — {}", p.message, p.hint)),
-                        WorkdirState::Missing => Some(format!("hasher workdir {wd} does not exist — create it: ssh {} mkdir -p '{wd}'", h.destination)),
-                        WorkdirState::NotDir => Some(format!("hasher workdir {wd} is not a directory")),
-                        WorkdirState::Unwritable => Some(format!("hasher workdir {wd} is not writable by {}", site.caller.user)),
-                    };
-                    (problem, pre.lock)
+                        pre.lock,
+                    )
                 }
             }
         }
@@ -155,7 +209,7 @@ pub fn cmd_status(args: StatusArgs) -> i32 {
     let statuses: Vec<Status> = std::thread::scope(|s| {
         let handles: Vec<_> = chosen
             .iter()
-            .map(|b| s.spawn(|| check(b, &hosts, &home, &cancel)))
+            .map(|b| s.spawn(|| check(b, &loaded.global, &hosts, &home, &cancel)))
             .collect();
         handles
             .into_iter()

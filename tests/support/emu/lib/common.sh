@@ -180,10 +180,7 @@ emu_priv_configure()
 	uid="$(id -u)"
 	emu_priv_cfg=()
 
-	if [ "$uid" -eq 0 ]; then
-		emu_priv_message "caller has invalid uid: 0"
-		return 1
-	fi
+	emu_priv_check_caller || return 1
 
 	[ ! -f "$dir/system" ] || emu_priv_load "$dir/system" || return 1
 
@@ -226,13 +223,17 @@ emu_priv_configure()
 	fi
 }
 
-# emu_priv_check_mountpoints LIST: every entry of the comma-separated LIST
-# must be allowed by allowed_mountpoints of the loaded configuration and be
-# known (built-in, or listed in the emulated hasher-priv fstab).
+# emu_priv_check_mountpoints LIST: each entry of LIST (split on commas,
+# spaces and tabs) judged as hasher-priv's setup_mountpoints does: /dev and
+# /dev/shm always pass; an absolute path not starting with // is required;
+# a name in allowed_devices must be under /dev/ (a device node, no mount);
+# one in allowed_mountpoints must be a known mount point (built in, or in the
+# emulated hasher-priv fstab); a name in both lists, or in neither, fails.
 emu_priv_check_mountpoints()
 {
-	local list="$1" allowed m known
+	local list="$1" allowed devices m known
 	allowed=" $(printf %s "${emu_priv_cfg[allowed_mountpoints]-}" | tr -s ', \t' '   ') "
+	devices=" $(printf %s "${emu_priv_cfg[allowed_devices]-}" | tr -s ', \t' '   ') "
 	known=" /proc /dev/pts /sys /sys/fs/cgroup "
 	if [ -f "$(emu_priv_dir)/fstab" ]; then
 		known="$known$(awk '$1 !~ /^#/ && NF >= 2 { printf "%s ", $2 }' "$(emu_priv_dir)/fstab")"
@@ -242,8 +243,15 @@ emu_priv_check_mountpoints()
 			/dev|/dev/shm) continue ;;
 			//*|[!/]*) emu_priv_message "$m: mount point is not supported"; return 1 ;;
 		esac
-		case "$allowed" in
-			*" $m "*) ;;
+		case "$devices|$allowed" in
+			*" $m "*"|"*" $m "*)
+				emu_priv_message "$m: configured as device and mount point simultaneously"; return 1 ;;
+			*" $m "*"|"*)
+				case "$m" in
+					/dev/*) continue ;;
+					*) emu_priv_message "$m: device name is not supported"; return 1 ;;
+				esac ;;
+			*"|"*" $m "*) ;;
 			*) emu_priv_message "$m: mount point is not allowed"; return 1 ;;
 		esac
 		case "$known" in
@@ -251,6 +259,20 @@ emu_priv_check_mountpoints()
 			*) emu_priv_message "$m: mount point is not supported"; return 1 ;;
 		esac
 	done
+}
+
+# emu_priv_check_caller: hasher-priv serves only members of the hashman
+# group (its socket / helper belongs to root:hashman) and never root.
+emu_priv_check_caller()
+{
+	if [ "$(id -u)" -eq 0 ]; then
+		emu_priv_message "caller has invalid uid: 0"
+		return 1
+	fi
+	case " $(id -Gn) " in
+		*" hashman "*) ;;
+		*) emu_priv_message "$(id -un) is not a member of group hashman: connect: Permission denied"; return 1 ;;
+	esac
 }
 
 ### Child processes and signals.
