@@ -218,7 +218,14 @@ pub fn cmd_config(args: ConfigArgs) -> i32 {
             ..HshOptions::default()
         }
     };
-    let argv = hsh_argv(template, &vars, &b.arch, &opts);
+    let argv = match hsh_argv(template, &vars, &b.arch, &opts) {
+        Ok(cmd) => cmd.argv,
+        Err(e) => {
+            let (message, hint) = crate::run::local::template_error(b, template, &e);
+            crate::cli::print_error(&format!("builder {}: {message}", b.name), Some(&hint));
+            return exit::USAGE;
+        }
+    };
 
     println!("builder {} ({})", b.name, b.origin());
     let rows = rows(&loaded, b, &workdir);
