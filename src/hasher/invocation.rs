@@ -61,6 +61,28 @@ impl HshCommand {
     }
 }
 
+/// Remove a `--number` whose value is empty (a `{hasher_number}` of a
+/// builder without one) from `argv`; true when something was removed.
+fn drop_empty_number(argv: &mut Vec<String>, given: &HshArgs, program_words: usize) -> bool {
+    let mut drop: Vec<usize> = Vec::new();
+    for o in &given.options {
+        if o.name == "--number" && o.value.as_deref() == Some("") {
+            let at = o.index + program_words.max(1);
+            drop.push(at);
+            if argv.get(at).is_some_and(|w| !w.contains('=')) {
+                drop.push(at + 1);
+            }
+        }
+    }
+    drop.sort_unstable();
+    for at in drop.iter().rev() {
+        if *at < argv.len() {
+            argv.remove(*at);
+        }
+    }
+    !drop.is_empty()
+}
+
 /// The full command. `vars` carries the builder's values; `hasher_dir` is
 /// taken from `opts.workdir`. Fails when the template itself is not a
 /// command line hsh accepts (getopt's own message).
@@ -78,7 +100,12 @@ pub fn hsh_argv(
         argv.splice(0..1, opts.hsh_program.iter().cloned());
         program_words = opts.hsh_program.len();
     }
-    let given = hsh_options::parse_argv(&argv, program_words)?;
+    let mut given = hsh_options::parse_argv(&argv, program_words)?;
+    if vars.hasher_number.is_none() && drop_empty_number(&mut argv, &given, program_words) {
+        // The built-in `local` has no hasher number and passes none, even
+        // through a template written for numbered slots (SPEC 3.3).
+        given = hsh_options::parse_argv(&argv, program_words)?;
+    }
     let mut added: Vec<String> = Vec::new();
     if !template.uses(Placeholder::HasherNumber) && !given.has("--number") {
         if let Some(n) = vars.hasher_number {
@@ -249,6 +276,29 @@ mod tests {
         assert_eq!(c.args.mountpoints(), ["/proc", "/dev/pts", "/dev/kvm"]);
         assert_eq!(c.workdir(), Some("/home/u/hasher 2"));
         assert_eq!(c.number(None), Some(2));
+    }
+
+    #[test]
+    fn a_builder_without_a_number_passes_none_through_a_numbered_template() {
+        for raw in [
+            "hsh -v --number={hasher_number} --lazy-cleanup {hasher_dir}",
+            "hsh -v --numb {hasher_number} --lazy-cleanup {hasher_dir}",
+        ] {
+            let t = CommandTemplate::parse(raw).unwrap();
+            let c = hsh_argv(&t, &vars(None), "x86_64", &opts()).unwrap();
+            assert_eq!(
+                c.argv,
+                [
+                    "hsh",
+                    "-v",
+                    "--lazy-cleanup",
+                    "/home/u/hasher 2",
+                    "/tmp/z/hello.tar"
+                ],
+                "{raw}"
+            );
+            assert_eq!(c.number(None), None);
+        }
     }
 
     #[test]
