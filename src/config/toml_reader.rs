@@ -272,6 +272,55 @@ impl<'f> TableReader<'f> {
         )
     }
 
+    /// A table of strings (`key = { a = "1", b = "2" }` or a `[name.key]`
+    /// section), in file order. Numbers and booleans are taken as their text
+    /// (rpm macro values are text).
+    pub fn string_map(&self, key: &str) -> Result<Option<Located<Vec<(String, String)>>>, ConfigError> {
+        let text_of = |v: &Value| -> Option<String> {
+            match v {
+                Value::String(s) => Some(s.value().clone()),
+                Value::Integer(i) => Some(i.value().to_string()),
+                Value::Float(f) => Some(f.value().to_string()),
+                Value::Boolean(b) => Some(b.value().to_string()),
+                _ => None,
+            }
+        };
+        let mut out = Vec::new();
+        match self.value(key) {
+            None => return Ok(None),
+            Some(Item::Value(Value::InlineTable(t))) => {
+                for (k, v) in t.iter() {
+                    let Some(text) = text_of(v) else {
+                        return Err(self
+                            .error(key, format!("`{k}`: expected a string value"))
+                            .with_hint(format!("write {k} = \"VALUE\"")));
+                    };
+                    out.push((k.to_string(), text));
+                }
+            }
+            Some(Item::Table(t)) => {
+                for (k, v) in t.iter() {
+                    let Some(text) = v.as_value().and_then(text_of) else {
+                        return Err(self
+                            .error(key, format!("`{k}`: expected a string value"))
+                            .with_hint(format!("write {k} = \"VALUE\"")));
+                    };
+                    out.push((k.to_string(), text));
+                }
+            }
+            Some(other) => return Err(self.type_error(key, "a table of strings, like { name = \"value\" }", other)),
+        }
+        Ok(Some(self.located(key, out)))
+    }
+
+    /// Whether `key` holds a table (a `[name.key]` section or an inline table).
+    pub fn is_table(&self, key: &str) -> bool {
+        matches!(
+            self.value(key),
+            Some(Item::Table(_)) | Some(Item::Value(Value::InlineTable(_)))
+        )
+    }
+
     /// A sub-table (`[name.key]` or an inline table).
     pub fn table(&self, key: &str) -> Result<Option<TableReader<'f>>, ConfigError> {
         let name = if self.name.is_empty() {
