@@ -102,31 +102,12 @@ pub fn substitute(spec: &str, values: &[(String, String)]) -> String {
 fn replace_spec_in_tar(path: &Path, spec_name: &str, text: &str) -> Result<(), String> {
     let tmp = path.with_extension("tar.subst");
     let result = (|| -> std::io::Result<bool> {
-        let input = std::fs::File::open(path)?;
-        let mut archive = tar::Archive::new(input);
-        let output = std::fs::File::create(&tmp)?;
-        let mut builder = tar::Builder::new(output);
-        let mut replaced = false;
-        for entry in archive.entries()? {
-            let mut entry = entry?;
-            let mut header = entry.header().clone();
-            let entry_path = entry.path()?.into_owned();
-            let top = entry_path
-                .strip_prefix(".")
-                .unwrap_or(&entry_path)
-                .to_path_buf();
-            if header.entry_type().is_file() && top == Path::new(spec_name) {
-                header.set_size(text.len() as u64);
-                header.set_cksum();
-                builder.append(&header, text.as_bytes())?;
-                replaced = true;
-            } else {
-                let mut data = Vec::new();
-                std::io::Read::read_to_end(&mut entry, &mut data)?;
-                builder.append(&header, data.as_slice())?;
-            }
-        }
-        builder.into_inner()?.sync_all()?;
+        let data = std::fs::read(path)?;
+        let (out, replaced) = rewrite_tar_member(&data, spec_name, text.as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, &out)?;
+        f.sync_all()?;
         Ok(replaced)
     })();
     match result {
@@ -144,6 +125,62 @@ fn replace_spec_in_tar(path: &Path, spec_name: &str, text: &str) -> Result<(), S
             Err(format!("cannot rewrite {}: {e}", path.display()))
         }
     }
+}
+
+/// Walk a ustar/GNU tar block by block and replace the regular file
+/// `name` (or `./name`) at the top with `content`. Works on the raw
+/// blocks because GNU tar's volume label (which hsh reads) has no size
+/// field that tar libraries accept.
+fn rewrite_tar_member(data: &[u8], name: &str, content: &[u8]) -> Result<(Vec<u8>, bool), String> {
+    const BLOCK: usize = 512;
+    let mut out = Vec::with_capacity(data.len() + content.len());
+    let mut pos = 0;
+    let mut replaced = false;
+    while pos + BLOCK <= data.len() {
+        let header = &data[pos..pos + BLOCK];
+        if header.iter().all(|&b| b == 0) {
+            // End of archive: the rest as it is.
+            out.extend_from_slice(&data[pos..]);
+            return Ok((out, replaced));
+        }
+        let field = |r: std::ops::Range<usize>| {
+            let f = &header[r];
+            let end = f.iter().position(|&b| b == 0).unwrap_or(f.len());
+            String::from_utf8_lossy(&f[..end]).trim().to_string()
+        };
+        let typeflag = header[156];
+        let size_text = field(124..136);
+        let size = if size_text.is_empty() || typeflag == b'V' {
+            0
+        } else {
+            u64::from_str_radix(&size_text, 8)
+                .map_err(|_| format!("bad size field at byte {pos}"))? as usize
+        };
+        let member = field(0..100);
+        let is_file = typeflag == b'0' || typeflag == 0;
+        let data_blocks = size.div_ceil(BLOCK) * BLOCK;
+        if pos + BLOCK + data_blocks > data.len() {
+            return Err(format!("truncated member {member}"));
+        }
+        if is_file && !replaced && member.strip_prefix("./").unwrap_or(&member) == name {
+            let mut h = header.to_vec();
+            let size_field = format!("{:011o}\0", content.len());
+            h[124..136].copy_from_slice(size_field.as_bytes());
+            h[148..156].copy_from_slice(b"        ");
+            let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+            let cksum = format!("{sum:06o}\0 ");
+            h[148..156].copy_from_slice(cksum.as_bytes());
+            out.extend_from_slice(&h);
+            out.extend_from_slice(content);
+            out.resize(out.len() + (content.len().div_ceil(BLOCK) * BLOCK - content.len()), 0);
+            replaced = true;
+        } else {
+            out.extend_from_slice(&data[pos..pos + BLOCK + data_blocks]);
+        }
+        pos += BLOCK + data_blocks;
+    }
+    out.extend_from_slice(&data[pos..]);
+    Ok((out, replaced))
 }
 
 /// [`make_tarball`], with gear's specsubst done by zoryn: when `specsubst`
@@ -235,4 +272,75 @@ pub fn make_tarball_with(
         spec: SpecInfo::parse(&spec_text),
         size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_specsubst_reads_gears_directive() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(rules_specsubst(d.path()).unwrap(), None);
+        std::fs::create_dir(d.path().join(".gear")).unwrap();
+        std::fs::write(
+            d.path().join(".gear/rules"),
+            "tar: .\nspecsubst : phpver  flavour\n",
+        )
+        .unwrap();
+        let (file, line, vars) = rules_specsubst(d.path()).unwrap().unwrap();
+        assert_eq!(file, d.path().join(".gear/rules"));
+        assert_eq!(line, 2);
+        assert_eq!(vars, ["phpver", "flavour"]);
+        std::fs::write(d.path().join(".gear/rules"), "specsubst: a\nspecsubst: b\n").unwrap();
+        assert!(rules_specsubst(d.path())
+            .unwrap_err()
+            .contains("line 2: more than one \"specsubst\""));
+        std::fs::write(d.path().join(".gear/rules"), "specsubst: a-b\n").unwrap();
+        assert!(rules_specsubst(d.path()).unwrap_err().contains("invalid specsubst variable"));
+    }
+
+    #[test]
+    fn spec_in_a_labelled_tar_is_replaced_and_the_rest_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        std::fs::write(src.join("x.spec"), "Name: x@v@\n").unwrap();
+        std::fs::write(src.join("x-1.tar"), vec![7u8; 3000]).unwrap();
+        let tar_path = d.path().join("x.tar");
+        // As gear's tar helper makes it: a volume label naming the spec.
+        let st = std::process::Command::new("tar")
+            .arg("--create")
+            .arg(format!("--file={}", tar_path.display()))
+            .arg(format!("--directory={}", src.display()))
+            .args(["--label=x.spec", "."])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let text = substitute("Name: x@v@\n", &[("v".into(), "8.4-longer".into())]);
+        assert_eq!(text, "Name: x8.4-longer\n");
+        replace_spec_in_tar(&tar_path, "x.spec", &text).unwrap();
+        let label = std::process::Command::new("tar")
+            .arg("--test-label")
+            .arg(format!("--file={}", tar_path.display()))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&label.stdout).trim(), "x.spec");
+        let out = d.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let st = std::process::Command::new("tar")
+            .arg("--extract")
+            .arg(format!("--file={}", tar_path.display()))
+            .arg(format!("--directory={}", out.display()))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert_eq!(std::fs::read_to_string(out.join("x.spec")).unwrap(), text);
+        assert_eq!(std::fs::read(out.join("x-1.tar")).unwrap(), vec![7u8; 3000]);
+        assert!(!d.path().join("x.tar.subst").exists());
+        assert!(replace_spec_in_tar(&tar_path, "other.spec", "")
+            .unwrap_err()
+            .contains("has no other.spec"));
+        assert!(!d.path().join("x.tar.subst").exists());
+    }
 }
