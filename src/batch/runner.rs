@@ -79,8 +79,10 @@ impl Package {
                         Some(kv) => chosen.push(kv.clone()),
                         None => {
                             return Err(format!(
-                                "{} line {line} has `specsubst: {v}`, but the batch gives no value for {v}",
-                                rules.display()
+                                "{} line {line} has `specsubst: {v}`, but the batch gives no value for {v}; \
+                                 add {v}=VALUE to specsubst in [batch] or in [{}] (or specsubst = \"none\" there)",
+                                rules.display(),
+                                entry.name
                             ))
                         }
                     }
