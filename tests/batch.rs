@@ -250,7 +250,10 @@ fn invalid_batch_files_get_precise_errors() {
     let out = env.zoryn(&["task", "batch", "bad"], &env.home);
     assert_eq!(out.status.code(), Some(2));
     let e = stderr(&out);
-    assert!(e.contains("bad.conf:3:1: unknown key `macro` in [batch]"), "{e}");
+    assert!(
+        e.contains("bad.conf:3:1: unknown key `macro` in [batch]"),
+        "{e}"
+    );
     assert!(e.contains("did you mean `macros`?"), "{e}");
     // Unknown names list the batches there.
     let out = env.zoryn(&["task", "batch", "bads"], &env.home);

@@ -30,7 +30,10 @@ fn repo(env: &TestEnv, dir: &str, spec_file: &str, spec: &str, rules_extra: &str
     )
     .unwrap();
     std::fs::write(root.join(spec_file), spec).unwrap();
-    env.sh("git init -q . && git add -A && git commit -qm initial", &root);
+    env.sh(
+        "git init -q . && git add -A && git commit -qm initial",
+        &root,
+    );
     root
 }
 
@@ -73,7 +76,13 @@ BuildRequires(pre): rpm-build-foo8.4-version\nBuildRequires: foo8.4-devel{requir
 
 fn family(env: &TestEnv) {
     repo(env, "foo8.4", "foo8.4.spec", &main_spec(), "");
-    repo(env, "foo-baz", "foo-baz.spec", &ext_spec("baz", "", &[]), "");
+    repo(
+        env,
+        "foo-baz",
+        "foo-baz.spec",
+        &ext_spec("baz", "", &[]),
+        "",
+    );
     repo(
         env,
         "foo-bar",
@@ -203,7 +212,10 @@ builders = \"local[2-3]\"\nmacros = {{ _foo_suffix = \"8.4\", foo_version = \"8.
         assert_eq!(p["unresolved"], serde_json::json!([]), "{p}");
         assert!(p["skipped"].is_null(), "{p}");
         assert!(
-            p["path"].as_str().unwrap().starts_with(&env.home.join("src").display().to_string()),
+            p["path"]
+                .as_str()
+                .unwrap()
+                .starts_with(&env.home.join("src").display().to_string()),
             "{p}"
         );
     }
@@ -276,10 +288,7 @@ builders = \"local[2-3]\"\nmacros = {{ _foo_suffix = \"8.4\", foo_version = \"8.
             && l.contains("foo8.4-devel-8.4.1-alt1")),
         "bar's build installed baz from the chain repo: {ev}"
     );
-    assert!(
-        ev.contains("rpm-build-foo8.4-version-8.4.1-alt1"),
-        "{ev}"
-    );
+    assert!(ev.contains("rpm-build-foo8.4-version-8.4.1-alt1"), "{ev}");
 }
 
 #[test]
@@ -298,14 +307,24 @@ fn package_tables_skip_only_exclude_mode_and_batch_pkgs() {
     );
     let plan = plan_json(&env, "t");
     let lane = &plan["lanes"][0];
-    assert_eq!(lane["order"], serde_json::json!(["libfoo", "libbar"]), "{plan}");
+    assert_eq!(
+        lane["order"],
+        serde_json::json!(["libfoo", "libbar"]),
+        "{plan}"
+    );
     assert_eq!(
         package(lane, "app")["skipped"],
         "exclude = [..\"sisyphus\"..] in the batch"
     );
     assert!(package(lane, "app")["level"].is_null());
-    assert_eq!(package(lane, "tool")["skipped"], "only = [\"p11\"] in the batch");
-    assert_eq!(package(lane, "extra")["skipped"], "skip = true in the batch");
+    assert_eq!(
+        package(lane, "tool")["skipped"],
+        "only = [\"p11\"] in the batch"
+    );
+    assert_eq!(
+        package(lane, "extra")["skipped"],
+        "skip = true in the batch"
+    );
     assert_eq!(
         deps_of(package(lane, "libbar")),
         [("libfoo".to_string(), "libfoo-devel".to_string())]
@@ -330,7 +349,10 @@ fn package_tables_skip_only_exclude_mode_and_batch_pkgs() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
     let e = stderr(&out);
-    assert!(e.contains("--batch-pkgs: no package `nosuch` in the batch t"), "{e}");
+    assert!(
+        e.contains("--batch-pkgs: no package `nosuch` in the batch t"),
+        "{e}"
+    );
     assert!(
         e.contains("the batch's packages: libfoo, libbar, app, tool, extra"),
         "{e}"
@@ -422,12 +444,11 @@ fn specsubst_values_reach_the_spec_zoryn_reads_and_the_one_hsh_builds() {
     let out = env.zoryn(&["task", "batch", "s", "--plan"], &env.home);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
     let e = stderr(&out);
+    assert!(e.contains("s.conf:6: package [subst]"), "{e}");
     assert!(
-        e.contains("s.conf:6: package [subst]"),
-        "{e}"
-    );
-    assert!(
-        e.contains(".gear/rules line 3 has `specsubst: flavour`, but the batch gives no value for flavour"),
+        e.contains(
+            ".gear/rules line 3 has `specsubst: flavour`, but the batch gives no value for flavour"
+        ),
         "{e}"
     );
 
@@ -437,7 +458,11 @@ fn specsubst_values_reach_the_spec_zoryn_reads_and_the_one_hsh_builds() {
     );
     let plan = plan_json(&env, "s");
     let lane = &plan["lanes"][0];
-    assert_eq!(lane["order"], serde_json::json!(["subst-main", "user"]), "{plan}");
+    assert_eq!(
+        lane["order"],
+        serde_json::json!(["subst-main", "user"]),
+        "{plan}"
+    );
     assert_eq!(
         deps_of(package(lane, "user")),
         [("subst-main".to_string(), "subst-main-devel".to_string())]

@@ -199,11 +199,7 @@ pub fn locate(arg: &str, batch_dir: &Path) -> Result<PathBuf, ConfigError> {
                 named.display()
             )
         } else {
-            let mut h = format!(
-                "batches in {}: {}",
-                batch_dir.display(),
-                known.join(", ")
-            );
+            let mut h = format!("batches in {}: {}", batch_dir.display(), known.join(", "));
             if let Some(s) =
                 crate::config::error::did_you_mean(arg, known.iter().map(String::as_str))
             {
@@ -219,10 +215,12 @@ pub fn locate(arg: &str, batch_dir: &Path) -> Result<PathBuf, ConfigError> {
     if p.is_file() {
         return Ok(p);
     }
-    Err(ConfigError::whole_file(&p, "no such batch file").with_hint(format!(
-        "give the path of a batch file, or the name of one in {}",
-        batch_dir.display()
-    )))
+    Err(
+        ConfigError::whole_file(&p, "no such batch file").with_hint(format!(
+            "give the path of a batch file, or the name of one in {}",
+            batch_dir.display()
+        )),
+    )
 }
 
 fn expand_home(p: &str, home: &Path, relative_to: &Path) -> PathBuf {
@@ -235,13 +233,19 @@ fn expand_home(p: &str, home: &Path, relative_to: &Path) -> PathBuf {
 
 /// `"VAR=value VAR2=value2"` as gear's specsubst values. Names as gear
 /// allows them in the `specsubst:` directive (letters, digits, `_`).
-fn parse_specsubst(t: &TableReader<'_>, key: &str, text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+fn parse_specsubst(
+    t: &TableReader<'_>,
+    key: &str,
+    text: &str,
+) -> Result<Vec<(String, String)>, ConfigError> {
     let mut out: Vec<(String, String)> = Vec::new();
     for word in text.split_whitespace() {
         let Some((var, value)) = word.split_once('=') else {
             return Err(t
                 .error(key, format!("`{word}` is not VAR=value"))
-                .with_hint("write specsubst = \"VAR=value VAR2=value2\", or \"none\" in a package"));
+                .with_hint(
+                    "write specsubst = \"VAR=value VAR2=value2\", or \"none\" in a package",
+                ));
         };
         if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(t
@@ -258,7 +262,10 @@ fn parse_specsubst(t: &TableReader<'_>, key: &str, text: &str) -> Result<Vec<(St
 
 fn branch_list(t: &TableReader<'_>, key: &str) -> Result<Vec<String>, ConfigError> {
     let list = t.string_list(key)?.map(|l| l.value).unwrap_or_default();
-    if let Some(bad) = list.iter().find(|b| b.trim().is_empty() || b.contains(char::is_whitespace)) {
+    if let Some(bad) = list
+        .iter()
+        .find(|b| b.trim().is_empty() || b.contains(char::is_whitespace))
+    {
         return Err(t
             .error(key, format!("\"{bad}\" is not a branch name"))
             .with_hint("branches as in builder files: sisyphus, p11, c10f2 ..."));
@@ -378,7 +385,8 @@ impl BatchFile {
                 continue;
             }
             let Some(t) = root.table(key)? else { continue };
-            out.packages.push(Self::package(&t, key, &out, home, &file_dir)?);
+            out.packages
+                .push(Self::package(&t, key, &out, home, &file_dir)?);
         }
         if out.packages.is_empty() {
             return Err(ConfigError::whole_file(path, "the batch lists no packages").with_hint(
@@ -402,7 +410,10 @@ impl BatchFile {
                     line: p.line,
                     ..ConfigError::whole_file(
                         path,
-                        format!("[{}] is the same package as [{}] (line {})", p.name, q.name, q.line),
+                        format!(
+                            "[{}] is the same package as [{}] (line {})",
+                            p.name, q.name, q.line
+                        ),
                     )
                 }
                 .with_hint("list every package once"));
@@ -422,7 +433,10 @@ impl BatchFile {
         for (k, _) in t.keys() {
             if t.is_table(k) {
                 return Err(t
-                    .error(k, format!("[{name}.{k}] is a table inside the package [{name}]"))
+                    .error(
+                        k,
+                        format!("[{name}.{k}] is a table inside the package [{name}]"),
+                    )
                     .with_hint(format!(
                         "a package name with a dot must be quoted: [\"{name}.{k}\"]"
                     )));
@@ -479,7 +493,9 @@ impl BatchFile {
                 other => {
                     return Err(t
                         .error("mode", format!("unknown mode \"{other}\""))
-                        .with_hint("mode = \"rebuild\" (hsh-rebuild), or leave it out for a build"))
+                        .with_hint(
+                            "mode = \"rebuild\" (hsh-rebuild), or leave it out for a build",
+                        ))
                 }
             },
         };
@@ -629,13 +645,22 @@ ref = "sisyphus"
         assert!(e.message.contains("unknown key `paht` in [a]"), "{e}");
         assert_eq!(e.hint.as_deref(), Some("did you mean `path`?"));
         let e = parse("[a]\n").unwrap_err();
-        assert!(e.message.contains("no path, and [batch] has no basedir"), "{e}");
+        assert!(
+            e.message.contains("no path, and [batch] has no basedir"),
+            "{e}"
+        );
         let e = parse("[batch]\nbasedir = \"/p\"\n[a]\nmode = \"rebiuld\"\n").unwrap_err();
         assert!(e.message.contains("unknown mode \"rebiuld\""), "{e}");
         let e = parse("[batch]\nbasedir = \"/p\"\n[php8.4]\n").unwrap_err();
-        assert!(e.hint.as_deref().unwrap_or("").contains("[\"php8.4\"]"), "{e}");
+        assert!(
+            e.hint.as_deref().unwrap_or("").contains("[\"php8.4\"]"),
+            "{e}"
+        );
         assert_eq!(
-            parse("[batch]\nbasedir = \"/p\"\n[\"php8.4\"]\n").unwrap().packages[0].name,
+            parse("[batch]\nbasedir = \"/p\"\n[\"php8.4\"]\n")
+                .unwrap()
+                .packages[0]
+                .name,
             "php8.4"
         );
         let e = parse("[batch]\nspecsubst = \"phpver\"\nbasedir = \"/p\"\n[a]\n").unwrap_err();

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::chain::ChainRepo;
 use super::deps::Capability;
+use super::file::{BatchFile, BatchPackage, PackageMode, Specsubst};
 use super::graph::{lower_bound, Graph, Node};
 use super::history::History;
 use super::journal::{now, JobOutcome, Journal, Record, RunStatus};
@@ -26,7 +27,6 @@ use crate::run::busy::BusyPolicy;
 use crate::run::cancel::CancelToken;
 use crate::run::events::{BuilderResult, EventKind, Outcome};
 use crate::run::executor::{info, Controls, Emitter, RunContext};
-use super::file::{BatchFile, BatchPackage, PackageMode, Specsubst};
 use crate::source::gear::{make_tarball_with, rules_specsubst, substitute, Tarball};
 use crate::source::repo::GearRepo;
 use crate::source::specdeps::{read_spec, SpecDeps};
@@ -275,7 +275,12 @@ pub fn render_plan(
             .filter(|i| g.nodes[*i].excluded)
             .collect();
         for &i in &skipped {
-            let why = lane.skip_reasons.get(i).cloned().flatten().unwrap_or_default();
+            let why = lane
+                .skip_reasons
+                .get(i)
+                .cloned()
+                .flatten()
+                .unwrap_or_default();
             let _ = writeln!(out, "  skipped: {} ({why})", g.nodes[i].name);
         }
         for c in &g.cycles {
@@ -310,7 +315,9 @@ pub fn render_plan(
                 "nothing in the batch".to_string()
             } else {
                 w.iter()
-                    .map(|(d, via)| format!("{} (BuildRequires {})", g.nodes[*d].name, via.join(", ")))
+                    .map(|(d, via)| {
+                        format!("{} (BuildRequires {})", g.nodes[*d].name, via.join(", "))
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             };
@@ -549,17 +556,16 @@ impl<'a> BatchRun<'a> {
             for j in 0..n {
                 let name = lane.sched.graph().nodes[j].name.clone();
                 if lane.sched.state(j) == JobState::Skipped {
-                    let why = lane.skip_reasons.get(j).cloned().flatten().unwrap_or_else(|| format!("{name} excludes {}", lane.arch));
+                    let why = lane
+                        .skip_reasons
+                        .get(j)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_else(|| format!("{name} excludes {}", lane.arch));
                     job_event(lane, j, "skipped", None, Some(why.clone()));
                     reports.insert(
                         (li, j),
-                        job_report(
-                            &name,
-                            &lane.id,
-                            "SKIP",
-                            None,
-                            Some(why),
-                        ),
+                        job_report(&name, &lane.id, "SKIP", None, Some(why)),
                     );
                     let _ = journal.append(&Record::JobFinished {
                         at: now(),

@@ -82,6 +82,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// `(key, value)` pairs in file order.
+pub type StringPairs = Vec<(String, String)>;
+
 /// One table being read; `name` is its dotted path for messages ("" = top).
 pub struct TableReader<'f> {
     file: &'f TomlFile<'f>,
@@ -275,7 +278,7 @@ impl<'f> TableReader<'f> {
     /// A table of strings (`key = { a = "1", b = "2" }` or a `[name.key]`
     /// section), in file order. Numbers and booleans are taken as their text
     /// (rpm macro values are text).
-    pub fn string_map(&self, key: &str) -> Result<Option<Located<Vec<(String, String)>>>, ConfigError> {
+    pub fn string_map(&self, key: &str) -> Result<Option<Located<StringPairs>>, ConfigError> {
         let text_of = |v: &Value| -> Option<String> {
             match v {
                 Value::String(s) => Some(s.value().clone()),
@@ -308,7 +311,13 @@ impl<'f> TableReader<'f> {
                     out.push((k.to_string(), text));
                 }
             }
-            Some(other) => return Err(self.type_error(key, "a table of strings, like { name = \"value\" }", other)),
+            Some(other) => {
+                return Err(self.type_error(
+                    key,
+                    "a table of strings, like { name = \"value\" }",
+                    other,
+                ))
+            }
         }
         Ok(Some(self.located(key, out)))
     }

@@ -172,7 +172,10 @@ fn rewrite_tar_member(data: &[u8], name: &str, content: &[u8]) -> Result<(Vec<u8
             h[148..156].copy_from_slice(cksum.as_bytes());
             out.extend_from_slice(&h);
             out.extend_from_slice(content);
-            out.resize(out.len() + (content.len().div_ceil(BLOCK) * BLOCK - content.len()), 0);
+            out.resize(
+                out.len() + (content.len().div_ceil(BLOCK) * BLOCK - content.len()),
+                0,
+            );
             replaced = true;
         } else {
             out.extend_from_slice(&data[pos..pos + BLOCK + data_blocks]);
@@ -297,7 +300,9 @@ mod tests {
             .unwrap_err()
             .contains("line 2: more than one \"specsubst\""));
         std::fs::write(d.path().join(".gear/rules"), "specsubst: a-b\n").unwrap();
-        assert!(rules_specsubst(d.path()).unwrap_err().contains("invalid specsubst variable"));
+        assert!(rules_specsubst(d.path())
+            .unwrap_err()
+            .contains("invalid specsubst variable"));
     }
 
     #[test]
