@@ -784,6 +784,8 @@ impl<'a> BatchRun<'a> {
                                         r
                                     }
                                     Ok(tarball) => {
+                                        // `pkg.rebuild` (mode = "rebuild") is where
+                                        // hsh-rebuild (`zoryn build -r`) plugs in.
                                         let ctx = RunContext {
                                             chain: Some(chain),
                                             global: &loaded.global,

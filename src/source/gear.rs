@@ -102,11 +102,10 @@ pub fn substitute(spec: &str, values: &[(String, String)]) -> String {
 fn replace_spec_in_tar(path: &Path, spec_name: &str, text: &str) -> Result<(), String> {
     let tmp = path.with_extension("tar.subst");
     let result = (|| -> std::io::Result<bool> {
-        let data = std::fs::read(path)?;
-        let (out, replaced) = rewrite_tar_member(&data, spec_name, text.as_bytes())
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        let mut f = std::fs::File::create(&tmp)?;
-        std::io::Write::write_all(&mut f, &out)?;
+        let input = std::io::BufReader::new(std::fs::File::open(path)?);
+        let mut output = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let replaced = rewrite_tar_member(input, &mut output, spec_name, text.as_bytes())?;
+        let f = output.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         Ok(replaced)
     })();
@@ -127,21 +126,32 @@ fn replace_spec_in_tar(path: &Path, spec_name: &str, text: &str) -> Result<(), S
     }
 }
 
-/// Walk a ustar/GNU tar block by block and replace the regular file
-/// `name` (or `./name`) at the top with `content`. Works on the raw
-/// blocks because GNU tar's volume label (which hsh reads) has no size
-/// field that tar libraries accept.
-fn rewrite_tar_member(data: &[u8], name: &str, content: &[u8]) -> Result<(Vec<u8>, bool), String> {
+/// Copy a ustar/GNU tar from `input` to `output` block by block, replacing
+/// the regular file `name` (or `./name`) at the top with `content`; true if
+/// it was there. Works on the raw blocks, streaming (source tarballs are
+/// big), because GNU tar's volume label (which hsh reads the spec name
+/// from) has a size field tar libraries reject.
+fn rewrite_tar_member(
+    mut input: impl std::io::Read,
+    output: &mut impl std::io::Write,
+    name: &str,
+    content: &[u8],
+) -> std::io::Result<bool> {
+    use std::io::{Error, ErrorKind, Read};
     const BLOCK: usize = 512;
-    let mut out = Vec::with_capacity(data.len() + content.len());
-    let mut pos = 0;
     let mut replaced = false;
-    while pos + BLOCK <= data.len() {
-        let header = &data[pos..pos + BLOCK];
+    let mut header = [0u8; BLOCK];
+    loop {
+        match input.read_exact(&mut header) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(replaced),
+            Err(e) => return Err(e),
+        }
         if header.iter().all(|&b| b == 0) {
             // End of archive: the rest as it is.
-            out.extend_from_slice(&data[pos..]);
-            return Ok((out, replaced));
+            output.write_all(&header)?;
+            std::io::copy(&mut input, output)?;
+            return Ok(replaced);
         }
         let field = |r: std::ops::Range<usize>| {
             let f = &header[r];
@@ -153,37 +163,46 @@ fn rewrite_tar_member(data: &[u8], name: &str, content: &[u8]) -> Result<(Vec<u8
         let size = if size_text.is_empty() || typeflag == b'V' {
             0
         } else {
-            u64::from_str_radix(&size_text, 8)
-                .map_err(|_| format!("bad size field at byte {pos}"))? as usize
+            u64::from_str_radix(&size_text, 8).map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidData,
+                    format!("bad size field \"{size_text}\""),
+                )
+            })?
         };
         let member = field(0..100);
         let is_file = typeflag == b'0' || typeflag == 0;
-        let data_blocks = size.div_ceil(BLOCK) * BLOCK;
-        if pos + BLOCK + data_blocks > data.len() {
-            return Err(format!("truncated member {member}"));
-        }
+        let padded = size.div_ceil(BLOCK as u64) * BLOCK as u64;
         if is_file && !replaced && member.strip_prefix("./").unwrap_or(&member) == name {
-            let mut h = header.to_vec();
+            let mut h = header;
             let size_field = format!("{:011o}\0", content.len());
             h[124..136].copy_from_slice(size_field.as_bytes());
             h[148..156].copy_from_slice(b"        ");
             let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-            let cksum = format!("{sum:06o}\0 ");
-            h[148..156].copy_from_slice(cksum.as_bytes());
-            out.extend_from_slice(&h);
-            out.extend_from_slice(content);
-            out.resize(
-                out.len() + (content.len().div_ceil(BLOCK) * BLOCK - content.len()),
-                0,
-            );
+            h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+            output.write_all(&h)?;
+            output.write_all(content)?;
+            let pad = content.len().div_ceil(BLOCK) * BLOCK - content.len();
+            output.write_all(&vec![0u8; pad])?;
+            let skipped = std::io::copy(&mut (&mut input).take(padded), &mut std::io::sink())?;
+            if skipped != padded {
+                return Err(Error::new(
+                    ErrorKind::UnexpectedEof,
+                    format!("truncated member {member}"),
+                ));
+            }
             replaced = true;
         } else {
-            out.extend_from_slice(&data[pos..pos + BLOCK + data_blocks]);
+            output.write_all(&header)?;
+            let copied = std::io::copy(&mut (&mut input).take(padded), output)?;
+            if copied != padded {
+                return Err(Error::new(
+                    ErrorKind::UnexpectedEof,
+                    format!("truncated member {member}"),
+                ));
+            }
         }
-        pos += BLOCK + data_blocks;
     }
-    out.extend_from_slice(&data[pos..]);
-    Ok((out, replaced))
 }
 
 /// [`make_tarball`], with gear's specsubst done by zoryn: when `specsubst`
