@@ -6,6 +6,17 @@
 //! `zoryn build`), the chain repository, retries of transport failures on
 //! other slots with backoff and jitter, hosts put on hold, the journal, and
 //! the events that reporters show.
+//!
+//! Opening a package ([`Package::new`]) applies the batch file's settings:
+//! every spec is read with the batch's `macros` and specsubst values as
+//! defines (the reader itself is `source::specdeps`, untouched here), and a
+//! repository whose gear rules ask for `specsubst:` gets `@VAR@` replaced in
+//! the spec zoryn reads and in its tarball. [`plan_lanes`] marks a package
+//! SKIP in a lane when its spec excludes the arch or the batch's
+//! `exclude`/`only` leave out the branch; [`render_plan`] and [`plan_json`]
+//! show the plan (what each package waits on and via which capability).
+//! It must not parse batch files (`file`) or decide order (`graph`,
+//! `schedule`).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
