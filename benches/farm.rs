@@ -471,12 +471,12 @@ fn batch_e2e() -> Vec<Row> {
         env.builder(&format!("local{n}"), &format!("hasher_number = {n}\n"));
     }
     let graph = support::PACKAGE_FAMILY;
-    let mut text = String::from("[batch]\nbuilders = \"local[2-4]\"\n");
+    let mut text = String::from("[batch]\nbasedir = \"~/src\"\nbuilders = \"local[2-4]\"\n");
     for (name, deps) in graph {
         env.library_package(name, deps, "sleep 1\n");
-        text.push_str(&format!("\n[[package]]\npath = \"~/src/{name}\"\n"));
+        text.push_str(&format!("\n[{name}]\n"));
     }
-    env.write(".config/zoryn/batches/e2e.toml", &text);
+    env.write(".config/zoryn/batch/e2e.conf", &text);
     let report = |args: &[&str]| -> serde_json::Value {
         timed(&env, args, &env.home);
         let p = env.home.join(".local/state/zoryn/batches/e2e/report.json");

@@ -236,12 +236,16 @@ pub fn remote(data: &[u8]) {
 pub fn batch_file(data: &[u8]) {
     let text = text(data);
     match BatchFile::parse(
-        Path::new("/home/u/.config/zoryn/batches/php.toml"),
+        Path::new("/home/u/.config/zoryn/batch/php.conf"),
         &text,
         Path::new("/home/u"),
     ) {
         Ok(b) => {
             assert!(!b.packages.is_empty());
+            for p in &b.packages {
+                let _ = b.defines_for(p);
+                let _ = p.branch_skip_reason("sisyphus");
+            }
             if let Some(expr) = &b.builders {
                 let _ = selection::select(&farm(), expr);
             }

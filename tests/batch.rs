@@ -16,12 +16,14 @@ fn package_with(env: &TestEnv, name: &str, requires: &[&str], build_extra: &str)
     env.library_package(name, requires, build_extra)
 }
 
+/// A named batch in the documented format: `batch/NAME.conf`, packages
+/// as directories under `basedir`.
 fn batch_file(env: &TestEnv, name: &str, builders: &str, pkgs: &[&str]) -> PathBuf {
-    let mut text = format!("[batch]\nbuilders = \"{builders}\"\n");
+    let mut text = format!("[batch]\nbasedir = \"~/src\"\nbuilders = \"{builders}\"\n");
     for p in pkgs {
-        text.push_str(&format!("\n[[package]]\npath = \"~/src/{p}\"\n"));
+        text.push_str(&format!("\n[{p}]\n"));
     }
-    env.write(&format!(".config/zoryn/batches/{name}.toml"), &text)
+    env.write(&format!(".config/zoryn/batch/{name}.conf"), &text)
 }
 
 fn slots(env: &TestEnv, numbers: &[u32]) {
@@ -233,32 +235,41 @@ fn abort_stops_a_running_batch_and_cleans_up() {
 fn invalid_batch_files_get_precise_errors() {
     let env = TestEnv::new();
     env.write(
-        ".config/zoryn/batches/bad.toml",
-        "[batch]\nbuilders = \"local\"\n\n[[package]]\npaht = \"~/src/x\"\n",
+        ".config/zoryn/batch/bad.conf",
+        "[batch]\nbasedir = \"~/src\"\nbuilders = \"local\"\n\n[x]\npaht = \"~/src/x\"\n",
+    );
+    let out = env.zoryn(&["task", "batch", "bad"], &env.home);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(e.contains("bad.conf:6:1: unknown key `paht` in [x]"), "{e}");
+    assert!(e.contains("did you mean `path`?"), "{e}");
+    env.write(
+        ".config/zoryn/batch/bad.conf",
+        "[batch]\nbasedir = \"~/src\"\nmacro = { a = \"1\" }\n[x]\n",
     );
     let out = env.zoryn(&["task", "batch", "bad"], &env.home);
     assert_eq!(out.status.code(), Some(2));
     let e = stderr(&out);
     assert!(
-        e.contains("bad.toml:5:1: unknown key `paht` in [package #1]"),
+        e.contains("bad.conf:3:1: unknown key `macro` in [batch]"),
         "{e}"
     );
-    assert!(e.contains("did you mean `path`?"), "{e}");
-    let out = env.zoryn(&["task", "batch", "nosuch"], &env.home);
+    assert!(e.contains("did you mean `macros`?"), "{e}");
+    // Unknown names list the batches there.
+    let out = env.zoryn(&["task", "batch", "bads"], &env.home);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("no batch named `nosuch`"),
-        "{}",
-        stderr(&out)
-    );
+    let e = stderr(&out);
+    assert!(e.contains("no batch named `bads`"), "{e}");
+    assert!(e.contains("did you mean `bad`?"), "{e}");
+    assert!(e.contains(".config/zoryn/batch: bad"), "{e}");
     env.write(
-        ".config/zoryn/batches/missing.toml",
-        "[[package]]\npath = \"~/src/none\"\n",
+        ".config/zoryn/batch/missing.conf",
+        "[batch]\nbasedir = \"~/src\"\n\n[none]\n",
     );
     let out = env.zoryn(&["task", "batch", "missing"], &env.home);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("missing.toml:2: package"),
+        stderr(&out).contains("missing.conf:4: package [none]"),
         "{}",
         stderr(&out)
     );
@@ -427,9 +438,9 @@ fn packages_from_git_urls_are_cloned_at_their_ref() {
     let upstream = package(&env, "fromgit", &[]);
     env.sh("git branch stable && git checkout -q -b dev && sed -i 's/^Version: 1.0/Version: 2.0/' fromgit.spec && git commit -qam v2 && git checkout -q stable", &upstream);
     env.write(
-        ".config/zoryn/batches/g.toml",
+        ".config/zoryn/batch/g.conf",
         &format!(
-            "[batch]\nbuilders = \"local2\"\n\n[[package]]\ngit = \"file://{}\"\nref = \"dev\"\n",
+            "[batch]\nbuilders = \"local2\"\n\n[fromgit]\ngit = \"file://{}\"\nref = \"dev\"\n",
             upstream.display()
         ),
     );

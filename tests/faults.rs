@@ -790,11 +790,11 @@ fn wait_journal(env: &TestEnv, batch: &str, pred: impl Fn(&serde_json::Value) ->
 }
 
 fn batch_file(env: &TestEnv, name: &str, builders: &str, pkgs: &[&str]) {
-    let mut text = format!("[batch]\nbuilders = \"{builders}\"\n");
+    let mut text = format!("[batch]\nbasedir = \"~/src\"\nbuilders = \"{builders}\"\n");
     for p in pkgs {
-        text.push_str(&format!("\n[[package]]\npath = \"~/src/{p}\"\n"));
+        text.push_str(&format!("\n[{p}]\n"));
     }
-    env.write(&format!(".config/zoryn/batches/{name}.toml"), &text);
+    env.write(&format!(".config/zoryn/batch/{name}.conf"), &text);
 }
 
 fn gated(env: &TestEnv, name: &str, requires: &[&str], gate: &Path) {

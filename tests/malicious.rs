@@ -505,8 +505,8 @@ fn runtime_dir_and_batch_state_are_private_and_no_secret_is_logged() {
         env.library_package(p, &[], "");
     }
     env.write(
-        ".config/zoryn/batches/sec.toml",
-        "[batch]\nbuilders = \"r1\"\n\n[[package]]\npath = \"~/src/one\"\n\n[[package]]\npath = \"~/src/two\"\n",
+        ".config/zoryn/batch/sec.conf",
+        "[batch]\nbasedir = \"~/src\"\nbuilders = \"r1\"\n\n[one]\n\n[two]\n",
     );
     let batch = env.zoryn(&["-vvv", "task", "batch", "sec"], &env.home);
     assert_eq!(batch.status.code(), Some(0), "{}", both(&batch));
@@ -623,8 +623,8 @@ fn batch_on_a_compromised_host_keeps_real_rpms_and_reports_rejections() {
     env.library_package("base", &[], "");
     env.library_package("user", &["base"], "");
     env.write(
-        ".config/zoryn/batches/bad.toml",
-        "[batch]\nbuilders = \"shady\"\n\n[[package]]\npath = \"~/src/base\"\n\n[[package]]\npath = \"~/src/user\"\n",
+        ".config/zoryn/batch/bad.conf",
+        "[batch]\nbasedir = \"~/src\"\nbuilders = \"shady\"\n\n[base]\n\n[user]\n",
     );
     let canary_before = snapshot(&canary);
     let out = env.zoryn(&["task", "batch", "bad"], &env.home);

@@ -71,11 +71,14 @@ fn make_packages(env: &TestEnv) -> Vec<Vec<String>> {
             ));
             names.push(name);
         }
-        let mut batch = format!("[batch]\nbuilders = \"{}\"\n", builder_names().join(","));
+        let mut batch = format!(
+            "[batch]\nbasedir = \"~/src\"\nbuilders = \"{}\"\n",
+            builder_names().join(",")
+        );
         for n in &names {
-            batch.push_str(&format!("\n[[package]]\npath = \"~/src/{n}\"\n"));
+            batch.push_str(&format!("\n[{n}]\n"));
         }
-        env.write(&format!(".config/zoryn/batches/soak{k}.toml"), &batch);
+        env.write(&format!(".config/zoryn/batch/soak{k}.conf"), &batch);
         all.push(names);
     }
     env.sh(&script, &env.home);

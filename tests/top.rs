@@ -118,8 +118,8 @@ fn top_view_follows_a_batch() {
     env.library_package("libfoo", &[], "");
     env.library_package("app", &["libfoo"], "");
     env.write(
-        ".config/zoryn/batches/t.toml",
-        "[batch]\nbuilders = \"local[2-3]\"\n\n[[package]]\npath = \"~/src/libfoo\"\n\n[[package]]\npath = \"~/src/app\"\n",
+        ".config/zoryn/batch/t.conf",
+        "[batch]\nbasedir = \"~/src\"\nbuilders = \"local[2-3]\"\n\n[libfoo]\n\n[app]\n",
     );
     let zoryn = env.bin_dir.join("zoryn");
     let t = env.tmux(

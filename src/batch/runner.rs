@@ -6,6 +6,17 @@
 //! `zoryn build`), the chain repository, retries of transport failures on
 //! other slots with backoff and jitter, hosts put on hold, the journal, and
 //! the events that reporters show.
+//!
+//! Opening a package ([`Package::new`]) applies the batch file's settings:
+//! every spec is read with the batch's `macros` and specsubst values as
+//! defines (the reader itself is `source::specdeps`, untouched here), and a
+//! repository whose gear rules ask for `specsubst:` gets `@VAR@` replaced in
+//! the spec zoryn reads and in its tarball. [`plan_lanes`] marks a package
+//! SKIP in a lane when its spec excludes the arch or the batch's
+//! `exclude`/`only` leave out the branch; [`render_plan`] and [`plan_json`]
+//! show the plan (what each package waits on and via which capability).
+//! It must not parse batch files (`file`) or decide order (`graph`,
+//! `schedule`).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -15,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use super::chain::ChainRepo;
 use super::deps::Capability;
+use super::file::{BatchFile, BatchPackage, PackageMode, Specsubst};
 use super::graph::{lower_bound, Graph, Node};
 use super::history::History;
 use super::journal::{now, JobOutcome, Journal, Record, RunStatus};
@@ -26,7 +38,7 @@ use crate::run::busy::BusyPolicy;
 use crate::run::cancel::CancelToken;
 use crate::run::events::{BuilderResult, EventKind, Outcome};
 use crate::run::executor::{info, Controls, Emitter, RunContext};
-use crate::source::gear::{make_tarball, Tarball};
+use crate::source::gear::{make_tarball_with, rules_specsubst, substitute, Tarball};
 use crate::source::repo::GearRepo;
 use crate::source::specdeps::{read_spec, SpecDeps};
 use crate::transport::runner::{capture, CommandSpec};
@@ -39,28 +51,82 @@ pub const HOST_HOLD_AFTER: u32 = 3;
 
 /// One package of the batch, opened.
 pub struct Package {
+    /// The spec's Name (with the batch's macros).
     pub name: String,
+    /// Its table in the batch file (`--batch-pkgs` names).
+    pub batch_name: String,
     pub repo: GearRepo,
+    /// The spec as zoryn reads it and hsh gets it: `@VAR@` replaced when
+    /// the repository's gear rules have `specsubst:`.
     pub spec_text: String,
+    /// Macros every read of this spec gets (batch `macros`, then specsubst values).
+    pub defines: Vec<(String, String)>,
+    pub mode: PackageMode,
+    /// `mode = "rebuild"`: build with hsh-rebuild in the chroot an earlier
+    /// build left, instead of a fresh hsh build. Carried to every job of
+    /// this package; the build step that runs hsh reads it.
+    pub rebuild: bool,
+    /// Branches it is built for (`exclude`, `only` of the batch file).
+    pub entry: BatchPackage,
+    /// Values for the tarball's spec: `Some` when the rules have `specsubst:`.
+    specsubst: Option<Vec<(String, String)>>,
     tarball: OnceLock<Result<Tarball, String>>,
 }
 
 impl Package {
-    pub fn new(repo: GearRepo) -> Result<Package, String> {
-        let spec_text = std::fs::read_to_string(repo.root.join(&repo.spec))
+    /// Open a package of `batch`: read its spec with the batch's macros, and
+    /// apply the batch's specsubst values when its gear rules ask for them.
+    pub fn new(repo: GearRepo, entry: &BatchPackage, batch: &BatchFile) -> Result<Package, String> {
+        let raw = std::fs::read_to_string(repo.root.join(&repo.spec))
             .map_err(|e| format!("cannot read {}: {e}", repo.spec.display()))?;
-        let name = read_spec(&spec_text, "noarch", &[]).name;
+        let values = batch.specsubst_for(entry);
+        let specsubst = match rules_specsubst(&repo.root)? {
+            None => None,
+            Some(_) if entry.specsubst == Specsubst::Disabled => Some(Vec::new()),
+            Some((rules, line, vars)) => {
+                let mut chosen = Vec::new();
+                for v in vars {
+                    match values.iter().find(|(k, _)| *k == v) {
+                        Some(kv) => chosen.push(kv.clone()),
+                        None => {
+                            return Err(format!(
+                                "{} line {line} has `specsubst: {v}`, but the batch gives no value for {v}; \
+                                 add {v}=VALUE to specsubst in [batch] or in [{}] (or specsubst = \"none\" there)",
+                                rules.display(),
+                                entry.name
+                            ))
+                        }
+                    }
+                }
+                Some(chosen)
+            }
+        };
+        let spec_text = match &specsubst {
+            Some(v) => substitute(&raw, v),
+            None => raw,
+        };
+        let defines = batch.defines_for(entry);
+        let name = read_spec(&spec_text, "noarch", &defines).name;
         Ok(Package {
             name,
+            batch_name: entry.name.clone(),
             repo,
             spec_text,
+            defines,
+            mode: entry.mode,
+            rebuild: entry.mode == PackageMode::Rebuild,
+            entry: entry.clone(),
+            specsubst,
             tarball: OnceLock::new(),
         })
     }
 
     fn tarball(&self, gear: &[String], cancel: &CancelToken) -> Result<&Tarball, String> {
         self.tarball
-            .get_or_init(|| make_tarball(gear, &self.repo, cancel).map_err(|e| e.message))
+            .get_or_init(|| {
+                make_tarball_with(gear, &self.repo, self.specsubst.as_deref(), cancel)
+                    .map_err(|e| e.message)
+            })
             .as_ref()
             .map_err(Clone::clone)
     }
@@ -75,6 +141,9 @@ pub struct Lane {
     pub sched: LaneScheduler,
     pub specs: Vec<SpecDeps>,
     pub durations: Vec<f64>,
+    /// Why each package is not built in this lane (its spec excludes the
+    /// arch, or the batch's `exclude`/`only` leave out the branch).
+    pub skip_reasons: Vec<Option<String>>,
 }
 
 /// Lanes from the selected builders, in the order they first appear.
@@ -96,15 +165,28 @@ pub fn plan_lanes(packages: &[Package], builders: &[&Builder], history: &History
         .map(|(arch, branch, slots)| {
             let specs: Vec<SpecDeps> = packages
                 .iter()
-                .map(|p| read_spec(&p.spec_text, &arch, &[]))
+                .map(|p| read_spec(&p.spec_text, &arch, &p.defines))
+                .collect();
+            let skip_reasons: Vec<Option<String>> = packages
+                .iter()
+                .zip(&specs)
+                .map(|(p, s)| {
+                    // The same reason `zoryn build` gives: the deciding tag.
+                    if let Some(tag) = s.arch_refusal(&arch) {
+                        Some(format!("{} excludes {arch} ({tag})", s.name))
+                    } else {
+                        p.entry.branch_skip_reason(&branch)
+                    }
+                })
                 .collect();
             let nodes: Vec<Node> = specs
                 .iter()
-                .map(|s| Node {
+                .zip(&skip_reasons)
+                .map(|(s, why)| Node {
                     name: s.name.clone(),
                     provides: s.all_provides(),
                     requires: s.build_requires.clone(),
-                    excluded: s.excludes(&arch),
+                    excluded: why.is_some(),
                 })
                 .collect();
             let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
@@ -119,6 +201,7 @@ pub fn plan_lanes(packages: &[Package], builders: &[&Builder], history: &History
                 sched: LaneScheduler::new(graph, durations.clone(), n),
                 specs,
                 durations,
+                skip_reasons,
             }
         })
         .collect()
@@ -128,12 +211,58 @@ fn hms(secs: f64) -> String {
     crate::report::human_duration(secs)
 }
 
-/// `--plan`: levels, order, makespan estimate and its lower bound per lane.
-pub fn render_plan(batch: &str, lanes: &[Lane], builders: &[&Builder]) -> String {
+/// A package of the batch file that is not built at all (`skip = true`,
+/// or not named by `--batch-pkgs`), for the plan.
+#[derive(Clone, Debug)]
+pub struct LeftOut {
+    pub name: String,
+    pub path: String,
+    pub reason: String,
+}
+
+/// What node `i` of `g` waits on, after cycle breaking: each dependency
+/// with the capabilities (requirement names) that made the edge.
+pub fn waits_on(g: &Graph, i: usize) -> Vec<(usize, Vec<String>)> {
+    g.deps[i]
+        .iter()
+        .map(|&d| {
+            let mut via: Vec<String> = g.edges[i]
+                .iter()
+                .filter(|(_, j)| *j == d)
+                .map(|(r, _)| r.name.clone())
+                .collect();
+            via.dedup();
+            (d, via)
+        })
+        .collect()
+}
+
+/// The build order the plan shows: the simulated schedule's start order.
+fn plan_order(lane: &Lane) -> Vec<usize> {
+    let g = lane.sched.graph();
+    let sim = simulate(g, &lane.durations, lane.slots.len(), Policy::CriticalPath);
+    let mut order: Vec<_> = sim.placements.iter().collect();
+    order.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.slot.cmp(&b.slot)));
+    order.iter().map(|p| p.job).collect()
+}
+
+/// `--plan`: levels, order, what each package waits on (and why),
+/// makespan estimate and its lower bound per lane.
+pub fn render_plan(
+    batch: &str,
+    lanes: &[Lane],
+    builders: &[&Builder],
+    packages: &[Package],
+    left_out: &[LeftOut],
+) -> String {
     use std::fmt::Write;
+    let modes: Vec<PackageMode> = packages.iter().map(|p| p.mode).collect();
     let mut out = String::new();
     let n = lanes.first().map_or(0, |l| l.specs.len());
     let _ = writeln!(out, "batch {batch}: {n} packages, {} lane(s)", lanes.len());
+    for l in left_out {
+        let _ = writeln!(out, "left out: {} ({})", l.name, l.reason);
+    }
     for lane in lanes {
         let g = lane.sched.graph();
         let names = |v: &[usize]| {
@@ -157,8 +286,14 @@ pub fn render_plan(batch: &str, lanes: &[Lane], builders: &[&Builder]) -> String
         let skipped: Vec<usize> = (0..g.nodes.len())
             .filter(|i| g.nodes[*i].excluded)
             .collect();
-        if !skipped.is_empty() {
-            let _ = writeln!(out, "  skipped (arch excluded): {}", names(&skipped));
+        for &i in &skipped {
+            let why = lane
+                .skip_reasons
+                .get(i)
+                .cloned()
+                .flatten()
+                .unwrap_or_default();
+            let _ = writeln!(out, "  skipped: {} ({why})", g.nodes[i].name);
         }
         for c in &g.cycles {
             let _ = writeln!(out, "  cycle: {}", c.explanation);
@@ -178,13 +313,31 @@ pub fn render_plan(batch: &str, lanes: &[Lane], builders: &[&Builder]) -> String
                 let _ = writeln!(out, "  level {i}: {}", names(&level));
             }
         }
-        let sim = simulate(g, &lane.durations, lane.slots.len(), Policy::CriticalPath);
-        let mut order: Vec<_> = sim.placements.iter().collect();
-        order.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.slot.cmp(&b.slot)));
-        let order: Vec<usize> = order.iter().map(|p| p.job).collect();
+        let order = plan_order(lane);
         let _ = writeln!(out, "  order: {}", names(&order));
+        let rebuilds: Vec<usize> = (0..g.nodes.len())
+            .filter(|&i| !g.nodes[i].excluded && modes.get(i) == Some(&PackageMode::Rebuild))
+            .collect();
+        if !rebuilds.is_empty() {
+            let _ = writeln!(out, "  mode rebuild (hsh-rebuild): {}", names(&rebuilds));
+        }
+        for &i in &order {
+            let w = waits_on(g, i);
+            let text = if w.is_empty() {
+                "nothing in the batch".to_string()
+            } else {
+                w.iter()
+                    .map(|(d, via)| {
+                        format!("{} (BuildRequires {})", g.nodes[*d].name, via.join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let _ = writeln!(out, "  {} waits on {text}", g.nodes[i].name);
+        }
         let lb = lower_bound(g, &lane.durations, lane.slots.len());
         let cp = g.critical_path(&lane.durations);
+        let sim = simulate(g, &lane.durations, lane.slots.len(), Policy::CriticalPath);
         let work: f64 = (0..g.nodes.len())
             .filter(|i| !g.nodes[*i].excluded)
             .map(|i| lane.durations[i])
@@ -199,6 +352,66 @@ pub fn render_plan(batch: &str, lanes: &[Lane], builders: &[&Builder]) -> String
         );
     }
     out
+}
+
+/// `--plan --json`: one JSON object (SPEC 7): per lane its order and, per
+/// package, path, level, what it depends on and via which capability,
+/// unresolved items, and why it is skipped (or null).
+pub fn plan_json(
+    batch: &str,
+    lanes: &[Lane],
+    packages: &[Package],
+    left_out: &[LeftOut],
+) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let lanes_json: Vec<Value> = lanes
+        .iter()
+        .map(|lane| {
+            let g = lane.sched.graph();
+            let level = g.level_of();
+            let order: Vec<&str> = plan_order(lane)
+                .into_iter()
+                .map(|i| g.nodes[i].name.as_str())
+                .collect();
+            let mut pkgs: Vec<Value> = (0..g.nodes.len())
+                .map(|i| {
+                    let depends_on: Vec<Value> = waits_on(g, i)
+                        .into_iter()
+                        .flat_map(|(d, via)| {
+                            let dep = g.nodes[d].name.clone();
+                            via.into_iter()
+                                .map(move |v| json!({"package": dep.clone(), "via": v}))
+                        })
+                        .collect();
+                    json!({
+                        "name": g.nodes[i].name,
+                        "path": packages.get(i).map(|p| p.repo.root.display().to_string()),
+                        "level": level[i],
+                        "depends_on": depends_on,
+                        "unresolved": lane.specs.get(i).map(|s| s.unresolved.clone()).unwrap_or_default(),
+                        "skipped": lane.skip_reasons.get(i).cloned().flatten(),
+                    })
+                })
+                .collect();
+            for l in left_out {
+                pkgs.push(json!({
+                    "name": l.name,
+                    "path": l.path,
+                    "level": null,
+                    "depends_on": [],
+                    "unresolved": [],
+                    "skipped": l.reason,
+                }));
+            }
+            json!({
+                "arch": lane.arch,
+                "branch": lane.branch,
+                "order": order,
+                "packages": pkgs,
+            })
+        })
+        .collect();
+    json!({"batch": batch, "lanes": lanes_json})
 }
 
 /// How a batch run is started.
@@ -355,11 +568,12 @@ impl<'a> BatchRun<'a> {
             for j in 0..n {
                 let name = lane.sched.graph().nodes[j].name.clone();
                 if lane.sched.state(j) == JobState::Skipped {
-                    // The same reason `zoryn build` gives: the deciding tag.
-                    let why = match lane.specs.get(j).and_then(|s| s.arch_refusal(&lane.arch)) {
-                        Some(tag) => format!("{name} excludes {} ({tag})", lane.arch),
-                        None => format!("{name} excludes {}", lane.arch),
-                    };
+                    let why = lane
+                        .skip_reasons
+                        .get(j)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_else(|| format!("{name} excludes {}", lane.arch));
                     job_event(lane, j, "skipped", None, Some(why.clone()));
                     reports.insert(
                         (li, j),
@@ -582,6 +796,8 @@ impl<'a> BatchRun<'a> {
                                         r
                                     }
                                     Ok(tarball) => {
+                                        // `pkg.rebuild` (mode = "rebuild") is where
+                                        // hsh-rebuild (`zoryn build -r`) plugs in.
                                         let ctx = RunContext {
                                             chain: Some(chain),
                                             global: &loaded.global,

@@ -16,6 +16,7 @@ use crate::batch::file::{locate, BatchFile, PackageSource};
 use crate::batch::history::History;
 use crate::batch::journal::{now, state_of, AlreadyRunning, BatchLock, Journal, Record, RunStatus};
 use crate::batch::runner::{builder_infos, plan_lanes, render_plan, BatchRun, Package, Start};
+use crate::batch::runner::{plan_json, LeftOut};
 use crate::batch::sources;
 use crate::config::template::Vars;
 use crate::farm::selection::{choose, SelectionRequest};
@@ -32,9 +33,12 @@ pub enum TaskCommand {
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("mode").args(["plan", "resume", "restart", "abort"])))]
 pub struct BatchArgs {
-    /// Batch file, or the name of one in $XDG_CONFIG_HOME/zoryn/batches/
+    /// A batch name ($XDG_CONFIG_HOME/zoryn/batch/NAME.conf), or the path of a batch file
     #[arg(value_name = "BATCH", add = super::complete::batch())]
     pub batch: String,
+    /// Build only these packages of the batch (their table names)
+    #[arg(long = "batch-pkgs", value_name = "A,B", value_delimiter = ',')]
+    pub batch_pkgs: Vec<String>,
     /// Builders: -b/-a/-B override the batch's `builders`, `arch`, `branch`
     #[command(flatten)]
     pub select: SelectionArgs,
@@ -53,7 +57,7 @@ pub struct BatchArgs {
     /// Stop everything at the first build failure
     #[arg(long)]
     pub fail_fast: bool,
-    /// JSON lines of events, then a summary
+    /// JSON lines of events, then a summary; with --plan: the plan as one JSON object
     #[arg(long, conflicts_with = "top")]
     pub json: bool,
     /// Full-screen live view of every slot
@@ -83,7 +87,7 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let path = match locate(&args.batch, &loaded.paths.config_dir.join("batches")) {
+    let path = match locate(&args.batch, &loaded.paths.config_dir.join("batch")) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("zoryn: error: {e}");
@@ -141,13 +145,56 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         );
     }
 
+    // Which packages: skip = true and --batch-pkgs leave some out.
+    let describe = |p: &crate::batch::file::BatchPackage| match &p.source {
+        PackageSource::Path(d) => d.display().to_string(),
+        PackageSource::Git { url, .. } => url.clone(),
+    };
+    for wanted in &args.batch_pkgs {
+        if !file.packages.iter().any(|p| &p.name == wanted) {
+            let names: Vec<&str> = file.packages.iter().map(|p| p.name.as_str()).collect();
+            return fail(
+                &format!(
+                    "--batch-pkgs: no package `{wanted}` in the batch {} ({})",
+                    file.name,
+                    path.display()
+                ),
+                &format!("the batch's packages: {}", names.join(", ")),
+                exit::USAGE,
+            );
+        }
+    }
+    let mut left_out: Vec<LeftOut> = Vec::new();
+    let mut chosen = Vec::new();
+    for p in &file.packages {
+        let reason = if p.skip {
+            Some("skip = true in the batch".to_string())
+        } else if !args.batch_pkgs.is_empty() && !args.batch_pkgs.contains(&p.name) {
+            Some("not in --batch-pkgs".to_string())
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => left_out.push(LeftOut {
+                name: p.name.clone(),
+                path: describe(p),
+                reason,
+            }),
+            None => chosen.push(p),
+        }
+    }
+    if chosen.is_empty() {
+        return fail(
+            &format!("batch {}: every package is left out", file.name),
+            "remove skip = true from a package, or name others with --batch-pkgs",
+            exit::USAGE,
+        );
+    }
+
     // The packages, on disk.
     let mut packages: Vec<Package> = Vec::new();
-    for p in &file.packages {
-        let what = match &p.source {
-            PackageSource::Path(d) => d.display().to_string(),
-            PackageSource::Git { url, .. } => url.clone(),
-        };
+    for p in chosen {
+        let what = format!("[{}] ({})", p.name, describe(p));
         let repo = match sources::fetch(p, &loaded.global.commands.git, &loaded.paths.home, &cancel)
         {
             Ok(r) => r,
@@ -169,12 +216,12 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
                 );
             }
         };
-        let pkg = match Package::new(repo) {
+        let pkg = match Package::new(repo, p, &file) {
             Ok(p) => p,
             Err(e) => {
                 return fail(
                     &format!("{}:{}: package {what}: {e}", path.display(), p.line),
-                    "check the repository",
+                    "check the repository, and the batch's specsubst values",
                     exit::USAGE,
                 )
             }
@@ -182,11 +229,11 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         if let Some(other) = packages.iter().find(|o| o.name == pkg.name) {
             return fail(
                 &format!(
-                    "{}:{}: package {what} is `{}`, which {} already is",
+                    "{}:{}: package {what} is `{}`, which [{}] already is",
                     path.display(),
                     p.line,
                     pkg.name,
-                    other.repo.root.display()
+                    other.batch_name
                 ),
                 "list every package once",
                 exit::USAGE,
@@ -197,7 +244,14 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
     let history = History::load(&loaded.paths.state_dir);
     let lanes = plan_lanes(&packages, &builders, &history);
     if args.plan {
-        print!("{}", render_plan(&file.name, &lanes, &builders));
+        if args.json {
+            println!("{}", plan_json(&file.name, &lanes, &packages, &left_out));
+        } else {
+            print!(
+                "{}",
+                render_plan(&file.name, &lanes, &builders, &packages, &left_out)
+            );
+        }
         return exit::OK;
     }
 
@@ -286,6 +340,7 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
     }
     let run_token = cancel.child();
     let controls = Controls::new(run_token, &builders);
+    let batch_run_len = packages.len();
     let batch_run = BatchRun {
         loaded: &loaded,
         name: file.name.clone(),
@@ -306,7 +361,7 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
     let emitter = Emitter::new(tx, started);
     emitter.emit(EventKind::RunStarted {
         package: format!("batch {}", file.name),
-        version: format!("({} packages)", file.packages.len()),
+        version: format!("({} packages)", batch_run_len),
         builders: builder_infos(&builders),
         parallel: true,
     });

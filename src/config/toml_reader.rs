@@ -82,6 +82,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// `(key, value)` pairs in file order.
+pub type StringPairs = Vec<(String, String)>;
+
 /// One table being read; `name` is its dotted path for messages ("" = top).
 pub struct TableReader<'f> {
     file: &'f TomlFile<'f>,
@@ -291,6 +294,61 @@ impl<'f> TableReader<'f> {
             self.span.clone(),
             None,
             format!("{label}{}", message.into()),
+        )
+    }
+
+    /// A table of strings (`key = { a = "1", b = "2" }` or a `[name.key]`
+    /// section), in file order. Numbers and booleans are taken as their text
+    /// (rpm macro values are text).
+    pub fn string_map(&self, key: &str) -> Result<Option<Located<StringPairs>>, ConfigError> {
+        let text_of = |v: &Value| -> Option<String> {
+            match v {
+                Value::String(s) => Some(s.value().clone()),
+                Value::Integer(i) => Some(i.value().to_string()),
+                Value::Float(f) => Some(f.value().to_string()),
+                Value::Boolean(b) => Some(b.value().to_string()),
+                _ => None,
+            }
+        };
+        let mut out = Vec::new();
+        match self.value(key) {
+            None => return Ok(None),
+            Some(Item::Value(Value::InlineTable(t))) => {
+                for (k, v) in t.iter() {
+                    let Some(text) = text_of(v) else {
+                        return Err(self
+                            .error(key, format!("`{k}`: expected a string value"))
+                            .with_hint(format!("write {k} = \"VALUE\"")));
+                    };
+                    out.push((k.to_string(), text));
+                }
+            }
+            Some(Item::Table(t)) => {
+                for (k, v) in t.iter() {
+                    let Some(text) = v.as_value().and_then(text_of) else {
+                        return Err(self
+                            .error(key, format!("`{k}`: expected a string value"))
+                            .with_hint(format!("write {k} = \"VALUE\"")));
+                    };
+                    out.push((k.to_string(), text));
+                }
+            }
+            Some(other) => {
+                return Err(self.type_error(
+                    key,
+                    "a table of strings, like { name = \"value\" }",
+                    other,
+                ))
+            }
+        }
+        Ok(Some(self.located(key, out)))
+    }
+
+    /// Whether `key` holds a table (a `[name.key]` section or an inline table).
+    pub fn is_table(&self, key: &str) -> bool {
+        matches!(
+            self.value(key),
+            Some(Item::Table(_)) | Some(Item::Value(Value::InlineTable(_)))
         )
     }
 
