@@ -22,6 +22,8 @@ use super::report::{BatchReport, JobReport, LaneReport};
 use super::schedule::{estimate_durations, simulate, JobState, LaneScheduler, Policy};
 use crate::config::Loaded;
 use crate::farm::{Builder, Location};
+use crate::hasher::build_mode::BuildMode;
+use crate::hasher::skip_checks::SkipChecks;
 use crate::run::busy::BusyPolicy;
 use crate::run::cancel::CancelToken;
 use crate::run::events::{BuilderResult, EventKind, Outcome};
@@ -42,6 +44,10 @@ pub struct Package {
     pub name: String,
     pub repo: GearRepo,
     pub spec_text: String,
+    /// How this package's jobs run hasher: `Full`, or `Rebuild` for a
+    /// batch package with `mode = "rebuild"` (hsh-rebuild in the builder's
+    /// existing chroot).
+    pub mode: BuildMode,
     tarball: OnceLock<Result<Tarball, String>>,
 }
 
@@ -54,6 +60,7 @@ impl Package {
             name,
             repo,
             spec_text,
+            mode: BuildMode::Full,
             tarball: OnceLock::new(),
         })
     }
@@ -223,6 +230,8 @@ pub struct BatchRun<'a> {
     pub fail_fast: bool,
     pub rpmbuild_args: Option<String>,
     pub packager: Option<String>,
+    /// `--skip-check`, for every job.
+    pub skip_checks: SkipChecks,
 }
 
 struct Slot {
@@ -296,6 +305,7 @@ impl<'a> BatchRun<'a> {
             fail_fast,
             rpmbuild_args,
             packager,
+            skip_checks,
         } = self;
         let started_unix = now();
         let t0 = Instant::now();
@@ -575,6 +585,7 @@ impl<'a> BatchRun<'a> {
                             let hosts = &hosts;
                             let rpmbuild_args = rpmbuild_args.clone();
                             let packager = packager.clone();
+                            let skip_checks = skip_checks.clone();
                             let run_token = run_token.clone();
                             scope.spawn(move || {
                                 let started = t0.elapsed().as_secs_f64();
@@ -598,6 +609,8 @@ impl<'a> BatchRun<'a> {
                                             tarball,
                                             rpmbuild_args,
                                             packager,
+                                            mode: pkg.mode,
+                                            skip_checks,
                                             cancel: run_token.clone(),
                                             controls: Controls::new(run_token.clone(), &[]),
                                             busy: BusyPolicy::Fail,

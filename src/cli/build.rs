@@ -12,6 +12,8 @@ use crate::config::Loaded;
 use crate::farm::arch;
 use crate::farm::selection::choose;
 use crate::farm::Builder;
+use crate::hasher::build_mode::{BuildMode, Section};
+use crate::hasher::skip_checks::SkipChecks;
 use crate::report::summary;
 use crate::run::busy::BusyPolicy;
 use crate::run::cancel::{install_signal_handlers, CancelToken};
@@ -55,6 +57,32 @@ pub struct BuildArgs {
     /// A builder whose hasher workdir is locked is skipped instead of waited for
     #[arg(long)]
     pub skip_busy: bool,
+    /// Rebuild in the builder's existing chroot (hsh-rebuild) instead of a fresh hsh
+    #[arg(short = 'r', long)]
+    pub rebuild: bool,
+    /// Run one rpmbuild stage in the existing chroot: prep, build, install (short-circuit), bb, ba (packaging)
+    #[arg(long, value_name = "SECTION", value_parser = parse_section)]
+    pub section: Option<Section>,
+    /// Skip checks: `rpmbuild` (the spec's %check), `sisyphus_check` (hasher's),
+    /// post-build check tools by name; no value or `all` skips everything
+    #[arg(
+        long,
+        value_name = "LIST",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        value_parser = parse_skip_checks
+    )]
+    pub skip_check: Option<SkipChecks>,
+}
+
+pub fn parse_section(s: &str) -> Result<Section, String> {
+    Section::parse(s)
+}
+
+/// `--skip-check[=LIST]` (shared with `task batch`).
+pub fn parse_skip_checks(s: &str) -> Result<SkipChecks, String> {
+    SkipChecks::parse(Some(s))
 }
 
 /// Where a program would be found on PATH (or the path itself if it has a /).
@@ -160,6 +188,8 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         );
         return exit::USAGE;
     }
+    let mode = BuildMode::from_flags(args.rebuild, args.section);
+    let skip_checks = args.skip_check.clone().unwrap_or_default();
     let cancel = CancelToken::new();
     if let Err(e) = install_signal_handlers(&cancel) {
         print_error(&format!("cannot install signal handlers: {e}"), None);
@@ -190,6 +220,8 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         rpmbuild_args: args.rpmbuild_args.clone(),
         packager: args.packager.clone(),
         chain: false,
+        mode,
+        skip_checks: skip_checks.clone(),
     };
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();
@@ -255,6 +287,8 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
                             tarball: &tarball,
                             rpmbuild_args: args.rpmbuild_args.clone(),
                             packager: args.packager.clone(),
+                            mode,
+                            skip_checks: skip_checks.clone(),
                             cancel: run_token.clone(),
                             controls: controls.clone(),
                             busy: if args.fail_if_busy {

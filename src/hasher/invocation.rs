@@ -4,6 +4,14 @@
 //! slot needs and the template did not say: `--number=N`, the workdir as the
 //! first positional argument, `--target=ARCH` when the builder's arch differs
 //! from its host's, `--apt-config=FILE`, and the pass-through options.
+//! `--skip-check` adds rpmbuild's `--without check` (how ALT's rpm skips
+//! `%check`) and hasher's `--no-sisyphus-check`. In the existing chroot
+//! (`-r`, `--section`) the same argv is turned into `hsh-rebuild`'s: its own
+//! option list (`--args=` for rpmbuild; no `--apt-config`, `--packager`,
+//! `--lazy-cleanup`, `--workdir`) and a section's `--rebuild-prog=`.
+
+use super::build_mode::{rebuild_program, BuildMode};
+use super::skip_checks::SkipChecks;
 
 use crate::config::template::{CommandTemplate, Placeholder, Vars};
 
@@ -25,6 +33,25 @@ pub struct HshOptions {
     /// Add `--no-wait-lock` (zoryn waits for busy workdirs itself) unless
     /// the template chose `--wait-lock`/`--no-wait-lock`.
     pub no_wait_lock: bool,
+    /// `hsh`, or `hsh-rebuild` in the existing chroot (`-r`, `--section`).
+    pub mode: BuildMode,
+    /// `--skip-check`: `%check` and hasher's `sisyphus_check`.
+    pub skip: SkipChecks,
+    /// A section's `--rebuild-prog` script, as a path on the builder's host.
+    pub rebuild_prog: Option<String>,
+}
+
+/// rpmbuild's option that ALT's rpm skips `%check` with (it defines
+/// `_without_check`, which ALT's rpm and specs test).
+pub const WITHOUT_CHECK: &str = "--without check";
+
+/// The rpmbuild arguments with `--skip-check`'s `--without check` added.
+pub fn rpmbuild_args(opts: &HshOptions) -> Option<String> {
+    match (&opts.rpmbuild_args, opts.skip.skips_rpm_check()) {
+        (Some(a), true) => Some(format!("{a} {WITHOUT_CHECK}")),
+        (None, true) => Some(WITHOUT_CHECK.into()),
+        (a, false) => a.clone(),
+    }
 }
 
 fn has_option(argv: &[String], name: &str) -> bool {
@@ -66,8 +93,11 @@ pub fn hsh_argv(
     {
         argv.push("--no-wait-lock".into());
     }
-    if let Some(a) = &opts.rpmbuild_args {
+    if let Some(a) = rpmbuild_args(opts) {
         argv.push(format!("--rpmbuild-args={a}"));
+    }
+    if opts.skip.skips_sisyphus_check() && !has_option(&argv, "--no-sisyphus-check") {
+        argv.push("--no-sisyphus-check".into());
     }
     if let Some(p) = &opts.packager {
         argv.push(format!("--packager={p}"));
@@ -76,7 +106,113 @@ pub fn hsh_argv(
         argv.push(opts.workdir.clone());
     }
     argv.push(opts.package.clone());
+    if opts.mode.in_existing_chroot() {
+        argv = for_hsh_rebuild(argv, opts.rebuild_prog.as_deref());
+    }
     argv
+}
+
+/// hsh-rebuild's long options (hasher's `hsh-rebuild` getopt list).
+const REBUILD_OPTIONS: &[&str] = &[
+    "args",
+    "excludedocs",
+    "hasher-priv-dir",
+    "install-only",
+    "mountpoints",
+    "nodeps",
+    "no-lock",
+    "no-sisyphus-check",
+    "no-sisyphus-check-in",
+    "no-sisyphus-check-out",
+    "no-stuff",
+    "number",
+    "query-repackage",
+    "query-req-prog",
+    "rebuild-prog",
+    "repo",
+    "repo-bin",
+    "repo-src",
+    "save-fakeroot",
+    "source-only",
+    "target",
+    "wait-lock",
+    "no-wait-lock",
+    "without-stuff",
+    "with-stuff",
+    "quiet",
+    "verbose",
+    "version",
+    "help",
+];
+
+/// hsh's long options that take a value (which may be the next word).
+const HSH_VALUE_OPTIONS: &[&str] = &[
+    "apt-config",
+    "apt-prefix",
+    "build-args",
+    "cache-compress",
+    "cache-dir",
+    "contents-index-all",
+    "contents-index-bin",
+    "hasher-priv-dir",
+    "install-langs",
+    "mountpoints",
+    "nprocs",
+    "number",
+    "packager",
+    "pkg-build-list",
+    "pkg-init-list",
+    "query-req-prog",
+    "rebuild-prog",
+    "repo",
+    "repo-bin",
+    "repo-src",
+    "rpmbuild-args",
+    "target",
+    "with-qemu",
+    "workdir",
+];
+
+/// An hsh argv as `hsh-rebuild`'s: the program's name, `--args=` for
+/// rpmbuild's arguments, `--workdir=` as the positional workdir, options
+/// hsh-rebuild does not have dropped (they concern the chroot's creation),
+/// and `--rebuild-prog=` for a section. The last word stays the package.
+fn for_hsh_rebuild(argv: Vec<String>, rebuild_prog: Option<&str>) -> Vec<String> {
+    let mut words = argv.into_iter();
+    let mut out: Vec<String> = words
+        .next()
+        .map(|p| vec![rebuild_program(&p)])
+        .unwrap_or_default();
+    let mut workdir = None;
+    while let Some(w) = words.next() {
+        let Some(long) = w.strip_prefix("--").filter(|l| !l.is_empty()) else {
+            out.push(w);
+            continue;
+        };
+        let (name, inline) = match long.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (long.to_string(), None),
+        };
+        let value = match inline {
+            Some(v) => Some(v),
+            None if HSH_VALUE_OPTIONS.contains(&name.as_str()) => words.next(),
+            None => None,
+        };
+        match (name.as_str(), value) {
+            ("rpmbuild-args" | "build-args", Some(v)) => out.push(format!("--args={v}")),
+            ("workdir", v) => workdir = v,
+            (n, Some(v)) if REBUILD_OPTIONS.contains(&n) => out.push(format!("--{n}={v}")),
+            (n, None) if REBUILD_OPTIONS.contains(&n) => out.push(w),
+            _ => {}
+        }
+    }
+    let package = out.pop();
+    if let Some(p) = rebuild_prog {
+        out.push(format!("--rebuild-prog={p}"));
+    }
+    out.extend(workdir);
+    out.extend(package);
+    out
 }
 
 /// The value of `--name=VALUE` (or `--name VALUE`) in an argv.
@@ -187,6 +323,76 @@ mod tests {
         assert_eq!(
             hsh_argv(&t, &vars(None), "x86_64", &o)[..3],
             ["/opt/hsh", "--x", "-v"]
+        );
+    }
+
+    #[test]
+    fn skip_check_reaches_rpmbuild_and_sisyphus_check() {
+        let t = CommandTemplate::parse("hsh").unwrap();
+        let mut o = opts();
+        o.rpmbuild_args = Some("--with foo".into());
+        o.skip = SkipChecks::parse(Some("")).unwrap();
+        let argv = hsh_argv(&t, &vars(None), "x86_64", &o);
+        assert!(
+            argv.contains(&"--rpmbuild-args=--with foo --without check".to_string()),
+            "{argv:?}"
+        );
+        assert!(
+            argv.contains(&"--no-sisyphus-check".to_string()),
+            "{argv:?}"
+        );
+        o.skip = SkipChecks::parse(Some("sisyphus_check")).unwrap();
+        let argv = hsh_argv(&t, &vars(None), "x86_64", &o);
+        assert!(
+            argv.contains(&"--rpmbuild-args=--with foo".to_string()),
+            "{argv:?}"
+        );
+        assert!(
+            argv.contains(&"--no-sisyphus-check".to_string()),
+            "{argv:?}"
+        );
+    }
+
+    #[test]
+    fn rebuild_runs_hsh_rebuild_with_its_own_options() {
+        let t = CommandTemplate::parse("hsh --lazy-cleanup -v --packager X --mountpoints=/proc")
+            .unwrap();
+        let mut o = opts();
+        o.mode = BuildMode::Rebuild;
+        o.apt_config = Some("/c/apt.conf".into());
+        o.rpmbuild_args = Some("--with foo".into());
+        o.packager = Some("Me <me@x>".into());
+        o.no_wait_lock = true;
+        assert_eq!(
+            hsh_argv(&t, &vars(Some(2)), "aarch64", &o),
+            [
+                "hsh-rebuild",
+                "-v",
+                "--mountpoints=/proc",
+                "--number=2",
+                "--target=aarch64",
+                "--no-wait-lock",
+                "--args=--with foo",
+                "/home/u/hasher 2",
+                "/tmp/z/hello.tar"
+            ]
+        );
+    }
+
+    #[test]
+    fn section_adds_the_rebuild_prog_and_keeps_a_workdir_option() {
+        let t = CommandTemplate::parse("/opt/hsh --workdir={hasher_dir}").unwrap();
+        let mut o = opts();
+        o.mode = BuildMode::Section(super::super::build_mode::Section::Build);
+        o.rebuild_prog = Some("/up/section.sh".into());
+        assert_eq!(
+            hsh_argv(&t, &vars(None), "x86_64", &o),
+            [
+                "/opt/hsh-rebuild",
+                "--rebuild-prog=/up/section.sh",
+                "/home/u/hasher 2",
+                "/tmp/z/hello.tar"
+            ]
         );
     }
 

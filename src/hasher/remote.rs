@@ -14,7 +14,8 @@ use super::results::Snapshot;
 use super::workdir::LockState;
 
 /// Checks the workdir, prints the hasher-priv files that exist, probes the
-/// lock, creates zoryn's own directories, and lists the result dirs.
+/// lock, creates zoryn's own directories, says whether hasher's chroot is
+/// there (for `-r`/`--section`), and lists the result dirs.
 /// Arguments: WORKDIR NFILES FILE... NMKDIR DIR... RESULTDIR...
 pub const PREFLIGHT_SCRIPT: &str = r#"
 wd=$1; shift
@@ -22,6 +23,7 @@ if [ ! -e "$wd" ]; then echo "workdir=missing"
 elif [ ! -d "$wd" ]; then echo "workdir=notdir"
 elif [ ! -w "$wd" ] || [ ! -x "$wd" ]; then echo "workdir=unwritable"
 else echo "workdir=ok"; fi
+if [ -d "$wd/chroot" ]; then echo "chroot=yes"; fi
 pd=${ZORYN_HASHER_PRIV_DIR:-/etc/hasher-priv}
 echo "privdir=$pd"
 if ls "$pd/user.d" >/dev/null 2>&1; then echo "userd=readable"; else echo "userd=unreadable"; fi
@@ -79,6 +81,8 @@ pub struct Preflight {
     pub files: HashMap<String, String>,
     pub mkdir_failed: Vec<String>,
     pub lock: Option<LockState>,
+    /// `WORKDIR/chroot` exists (an earlier hsh left its chroot).
+    pub chroot: bool,
     pub results: Snapshot,
 }
 
@@ -136,6 +140,7 @@ pub fn parse_preflight(out: &str) -> Preflight {
         files: HashMap::new(),
         mkdir_failed: Vec::new(),
         lock: None,
+        chroot: false,
         results: parse_listing(out),
     };
     let mut current: Option<String> = None;
@@ -159,6 +164,8 @@ pub fn parse_preflight(out: &str) -> Preflight {
                 "unwritable" => WorkdirState::Unwritable,
                 _ => WorkdirState::Missing,
             };
+        } else if line == "chroot=yes" {
+            p.chroot = true;
         } else if let Some(v) = line.strip_prefix("privdir=") {
             p.priv_dir = v.to_string();
         } else if let Some(v) = line.strip_prefix("userd=") {

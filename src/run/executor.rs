@@ -85,6 +85,11 @@ pub struct RunContext<'a> {
     pub tarball: &'a Tarball,
     pub rpmbuild_args: Option<String>,
     pub packager: Option<String>,
+    /// `hsh`, or `hsh-rebuild` in the existing chroot (`-r`, `--section`;
+    /// in a batch, the job's package decides).
+    pub mode: crate::hasher::build_mode::BuildMode,
+    /// `--skip-check`.
+    pub skip_checks: crate::hasher::skip_checks::SkipChecks,
     /// Stops the whole run (a child of the Ctrl-C token; `--fail-fast`
     /// fires it). Each build has its own child in `controls`.
     pub cancel: CancelToken,
@@ -276,6 +281,9 @@ pub fn precheck(
             let workdir = b.hasher_dir_with_home(Some(&home_s));
             if let Err(p) = crate::hasher::workdir::check_local(std::path::Path::new(&workdir)) {
                 Ended::unusable(p.message, p.hint)
+            } else if let Err((message, hint)) = super::local::check_chroot(input.mode, b, &workdir)
+            {
+                Ended::unusable(message, hint)
             } else {
                 let mut vars = b.vars();
                 vars.home = Some(home_s.into_owned());
