@@ -270,3 +270,33 @@ fn remote_rebuild_section_and_skip_check() {
         .join(".cache/zoryn/upload/hello/section-arm.sh")
         .is_file());
 }
+
+#[test]
+fn task_batch_skip_check_reaches_every_job() {
+    let mut env = TestEnv::new();
+    env.hasher_slot("hasher_2", Some(2));
+    env.builder("local2", "hasher_number = 2\n");
+    env.library_package("libfoo", &[], "");
+    env.library_package("app", &["libfoo"], "");
+    env.write(
+        ".config/zoryn/batches/fam.toml",
+        "[batch]\nbuilders = \"local2\"\n\n[[package]]\npath = \"~/src/libfoo\"\n\n[[package]]\npath = \"~/src/app\"\n",
+    );
+    env.extra_env
+        .push(("HASHER_EMU_FAIL".into(), "check".into()));
+    let out = env.zoryn(&["task", "batch", "fam"], &env.home);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "%check must run: {}",
+        both(&out)
+    );
+
+    let out = env.zoryn(
+        &["task", "batch", "fam", "--restart", "--skip-check=rpmbuild"],
+        &env.home,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let events = env.events_text();
+    assert!(events.matches("build-end rc=0").count() >= 2, "{events}");
+}
