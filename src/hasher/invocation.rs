@@ -70,8 +70,10 @@ pub fn hsh_argv(
     let mut vars = vars.clone();
     vars.hasher_dir = Some(opts.workdir.clone());
     let mut words = template.argv(&vars);
+    let mut program_len = 1;
     if words.first().map(String::as_str) == Some("hsh") && !opts.hsh_program.is_empty() {
         words.splice(0..1, opts.hsh_program.iter().cloned());
+        program_len = opts.hsh_program.len();
     }
     let mut argv = words;
     if !template.uses(Placeholder::HasherNumber) && !has_option(&argv, "--number") {
@@ -107,7 +109,7 @@ pub fn hsh_argv(
     }
     argv.push(opts.package.clone());
     if opts.mode.in_existing_chroot() {
-        argv = for_hsh_rebuild(argv, opts.rebuild_prog.as_deref());
+        argv = for_hsh_rebuild(argv, program_len, opts.rebuild_prog.as_deref());
     }
     argv
 }
@@ -145,64 +147,113 @@ const REBUILD_OPTIONS: &[&str] = &[
     "help",
 ];
 
-/// hsh's long options that take a value (which may be the next word).
-const HSH_VALUE_OPTIONS: &[&str] = &[
-    "apt-config",
-    "apt-prefix",
-    "build-args",
-    "cache-compress",
-    "cache-dir",
-    "contents-index-all",
-    "contents-index-bin",
-    "hasher-priv-dir",
-    "install-langs",
-    "mountpoints",
-    "nprocs",
-    "number",
-    "packager",
-    "pkg-build-list",
-    "pkg-init-list",
-    "query-req-prog",
-    "rebuild-prog",
-    "repo",
-    "repo-bin",
-    "repo-src",
-    "rpmbuild-args",
-    "target",
-    "with-qemu",
-    "workdir",
+/// hsh's long options (hasher's `hsh` getopt list) and whether each
+/// requires a value (which may then be the next word).
+const HSH_OPTIONS: &[(&str, bool)] = &[
+    ("apt-config", true),
+    ("apt-prefix", true),
+    ("build-args", true),
+    ("build-srpm-only", false),
+    ("cache-compress", true),
+    ("cache-dir", true),
+    ("cleanup-only", false),
+    ("contents-index-all", true),
+    ("contents-index-bin", true),
+    ("eager-cleanup", false),
+    ("excludedocs", false),
+    ("hasher-priv-dir", true),
+    ("initroot-only", false),
+    ("install-langs", true),
+    ("lazy-cleanup", false),
+    ("mountpoints", true),
+    ("no-cache", false),
+    ("no-contents-indices", false),
+    ("no-repackage-source", false),
+    ("no-sisyphus-check", false),
+    ("no-sisyphus-check-in", false),
+    ("no-sisyphus-check-out", false),
+    ("no-stuff", false),
+    ("nprocs", true),
+    ("number", true),
+    ("packager", true),
+    ("pkg-build-list", true),
+    ("pkg-init-list", true),
+    ("query-repackage", false),
+    ("query-req-prog", true),
+    ("printenv", false),
+    ("rebuild-prog", true),
+    ("repackage-source", false),
+    ("repo", true),
+    ("repo-bin", true),
+    ("repo-src", true),
+    ("rpmbuild-args", true),
+    ("save-fakeroot", false),
+    ("target", true),
+    ("wait-lock", false),
+    ("no-wait-lock", false),
+    ("without-stuff", false),
+    ("with-stuff", false),
+    ("with-qemu", true),
+    ("workdir", true),
+    ("quiet", false),
+    ("verbose", false),
+    ("version", false),
+    ("help", false),
 ];
+
+/// An hsh long option's full name the way getopt finds it: the exact name,
+/// else the only option that starts with it. `None`: unknown or ambiguous
+/// (hsh itself would refuse the command; hsh-rebuild is not given it).
+fn hsh_option(name: &str) -> Option<(&'static str, bool)> {
+    if let Some(o) = HSH_OPTIONS.iter().find(|(n, _)| *n == name) {
+        return Some(*o);
+    }
+    let mut matches = HSH_OPTIONS.iter().filter(|(n, _)| n.starts_with(name));
+    match (matches.next(), matches.next()) {
+        (Some(o), None) if !name.is_empty() => Some(*o),
+        _ => None,
+    }
+}
 
 /// An hsh argv as `hsh-rebuild`'s: the program's name, `--args=` for
 /// rpmbuild's arguments, `--workdir=` as the positional workdir, options
 /// hsh-rebuild does not have dropped (they concern the chroot's creation),
-/// and `--rebuild-prog=` for a section. The last word stays the package.
-fn for_hsh_rebuild(argv: Vec<String>, rebuild_prog: Option<&str>) -> Vec<String> {
+/// and `--rebuild-prog=` for a section. The first `program_len` words are the
+/// program (`[commands] hsh` may put a wrapper such as `nice -n5` before hsh
+/// itself, which is its last word). The last word stays the package.
+fn for_hsh_rebuild(
+    argv: Vec<String>,
+    program_len: usize,
+    rebuild_prog: Option<&str>,
+) -> Vec<String> {
     let mut words = argv.into_iter();
-    let mut out: Vec<String> = words
-        .next()
-        .map(|p| vec![rebuild_program(&p)])
-        .unwrap_or_default();
+    let mut out: Vec<String> = words.by_ref().take(program_len.max(1)).collect();
+    if let Some(hsh) = out.last_mut() {
+        *hsh = rebuild_program(hsh);
+    }
     let mut workdir = None;
     while let Some(w) = words.next() {
         let Some(long) = w.strip_prefix("--").filter(|l| !l.is_empty()) else {
             out.push(w);
             continue;
         };
-        let (name, inline) = match long.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (long.to_string(), None),
+        let (given, inline) = match long.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (long, None),
+        };
+        let Some((name, needs_value)) = hsh_option(given) else {
+            continue;
         };
         let value = match inline {
             Some(v) => Some(v),
-            None if HSH_VALUE_OPTIONS.contains(&name.as_str()) => words.next(),
+            None if needs_value => words.next(),
             None => None,
         };
-        match (name.as_str(), value) {
+        match (name, value) {
             ("rpmbuild-args" | "build-args", Some(v)) => out.push(format!("--args={v}")),
             ("workdir", v) => workdir = v,
             (n, Some(v)) if REBUILD_OPTIONS.contains(&n) => out.push(format!("--{n}={v}")),
-            (n, None) if REBUILD_OPTIONS.contains(&n) => out.push(w),
+            (n, None) if REBUILD_OPTIONS.contains(&n) => out.push(format!("--{n}")),
             _ => {}
         }
     }
@@ -355,8 +406,10 @@ mod tests {
 
     #[test]
     fn rebuild_runs_hsh_rebuild_with_its_own_options() {
-        let t = CommandTemplate::parse("hsh --lazy-cleanup -v --packager X --mountpoints=/proc")
-            .unwrap();
+        let t = CommandTemplate::parse(
+            "hsh --lazy-cleanup -v --packager X --mountpoint=/proc --repo /r --eager",
+        )
+        .unwrap();
         let mut o = opts();
         o.mode = BuildMode::Rebuild;
         o.apt_config = Some("/c/apt.conf".into());
@@ -369,6 +422,7 @@ mod tests {
                 "hsh-rebuild",
                 "-v",
                 "--mountpoints=/proc",
+                "--repo=/r",
                 "--number=2",
                 "--target=aarch64",
                 "--no-wait-lock",
@@ -376,6 +430,18 @@ mod tests {
                 "/home/u/hasher 2",
                 "/tmp/z/hello.tar"
             ]
+        );
+    }
+
+    #[test]
+    fn a_wrapper_before_hsh_keeps_its_place() {
+        let t = CommandTemplate::parse("hsh").unwrap();
+        let mut o = opts();
+        o.mode = BuildMode::Rebuild;
+        o.hsh_program = vec!["nice".into(), "-n5".into(), "/usr/bin/hsh".into()];
+        assert_eq!(
+            hsh_argv(&t, &vars(None), "x86_64", &o)[..3],
+            ["nice", "-n5", "/usr/bin/hsh-rebuild"]
         );
     }
 
