@@ -269,6 +269,27 @@ fn remote_rebuild_section_and_skip_check() {
         .home
         .join(".cache/zoryn/upload/hello/section-arm.sh")
         .is_file());
+
+    // hasher's sisyphus_check on the output, under hsh-rebuild: each name
+    // in the list skips only its own check.
+    host.set_knob("HASHER_EMU_SISYPHUS_CHECK_FAIL", "out");
+    let out = env.zoryn(
+        &["build", "-b", "arm", "-r", "--skip-check=rpmbuild"],
+        &repo,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(log_of(&repo, "arm").contains("sisyphus_check failed"));
+    let out = env.zoryn(
+        &[
+            "build",
+            "-b",
+            "arm",
+            "-r",
+            "--skip-check=rpmbuild,sisyphus_check",
+        ],
+        &repo,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Everything about hasher itself: the `hsh` argv, the workdir and its lock,
-//! hasher-priv configuration checks, the result repository, and reading
+//! Everything about hasher itself: the `hsh` (and `hsh-rebuild`) argv, the
+//! build modes (`-r`, `--section`) and `--skip-check`, the workdir and its
+//! lock, hasher-priv configuration checks, the result repository, and reading
 //! hasher's log into build phases. No process is started here.
 
 pub mod build_mode;
