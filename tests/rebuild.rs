@@ -321,3 +321,27 @@ fn task_batch_skip_check_reaches_every_job() {
     let events = env.events_text();
     assert!(events.matches("build-end rc=0").count() >= 2, "{events}");
 }
+
+#[test]
+fn rebuild_says_so_when_hsh_rebuild_is_missing() {
+    let mut env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    let repo = env.gear_repo("hello", "");
+    // hsh and gear are there, hsh-rebuild is not.
+    let bin = env.root.join("only-hsh");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["hsh", "gear"] {
+        std::os::unix::fs::symlink(env.root.join("emu/bin").join(tool), bin.join(tool)).unwrap();
+    }
+    env.path_override = Some(format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()));
+    let out = env.zoryn(&["build", "-r"], &repo);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(
+        both(&out).contains("`hsh-rebuild` is not installed"),
+        "{}",
+        both(&out)
+    );
+    // The same PATH is fine for a full build.
+    let out = env.zoryn(&["build"], &repo);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+}

@@ -172,7 +172,14 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         } else {
             template_prog
         };
-        if !on_path(prog) {
+        // -r/--section run hsh-rebuild, which hasher installs next to hsh.
+        let in_chroot = args.rebuild || args.section.is_some();
+        let prog = if in_chroot && prog.rsplit('/').next() == Some("hsh") {
+            crate::hasher::build_mode::rebuild_program(prog)
+        } else {
+            prog.to_string()
+        };
+        if !on_path(&prog) {
             print_error(
                 &format!("`{prog}` is not installed (or not in PATH)"),
                 Some("install hasher: apt-get install hasher (ALT package `hasher`), or set [commands] hsh in ~/.zoryn"),
