@@ -1,7 +1,8 @@
 //! Farm benchmarks (issue 6): what zoryn costs on top of hasher, locally
 //! and over SSH, against a naive peer and against the limits; how much a
 //! rebuild uploads; N parallel builds against one; start-up with 500
-//! builders; zoryn's own CPU and memory under 16 and 64 builds. Real zoryn
+//! builders; zoryn's own CPU and memory under 16 and 64 builds; `-r`
+//! (hsh-rebuild in the kept chroot) against a full build. Real zoryn
 //! binary, real sshd test hosts on loopback, the hasher emulator (the same
 //! fixtures as the integration tests).
 //!
@@ -79,8 +80,8 @@ fn timed(env: &TestEnv, args: &[&str], cwd: &Path) -> f64 {
     ms
 }
 
-/// `ZORYN_BENCH_ONLY=a,b` runs only those sections (local, remote, upload,
-/// startup, fanout, batch).
+/// `ZORYN_BENCH_ONLY=a,b` runs only those sections (local, rebuild, remote,
+/// upload, startup, fanout, batch).
 fn wanted(section: &str) -> bool {
     std::env::var("ZORYN_BENCH_ONLY").map_or(true, |v| v.split(',').any(|s| s.trim() == section))
 }
@@ -105,6 +106,12 @@ fn main() {
     );
     if wanted("local") {
         common::emit("local builds", &local(runs));
+    }
+    if wanted("rebuild") {
+        common::emit(
+            "rebuild in the kept chroot (-r) vs a full build",
+            &rebuild(runs),
+        );
     }
     if wanted("remote") {
         common::emit(
@@ -186,6 +193,33 @@ fn local(runs: usize) -> Vec<Row> {
             target: None,
         },
     ]
+}
+
+/// `zoryn build -r` (hsh-rebuild in the chroot the last build kept) against
+/// a full `zoryn build`, interleaved, on the local builder. The emulator's
+/// chroot preparation is cheap (no real package installs), so this is a
+/// lower bound of what `-r` saves on a real hasher.
+fn rebuild(runs: usize) -> Vec<Row> {
+    let env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    let repo = env.gear_repo("hello", "");
+    timed(&env, &["build", "-q"], &repo); // warm caches, leave a chroot
+    let (mut full, mut re) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        full.push(timed(&env, &["build", "-q"], &repo));
+        re.push(timed(&env, &["build", "-q", "-r"], &repo));
+    }
+    let ratio = median(&re) / median(&full);
+    vec![Row {
+        id: "rebuild-r",
+        scenario: "local zoryn build -r".into(),
+        unit: "ms",
+        baseline: Some(("full zoryn build".into(), full)),
+        ratio: Some((ratio, "-r/full")),
+        zoryn: re,
+        limit: None,
+        target: None,
+    }]
 }
 
 /// A test host `arm` with hasher slot 1 and a builder for it.

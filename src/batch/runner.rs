@@ -34,6 +34,8 @@ use super::report::{BatchReport, JobReport, LaneReport};
 use super::schedule::{estimate_durations, simulate, JobState, LaneScheduler, Policy};
 use crate::config::Loaded;
 use crate::farm::{Builder, Location};
+use crate::hasher::build_mode::BuildMode;
+use crate::hasher::skip_checks::SkipChecks;
 use crate::run::busy::BusyPolicy;
 use crate::run::cancel::CancelToken;
 use crate::run::events::{BuilderResult, EventKind, Outcome};
@@ -61,11 +63,12 @@ pub struct Package {
     pub spec_text: String,
     /// Macros every read of this spec gets (batch `macros`, then specsubst values).
     pub defines: Vec<(String, String)>,
+    /// `mode` of the batch file, as the plan shows it.
     pub mode: PackageMode,
-    /// `mode = "rebuild"`: build with hsh-rebuild in the chroot an earlier
-    /// build left, instead of a fresh hsh build. Carried to every job of
-    /// this package; the build step that runs hsh reads it.
-    pub rebuild: bool,
+    /// How this package's jobs run hasher: `Full`, or `Rebuild` for a
+    /// batch package with `mode = "rebuild"` (hsh-rebuild in the builder's
+    /// existing chroot).
+    pub build_mode: BuildMode,
     /// Branches it is built for (`exclude`, `only` of the batch file).
     pub entry: BatchPackage,
     /// Values for the tarball's spec: `Some` when the rules have `specsubst:`.
@@ -114,7 +117,10 @@ impl Package {
             spec_text,
             defines,
             mode: entry.mode,
-            rebuild: entry.mode == PackageMode::Rebuild,
+            build_mode: match entry.mode {
+                PackageMode::Rebuild => BuildMode::Rebuild,
+                PackageMode::Build => BuildMode::Full,
+            },
             entry: entry.clone(),
             specsubst,
             tarball: OnceLock::new(),
@@ -436,6 +442,8 @@ pub struct BatchRun<'a> {
     pub fail_fast: bool,
     pub rpmbuild_args: Option<String>,
     pub packager: Option<String>,
+    /// `--skip-check`, for every job.
+    pub skip_checks: SkipChecks,
 }
 
 struct Slot {
@@ -509,6 +517,7 @@ impl<'a> BatchRun<'a> {
             fail_fast,
             rpmbuild_args,
             packager,
+            skip_checks,
         } = self;
         let started_unix = now();
         let t0 = Instant::now();
@@ -782,6 +791,7 @@ impl<'a> BatchRun<'a> {
                             let hosts = &hosts;
                             let rpmbuild_args = rpmbuild_args.clone();
                             let packager = packager.clone();
+                            let skip_checks = skip_checks.clone();
                             let run_token = run_token.clone();
                             scope.spawn(move || {
                                 let started = t0.elapsed().as_secs_f64();
@@ -796,8 +806,6 @@ impl<'a> BatchRun<'a> {
                                         r
                                     }
                                     Ok(tarball) => {
-                                        // `pkg.rebuild` (mode = "rebuild") is where
-                                        // hsh-rebuild (`zoryn build -r`) plugs in.
                                         let ctx = RunContext {
                                             chain: Some(chain),
                                             global: &loaded.global,
@@ -807,6 +815,8 @@ impl<'a> BatchRun<'a> {
                                             tarball,
                                             rpmbuild_args,
                                             packager,
+                                            mode: pkg.build_mode,
+                                            skip_checks,
                                             cancel: run_token.clone(),
                                             controls: Controls::new(run_token.clone(), &[]),
                                             busy: BusyPolicy::Fail,

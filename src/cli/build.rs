@@ -11,6 +11,8 @@ use super::{exit, print_error};
 use crate::farm::arch;
 use crate::farm::selection::choose;
 use crate::farm::Builder;
+use crate::hasher::build_mode::{BuildMode, Section};
+use crate::hasher::skip_checks::SkipChecks;
 use crate::report::summary;
 use crate::run::busy::BusyPolicy;
 use crate::run::cancel::{install_signal_handlers, CancelToken};
@@ -54,6 +56,32 @@ pub struct BuildArgs {
     /// A builder whose hasher workdir is locked is skipped instead of waited for
     #[arg(long)]
     pub skip_busy: bool,
+    /// Rebuild in the builder's existing chroot (hsh-rebuild) instead of a fresh hsh
+    #[arg(short = 'r', long)]
+    pub rebuild: bool,
+    /// Run one rpmbuild stage in the existing chroot: prep, build, install (short-circuit), bb, ba (packaging)
+    #[arg(long, value_name = "SECTION", value_parser = parse_section)]
+    pub section: Option<Section>,
+    /// Skip checks: `rpmbuild` (the spec's %check), `sisyphus_check` (hasher's),
+    /// post-build check tools by name; no value or `all` skips everything
+    #[arg(
+        long,
+        value_name = "LIST",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        value_parser = parse_skip_checks
+    )]
+    pub skip_check: Option<SkipChecks>,
+}
+
+pub fn parse_section(s: &str) -> Result<Section, String> {
+    Section::parse(s)
+}
+
+/// `--skip-check[=LIST]` (shared with `task batch`).
+pub fn parse_skip_checks(s: &str) -> Result<SkipChecks, String> {
+    SkipChecks::parse(Some(s))
 }
 
 /// Where a program would be found on PATH (or the path itself if it has a /).
@@ -138,7 +166,14 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         } else {
             template_prog
         };
-        if !on_path(prog) {
+        // -r/--section run hsh-rebuild, which hasher installs next to hsh.
+        let in_chroot = args.rebuild || args.section.is_some();
+        let prog = if in_chroot && prog.rsplit('/').next() == Some("hsh") {
+            crate::hasher::build_mode::rebuild_program(prog)
+        } else {
+            prog.to_string()
+        };
+        if !on_path(&prog) {
             print_error(
                 &format!("`{prog}` is not installed (or not in PATH)"),
                 Some("install hasher: apt-get install hasher (ALT package `hasher`), or set [commands] hsh in ~/.zoryn"),
@@ -154,6 +189,8 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         );
         return exit::USAGE;
     }
+    let mode = BuildMode::from_flags(args.rebuild, args.section);
+    let skip_checks = args.skip_check.clone().unwrap_or_default();
     let cancel = CancelToken::new();
     if let Err(e) = install_signal_handlers(&cancel) {
         print_error(&format!("cannot install signal handlers: {e}"), None);
@@ -184,6 +221,8 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         rpmbuild_args: args.rpmbuild_args.clone(),
         packager: args.packager.clone(),
         chain: false,
+        mode,
+        skip_checks: skip_checks.clone(),
     };
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();
@@ -249,6 +288,8 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
                             tarball: &tarball,
                             rpmbuild_args: args.rpmbuild_args.clone(),
                             packager: args.packager.clone(),
+                            mode,
+                            skip_checks: skip_checks.clone(),
                             cancel: run_token.clone(),
                             controls: controls.clone(),
                             busy: if args.fail_if_busy {

@@ -8,8 +8,16 @@
 //! and the workdir as the first positional argument only when the template
 //! has neither `--workdir` nor a positional one. The result carries the
 //! parsed options, so every check sees what hsh will see. Starts nothing.
+//!
+//! `--skip-check` adds rpmbuild's `--without check` (how ALT's rpm skips
+//! `%check`) and hasher's `--no-sisyphus-check`. In the existing chroot
+//! (`-r`, `--section`) the same argv is turned into `hsh-rebuild`'s: its own
+//! option list (`--args=` for rpmbuild; no `--apt-config`, `--packager`,
+//! `--lazy-cleanup`, `--workdir`) and a section's `--rebuild-prog=`.
 
+use super::build_mode::{rebuild_program, BuildMode};
 use super::hsh_options::{self, HshArgs, HshOptionError};
+use super::skip_checks::SkipChecks;
 use crate::config::template::{CommandTemplate, Placeholder, Vars};
 
 /// Inputs that are not part of the builder.
@@ -30,6 +38,25 @@ pub struct HshOptions {
     /// Add `--no-wait-lock` (zoryn waits for busy workdirs itself) unless
     /// the template chose `--wait-lock`/`--no-wait-lock`.
     pub no_wait_lock: bool,
+    /// `hsh`, or `hsh-rebuild` in the existing chroot (`-r`, `--section`).
+    pub mode: BuildMode,
+    /// `--skip-check`: `%check` and hasher's `sisyphus_check`.
+    pub skip: SkipChecks,
+    /// A section's `--rebuild-prog` script, as a path on the builder's host.
+    pub rebuild_prog: Option<String>,
+}
+
+/// rpmbuild's option that ALT's rpm skips `%check` with (it defines
+/// `_without_check`, which ALT's rpm and specs test).
+pub const WITHOUT_CHECK: &str = "--without check";
+
+/// The rpmbuild arguments with `--skip-check`'s `--without check` added.
+pub fn rpmbuild_args(opts: &HshOptions) -> Option<String> {
+    match (&opts.rpmbuild_args, opts.skip.skips_rpm_check()) {
+        (Some(a), true) => Some(format!("{a} {WITHOUT_CHECK}")),
+        (None, true) => Some(WITHOUT_CHECK.into()),
+        (a, false) => a.clone(),
+    }
 }
 
 /// The argv zoryn runs and the options hsh will parse out of it.
@@ -123,8 +150,11 @@ pub fn hsh_argv(
     if opts.no_wait_lock && !given.has("--wait-lock") && !given.has("--no-wait-lock") {
         added.push("--no-wait-lock".into());
     }
-    if let Some(a) = &opts.rpmbuild_args {
+    if let Some(a) = rpmbuild_args(opts) {
         added.push(format!("--rpmbuild-args={a}"));
+    }
+    if opts.skip.skips_sisyphus_check() && !given.has("--no-sisyphus-check") {
+        added.push("--no-sisyphus-check".into());
     }
     if let Some(p) = &opts.packager {
         added.push(format!("--packager={p}"));
@@ -141,7 +171,85 @@ pub fn hsh_argv(
     }
     argv.push(opts.package.clone());
     let args = hsh_options::parse_argv(&argv, program_words)?;
+    if opts.mode.in_existing_chroot() {
+        argv = for_hsh_rebuild(&argv, program_words, &args, opts.rebuild_prog.as_deref());
+    }
     Ok(HshCommand { argv, args })
+}
+
+/// hsh-rebuild's long options (hasher's `hsh-rebuild` getopt list).
+const REBUILD_OPTIONS: &[&str] = &[
+    "args",
+    "excludedocs",
+    "hasher-priv-dir",
+    "install-only",
+    "mountpoints",
+    "nodeps",
+    "no-lock",
+    "no-sisyphus-check",
+    "no-sisyphus-check-in",
+    "no-sisyphus-check-out",
+    "no-stuff",
+    "number",
+    "query-repackage",
+    "query-req-prog",
+    "rebuild-prog",
+    "repo",
+    "repo-bin",
+    "repo-src",
+    "save-fakeroot",
+    "source-only",
+    "target",
+    "wait-lock",
+    "no-wait-lock",
+    "without-stuff",
+    "with-stuff",
+    "quiet",
+    "verbose",
+    "version",
+    "help",
+];
+
+/// An hsh command as `hsh-rebuild`'s: the program's name, `--args=` for
+/// rpmbuild's arguments, the workdir (hsh's `--workdir` or first positional)
+/// as the positional one, options hsh-rebuild does not have dropped (they
+/// concern the chroot's creation), and `--rebuild-prog=` for a section. The
+/// first `program_words` words are the program (`[commands] hsh` may put a
+/// wrapper such as `nice -n5` before hsh itself, which is its last word).
+fn for_hsh_rebuild(
+    argv: &[String],
+    program_words: usize,
+    args: &HshArgs,
+    rebuild_prog: Option<&str>,
+) -> Vec<String> {
+    let mut out: Vec<String> = argv.iter().take(program_words.max(1)).cloned().collect();
+    if let Some(hsh) = out.last_mut() {
+        *hsh = rebuild_program(hsh);
+    }
+    for o in &args.options {
+        let Some(name) = o.name.strip_prefix("--") else {
+            out.push(o.name.clone()); // -v, -q
+            continue;
+        };
+        // An optional value given empty is no value (`--no-sisyphus-check`).
+        let value = o
+            .value
+            .as_deref()
+            .filter(|v| !v.is_empty() || name == "args");
+        match (name, value) {
+            ("rpmbuild-args" | "build-args", Some(v)) => out.push(format!("--args={v}")),
+            ("workdir", _) => {}
+            (n, Some(v)) if REBUILD_OPTIONS.contains(&n) => out.push(format!("--{n}={v}")),
+            (n, None) if REBUILD_OPTIONS.contains(&n) => out.push(format!("--{n}")),
+            _ => {}
+        }
+    }
+    if let Some(p) = rebuild_prog {
+        out.push(format!("--rebuild-prog={p}"));
+    }
+    out.extend(args.workdir().map(str::to_string));
+    out.extend(args.positionals.last().cloned());
+    out
 }
 
 #[cfg(test)]
@@ -335,6 +443,91 @@ mod tests {
         assert!(
             e.to_string().starts_with("option '--w' is ambiguous"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn skip_check_reaches_rpmbuild_and_sisyphus_check() {
+        let t = CommandTemplate::parse("hsh").unwrap();
+        let mut o = opts();
+        o.rpmbuild_args = Some("--with foo".into());
+        o.skip = SkipChecks::parse(Some("")).unwrap();
+        let argv = hsh_argv(&t, &vars(None), "x86_64", &o).unwrap().argv;
+        assert!(
+            argv.contains(&"--rpmbuild-args=--with foo --without check".to_string()),
+            "{argv:?}"
+        );
+        assert!(
+            argv.contains(&"--no-sisyphus-check".to_string()),
+            "{argv:?}"
+        );
+        o.skip = SkipChecks::parse(Some("sisyphus_check")).unwrap();
+        let argv = hsh_argv(&t, &vars(None), "x86_64", &o).unwrap().argv;
+        assert!(
+            argv.contains(&"--rpmbuild-args=--with foo".to_string()),
+            "{argv:?}"
+        );
+        assert!(
+            argv.contains(&"--no-sisyphus-check".to_string()),
+            "{argv:?}"
+        );
+    }
+
+    #[test]
+    fn rebuild_runs_hsh_rebuild_with_its_own_options() {
+        let t = CommandTemplate::parse(
+            "hsh --lazy-cleanup -v --packager X --mountpoint=/proc --repo /r --eager",
+        )
+        .unwrap();
+        let mut o = opts();
+        o.mode = BuildMode::Rebuild;
+        o.apt_config = Some("/c/apt.conf".into());
+        o.rpmbuild_args = Some("--with foo".into());
+        o.packager = Some("Me <me@x>".into());
+        o.no_wait_lock = true;
+        assert_eq!(
+            hsh_argv(&t, &vars(Some(2)), "aarch64", &o).unwrap().argv,
+            [
+                "hsh-rebuild",
+                "-v",
+                "--mountpoints=/proc",
+                "--repo=/r",
+                "--number=2",
+                "--target=aarch64",
+                "--no-wait-lock",
+                "--args=--with foo",
+                "/home/u/hasher 2",
+                "/tmp/z/hello.tar"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_wrapper_before_hsh_keeps_its_place() {
+        let t = CommandTemplate::parse("hsh").unwrap();
+        let mut o = opts();
+        o.mode = BuildMode::Rebuild;
+        o.hsh_program = vec!["nice".into(), "-n5".into(), "/usr/bin/hsh".into()];
+        assert_eq!(
+            hsh_argv(&t, &vars(None), "x86_64", &o).unwrap().argv[..3],
+            ["nice", "-n5", "/usr/bin/hsh-rebuild"]
+        );
+    }
+
+    #[test]
+    fn section_adds_the_rebuild_prog_and_keeps_a_workdir_option() {
+        let t = CommandTemplate::parse("/opt/hsh --workdir={hasher_dir}").unwrap();
+        let mut o = opts();
+        o.mode = BuildMode::Section(super::super::build_mode::Section::Build);
+        o.rebuild_prog = Some("/up/section.sh".into());
+        assert_eq!(
+            hsh_argv(&t, &vars(None), "x86_64", &o).unwrap().argv,
+            [
+                "/opt/hsh-rebuild",
+                "--rebuild-prog=/up/section.sh",
+                "/home/u/hasher 2",
+                "/tmp/z/hello.tar"
+            ]
         );
     }
 }

@@ -14,8 +14,9 @@ use super::results::Snapshot;
 use super::workdir::LockState;
 
 /// Checks the workdir, prints the session's groups and whether `hashman`
-/// exists, prints the hasher-priv files that exist, probes the
-/// lock, creates zoryn's own directories, and lists the result dirs.
+/// exists, prints the hasher-priv files that exist, probes the lock, creates
+/// zoryn's own directories, says whether hasher's chroot is there (for
+/// `-r`/`--section`), and lists the result dirs.
 /// Arguments: WORKDIR NFILES FILE... NMKDIR DIR... RESULTDIR...
 pub const PREFLIGHT_SCRIPT: &str = r#"
 wd=$1; shift
@@ -25,6 +26,7 @@ elif [ ! -w "$wd" ] || [ ! -x "$wd" ]; then echo "workdir=unwritable"
 else echo "workdir=ok"; fi
 echo "groups=$(id -Gn 2>/dev/null)"
 if getent group hashman >/dev/null 2>&1 || grep -q '^hashman:' /etc/group 2>/dev/null; then echo "hashman=yes"; else echo "hashman=no"; fi
+if [ -d "$wd/chroot" ]; then echo "chroot=yes"; fi
 pd=${ZORYN_HASHER_PRIV_DIR:-/etc/hasher-priv}
 echo "privdir=$pd"
 if ls "$pd/user.d" >/dev/null 2>&1; then echo "userd=readable"; else echo "userd=unreadable"; fi
@@ -86,6 +88,8 @@ pub struct Preflight {
     /// Whether the host has a `hashman` group.
     pub hashman_group: Option<bool>,
     pub lock: Option<LockState>,
+    /// `WORKDIR/chroot` exists (an earlier hsh left its chroot).
+    pub chroot: bool,
     pub results: Snapshot,
 }
 
@@ -145,6 +149,7 @@ pub fn parse_preflight(out: &str) -> Preflight {
         groups: None,
         hashman_group: None,
         lock: None,
+        chroot: false,
         results: parse_listing(out),
     };
     let mut current: Option<String> = None;
@@ -172,6 +177,8 @@ pub fn parse_preflight(out: &str) -> Preflight {
             p.groups = Some(v.to_string());
         } else if let Some(v) = line.strip_prefix("hashman=") {
             p.hashman_group = Some(v == "yes");
+        } else if line == "chroot=yes" {
+            p.chroot = true;
         } else if let Some(v) = line.strip_prefix("privdir=") {
             p.priv_dir = v.to_string();
         } else if let Some(v) = line.strip_prefix("userd=") {

@@ -85,6 +85,11 @@ pub struct RunContext<'a> {
     pub tarball: &'a Tarball,
     pub rpmbuild_args: Option<String>,
     pub packager: Option<String>,
+    /// `hsh`, or `hsh-rebuild` in the existing chroot (`-r`, `--section`;
+    /// in a batch, the job's package decides).
+    pub mode: crate::hasher::build_mode::BuildMode,
+    /// `--skip-check`.
+    pub skip_checks: crate::hasher::skip_checks::SkipChecks,
     /// Stops the whole run (a child of the Ctrl-C token; `--fail-fast`
     /// fires it). Each build has its own child in `controls`.
     pub cancel: CancelToken,
@@ -290,8 +295,14 @@ pub fn precheck(
                     Ended::unusable(m, h)
                 }
                 Ok(hsh) => match super::local::preflight(&hsh, b) {
-                    None => return None,
                     Some(p) => Ended::unusable(p.message, p.hint),
+                    None => {
+                        let workdir = hsh.workdir().unwrap_or_default();
+                        match super::local::check_chroot(input.mode, b, workdir) {
+                            Ok(()) => return None,
+                            Err((message, hint)) => Ended::unusable(message, hint),
+                        }
+                    }
                 },
             }
         }

@@ -4,7 +4,9 @@
 //! with a fix; a busy workdir is waited for (or skipped/failed, see
 //! [`super::busy`]); then hsh runs through the command runner with its output
 //! going to the log file and, line by line, to phase tracking; finally the
-//! packages this run produced are copied out atomically.
+//! packages this run produced are copied out atomically. In the existing
+//! chroot (`-r`, `--section`) the chroot must be there first, and a section's
+//! `--rebuild-prog` script is written next to the tarball.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,6 +18,7 @@ use super::executor::{Emitter, RunContext};
 use super::job::{build_vars, keep_written, log_path, results_dir, run_logged, Ended};
 use crate::config::template::CommandTemplate;
 use crate::farm::Builder;
+use crate::hasher::build_mode::{missing_chroot, section_script, BuildMode, Expected};
 use crate::hasher::hsh_options::HshOptionError;
 use crate::hasher::invocation::{hsh_argv, HshCommand, HshOptions};
 use crate::hasher::priv_config::{self, Caller, Membership, PrivProblem};
@@ -43,11 +46,53 @@ pub fn probe(ctx: &RunContext<'_>, b: &Builder) -> Option<LockState> {
     workdir::probe_lock(&workdir_of(ctx, b)).ok()
 }
 
+/// `-r`/`--section` need the chroot an earlier build left in `workdir`.
+pub fn check_chroot(mode: BuildMode, b: &Builder, workdir: &str) -> Result<(), (String, String)> {
+    if mode.in_existing_chroot() && !std::path::Path::new(workdir).join("chroot").is_dir() {
+        return Err(missing_chroot(&b.name, workdir, None, mode));
+    }
+    Ok(())
+}
+
+/// A section's `--rebuild-prog` script, written next to the tarball (a
+/// private directory of this run), one per builder.
+pub fn write_section_script(ctx: &RunContext<'_>, b: &Builder) -> std::io::Result<Option<PathBuf>> {
+    let BuildMode::Section(section) = ctx.mode else {
+        return Ok(None);
+    };
+    let dir = ctx
+        .tarball
+        .path
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let path = dir.join(format!("section-{}.sh", b.name));
+    // hsh-rebuild has no --packager: the chroot's own (from the build
+    // that made it) stays, as with hsh-rebuild itself.
+    let args = crate::hasher::invocation::rpmbuild_args(&HshOptions {
+        rpmbuild_args: ctx.rpmbuild_args.clone(),
+        skip: ctx.skip_checks.clone(),
+        ..HshOptions::default()
+    })
+    .unwrap_or_default();
+    std::fs::write(&path, section_script(section, &args))?;
+    Ok(Some(path))
+}
+
 fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter, cancel: &CancelToken) -> Ended {
     if let Some(why) = ctx.tarball.spec.skip_reason(&b.arch) {
         return Ended::skipped(why);
     }
     let vars = build_vars(ctx, b, &ctx.home.to_string_lossy());
+    let rebuild_prog = match write_section_script(ctx, b) {
+        Ok(p) => p.map(|p| p.to_string_lossy().into_owned()),
+        Err(e) => {
+            return Ended::unusable(
+                format!("cannot write the --section script next to the tarball: {e}"),
+                "check free space in the temporary directory ($TMPDIR)".into(),
+            )
+        }
+    };
     let template = b.command.as_ref().unwrap_or(&ctx.global.build.command);
     let apt = ctx.apt_dir(&b.name).join("apt.conf");
     let opts = HshOptions {
@@ -59,6 +104,9 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter, cancel: &Cance
         package: ctx.tarball.path.to_string_lossy().into_owned(),
         hsh_program: ctx.global.commands.hsh.clone(),
         no_wait_lock: true,
+        mode: ctx.mode,
+        skip: ctx.skip_checks.clone(),
+        rebuild_prog,
     };
     let hsh = match hsh_argv(template, &vars, &b.arch, &opts) {
         Ok(c) => c,
@@ -71,6 +119,9 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter, cancel: &Cance
         return Ended::unusable(p.message, p.hint);
     }
     let workdir = PathBuf::from(hsh.workdir().unwrap_or(&opts.workdir));
+    if let Err((message, hint)) = check_chroot(ctx.mode, b, &workdir.to_string_lossy()) {
+        return Ended::unusable(message, hint);
+    }
     let argv = hsh.argv.clone();
     let log = log_path(ctx, b);
     let dirs = ResultDirs::from_args(&hsh.args, &workdir, hsh.target(&b.arch));
@@ -119,6 +170,9 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter, cancel: &Cance
         phase: Phase::Collecting,
     });
     let produced = keep_written(before.produced_since(&Snapshot::take(&dirs)), &log);
+    if produced.is_empty() && ctx.mode.expected() == Expected::Nothing {
+        return Ended::success(Vec::new(), &log);
+    }
     if produced.is_empty() {
         let msg = format!(
             "hsh succeeded but no new packages appeared in {} or {}",

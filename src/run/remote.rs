@@ -6,7 +6,9 @@
 //! directory that stays there so the next upload is a delta), run hsh on a
 //! remote terminal with its output streamed into the local log, list the
 //! results again and download only the new ones. Ctrl-C stops the remote hsh
-//! and waits until its workdir lock is free.
+//! and waits until its workdir lock is free. With `-r`/`--section` the
+//! pre-flight also requires the chroot an earlier build left, and a section's
+//! `--rebuild-prog` script is uploaded next to the tarball.
 //!
 //! The host is not trusted with what lands on this machine: every listed
 //! result must be a plain `*.rpm` name directly in one of the two result
@@ -26,12 +28,14 @@ use super::job::{
 };
 use crate::config::global::GlobalConfig;
 use crate::farm::Builder;
+use crate::hasher::build_mode::{missing_chroot, BuildMode, Expected};
 use crate::hasher::invocation::{hsh_argv, HshOptions};
 use crate::hasher::priv_config::{self, Caller, Membership, PrivProblem};
 use crate::hasher::remote::{
     parse_listing, parse_preflight, preflight_argv, Preflight, WorkdirState,
 };
 use crate::hasher::results::{ResultDirs, Snapshot};
+use crate::hasher::skip_checks::SkipChecks;
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::LockState;
 use crate::run::cancel::CancelToken;
@@ -177,6 +181,9 @@ pub struct Plan {
     local_apt: PathBuf,
     remote_apt: String,
     has_apt: bool,
+    mode: BuildMode,
+    /// A section's `--rebuild-prog` script on the host.
+    remote_section: Option<String>,
     /// The pre-flight query (its argv is also the key of a kept answer).
     preflight: Vec<String>,
 }
@@ -194,6 +201,9 @@ pub struct PlanInput<'a> {
     pub packager: Option<String>,
     /// A batch's chain repo feeds the builder's hasher repo.
     pub chain: bool,
+    /// `hsh`, or `hsh-rebuild` in the existing chroot.
+    pub mode: BuildMode,
+    pub skip_checks: SkipChecks,
 }
 
 impl PlanInput<'_> {
@@ -212,6 +222,8 @@ impl PlanInput<'_> {
             rpmbuild_args: ctx.rpmbuild_args.clone(),
             packager: ctx.packager.clone(),
             chain: ctx.chain.is_some(),
+            mode: ctx.mode,
+            skip_checks: ctx.skip_checks.clone(),
         }
     }
 }
@@ -226,6 +238,9 @@ impl Plan {
         let remote_apt = apt_dir(&facts.home, &b.name);
         let has_apt = local_apt.join("apt.conf").is_file();
         let template = b.command.as_ref().unwrap_or(&input.global.build.command);
+        // One script per builder: builders on one host share the upload dir.
+        let remote_section = matches!(input.mode, BuildMode::Section(_))
+            .then(|| format!("{remote_upload}/section-{}.sh", b.name));
         let opts = HshOptions {
             host_arch: facts.arch.clone(),
             workdir: workdir.clone(),
@@ -235,6 +250,9 @@ impl Plan {
             package: remote_tar.clone(),
             hsh_program: Vec::new(),
             no_wait_lock: true,
+            mode: input.mode,
+            skip: input.skip_checks.clone(),
+            rebuild_prog: remote_section.clone(),
         };
         let (hsh, template_problem) = match hsh_argv(template, &vars, &b.arch, &opts) {
             Ok(c) => (Some(c), None),
@@ -292,6 +310,8 @@ impl Plan {
             local_apt,
             remote_apt,
             has_apt,
+            mode: input.mode,
+            remote_section,
             preflight,
         }
     }
@@ -332,6 +352,11 @@ impl Plan {
         );
         if let Some(p) = workdir_problem(pre, &self.workdir, &self.caller.user, host, b) {
             problems.push(p);
+        }
+        if self.mode.in_existing_chroot() && !pre.chroot {
+            let (message, hint) =
+                missing_chroot(&b.name, &self.workdir, Some(&host.destination), self.mode);
+            problems.push(PrivProblem { message, hint });
         }
         if let Some(d) = pre.mkdir_failed.first() {
             problems.push(PrivProblem {
@@ -445,6 +470,8 @@ fn build_inner(
         local_apt,
         remote_apt,
         has_apt,
+        remote_section,
+        mode,
         ..
     } = plan;
 
@@ -480,6 +507,26 @@ fn build_inner(
             } else {
                 transport_failure(e)
             }
+        }
+    }
+
+    if let Some(remote) = &remote_section {
+        let sent = match super::local::write_section_script(ctx, b) {
+            Ok(Some(local)) => stream::put_file(&host, &local, remote, cancel),
+            Ok(None) => Ok(0),
+            Err(e) => {
+                return Ended::unusable(
+                    format!("cannot write the --section script next to the tarball: {e}"),
+                    "check free space in the temporary directory ($TMPDIR)".into(),
+                )
+            }
+        };
+        if let Err(e) = sent {
+            return if cancel.is_cancelled() {
+                Ended::cancelled(None)
+            } else {
+                transport_failure(e)
+            };
         }
     }
 
@@ -604,6 +651,9 @@ fn build_inner(
         .into_iter()
         .filter(|(_, p)| ours.iter().any(|o| o.as_path() == Path::new(p)))
         .collect();
+    if wanted.is_empty() && rejected.is_empty() && mode.expected() == Expected::Nothing {
+        return Ended::success(Vec::new(), &log);
+    }
     if wanted.is_empty() && rejected.is_empty() {
         let msg = format!(
             "hsh succeeded but no new packages appeared in {} or {} on {}",

@@ -288,7 +288,7 @@ emu_reset_signals()
 	   ign="$(sed -n 's/^SigIgn:[[:space:]]*//p' "/proc/$$/status" 2>/dev/null)" &&
 	   [ -n "$ign" ] && (( 0x$ign & 0x6 )); then
 		HASHER_EMU_SIGNALS_RESET=1 exec env --default-signal=INT,QUIT -- \
-			"$BASH" "$(readlink -f -- "$0")" "$@"
+			"$BASH" "$(realpath -s -- "$0")" "$@"	# -s: keep the name (hsh-rebuild)
 	fi
 	unset HASHER_EMU_SIGNALS_RESET
 }
