@@ -9,7 +9,7 @@
 use std::ops::Range;
 use std::path::Path;
 
-use toml_edit::{ImDocument, Item, Table, Value};
+use toml_edit::{Document, Item, Table, Value};
 
 use super::error::{did_you_mean, ConfigError};
 
@@ -17,12 +17,12 @@ use super::error::{did_you_mean, ConfigError};
 pub struct TomlFile<'a> {
     pub path: &'a Path,
     pub text: &'a str,
-    pub doc: ImDocument<&'a str>,
+    pub doc: Document<&'a str>,
 }
 
 impl<'a> TomlFile<'a> {
     pub fn parse(path: &'a Path, text: &'a str) -> Result<Self, ConfigError> {
-        match ImDocument::parse(text) {
+        match Document::parse(text) {
             Ok(doc) => Ok(TomlFile { path, text, doc }),
             Err(e) => {
                 let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));

@@ -40,7 +40,7 @@ pub struct ConfigArgs {
 /// does not parse now gives `None`.
 fn key_line(file: &Path, tables: &[&str], key: &str) -> Option<usize> {
     let text = std::fs::read_to_string(file).ok()?;
-    let doc = toml_edit::ImDocument::parse(text.as_str()).ok()?;
+    let doc = toml_edit::Document::parse(text.as_str()).ok()?;
     let mut table = doc.as_table();
     for t in tables {
         table = table.get(t)?.as_table()?;

@@ -171,7 +171,7 @@ pub fn run(
             quitting = true;
         }
         if dirty && last_draw.elapsed() >= FRAME {
-            model.now = started.elapsed();
+            model.tick(started.elapsed());
             terminal.draw(|f| view::draw(f, &mut model, color))?;
             last_draw = Instant::now();
             dirty = false;

@@ -1,8 +1,11 @@
 //! What the `--top` view shows, kept apart from drawing and the terminal:
-//! one row per builder updated from build events, the selection, per-builder
-//! log tails, and what a key press means. Pure state, unit-tested.
+//! one row per builder updated from build events (grouped by host), the
+//! selection, per-builder log tails, the farm totals (builders busy / free /
+//! waiting, builds done / failed, a batch's queue), the run clock (which stops
+//! once every build has ended), and what a key press means. Pure state,
+//! unit-tested; it must not draw or touch the terminal.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -69,10 +72,14 @@ impl Row {
             .or_else(|| self.started.map(|s| now.saturating_sub(s)))
     }
 
-    /// Rough progress through hasher's phases, 0..=1.
+    /// Rough progress through hasher's phases, 0..=1. Only a success is
+    /// complete: a failed or cancelled build stays where it stopped, a
+    /// skipped one never started.
     pub fn progress(&self) -> f64 {
-        if self.outcome.is_some() {
-            return 1.0;
+        match self.outcome {
+            Some(Outcome::Success) => return 1.0,
+            Some(Outcome::Skipped) => return 0.0,
+            _ => {}
         }
         let steps = [
             Phase::Starting,
@@ -129,9 +136,42 @@ pub enum Key {
     Esc,
 }
 
+/// What the totals line counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Builders running a build now.
+    pub busy: usize,
+    /// Builders with nothing to do (not started yet, or ended).
+    pub free: usize,
+    /// Builders whose hasher workdir is locked by someone else.
+    pub waiting: usize,
+    /// Builds that ended OK / FAIL (including ERROR, BUSY, LOST) /
+    /// CANCELLED / SKIP, counted per build (a batch runs many per builder).
+    pub ok: usize,
+    pub failed: usize,
+    pub cancelled: usize,
+    pub skipped: usize,
+    /// A batch's jobs by state; `None` for a plain build.
+    pub queue: Option<Queue>,
+}
+
+/// A batch's jobs (package × lane) by their latest state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Queue {
+    /// Ready, waiting for a slot or a dependency, or to be retried.
+    pub queued: usize,
+    pub running: usize,
+    pub done: usize,
+    pub failed: usize,
+    /// Not built because a dependency failed.
+    pub blocked: usize,
+    pub skipped: usize,
+}
+
 #[derive(Debug, Default)]
 pub struct Model {
     pub title: String,
+    /// Builders, grouped by host (hosts in order of first appearance).
     pub rows: Vec<Row>,
     pub selected: usize,
     pub now: Duration,
@@ -141,6 +181,10 @@ pub struct Model {
     pub notice: Option<String>,
     /// Rows visible in the table (set by the renderer, for paging).
     pub page: usize,
+    /// Builds ended so far, by outcome (see [`Totals`]).
+    ended: [usize; 4],
+    /// A batch's jobs: (package, lane) → latest state.
+    jobs: BTreeMap<(String, String), String>,
 }
 
 impl Model {
@@ -158,7 +202,20 @@ impl Model {
                     builders.len(),
                     if *parallel { ", parallel" } else { "" }
                 );
-                self.rows = builders.iter().cloned().map(Row::new).collect();
+                // Group by host, hosts in order of first appearance, builders
+                // in their given order within a host.
+                let mut hosts: Vec<&str> = Vec::new();
+                for b in builders {
+                    if !hosts.contains(&b.host.as_str()) {
+                        hosts.push(&b.host);
+                    }
+                }
+                self.rows = hosts
+                    .iter()
+                    .flat_map(|h| builders.iter().filter(move |b| b.host == *h))
+                    .cloned()
+                    .map(Row::new)
+                    .collect();
             }
             EventKind::SourceReady { .. } => {}
             EventKind::Waiting {
@@ -224,6 +281,13 @@ impl Model {
                 }
             }
             EventKind::Finished(res) => {
+                let slot = match res.outcome {
+                    Outcome::Success => 0,
+                    Outcome::Failed | Outcome::Unusable | Outcome::Busy | Outcome::Lost => 1,
+                    Outcome::Cancelled => 2,
+                    Outcome::Skipped => 3,
+                };
+                self.ended[slot] += 1;
                 if let Some(r) = self.row(&res.builder.name) {
                     r.outcome = Some(res.outcome);
                     r.took = Some(res.elapsed);
@@ -234,11 +298,122 @@ impl Model {
                     }
                 }
             }
-            EventKind::Job { .. } => {}
+            EventKind::Job {
+                package,
+                lane,
+                state,
+                ..
+            } => {
+                self.jobs
+                    .insert((package.clone(), lane.clone()), state.clone());
+            }
             EventKind::RunFinished { exit_code, .. } => {
                 self.finished = true;
                 self.exit_code = Some(*exit_code);
             }
+        }
+    }
+
+    /// Move the clock to `now` (time since the run started) unless every
+    /// build has ended: then it stays at the last event's time.
+    pub fn tick(&mut self, now: Duration) {
+        if !self.all_ended() {
+            self.now = self.now.max(now);
+        }
+    }
+
+    /// The run finished, or every builder's build ended and (in a batch) no
+    /// job is queued or running.
+    pub fn all_ended(&self) -> bool {
+        if self.finished {
+            return true;
+        }
+        !self.rows.is_empty()
+            && self.rows.iter().all(|r| !r.running())
+            && self.jobs.values().all(|s| {
+                matches!(
+                    s.as_str(),
+                    "done" | "failed" | "blocked" | "skipped" | "cancelled"
+                )
+            })
+    }
+
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals {
+            ok: self.ended[0],
+            failed: self.ended[1],
+            cancelled: self.ended[2],
+            skipped: self.ended[3],
+            ..Totals::default()
+        };
+        for r in &self.rows {
+            if !r.running() || (r.started.is_none() && r.waiting.is_none()) {
+                t.free += 1;
+            } else if r.waiting.is_some() {
+                t.waiting += 1;
+            } else {
+                t.busy += 1;
+            }
+        }
+        if !self.jobs.is_empty() {
+            let mut q = Queue::default();
+            for s in self.jobs.values() {
+                match s.as_str() {
+                    "running" => q.running += 1,
+                    "done" => q.done += 1,
+                    "failed" => q.failed += 1,
+                    "blocked" => q.blocked += 1,
+                    "skipped" => q.skipped += 1,
+                    _ => q.queued += 1,
+                }
+            }
+            t.queue = Some(q);
+        }
+        t
+    }
+
+    /// The farm totals line under the title.
+    pub fn totals_line(&self) -> String {
+        let t = self.totals();
+        let mut s = format!(
+            "builders: {} busy, {} free, {} waiting | builds: {} done, {} failed",
+            t.busy, t.free, t.waiting, t.ok, t.failed
+        );
+        if t.cancelled > 0 {
+            s.push_str(&format!(", {} cancelled", t.cancelled));
+        }
+        if t.skipped > 0 {
+            s.push_str(&format!(", {} skipped", t.skipped));
+        }
+        if let Some(q) = t.queue {
+            s.push_str(&format!(
+                " | queue: {} waiting, {} running, {} done, {} failed",
+                q.queued, q.running, q.done, q.failed
+            ));
+            if q.blocked > 0 {
+                s.push_str(&format!(", {} blocked", q.blocked));
+            }
+            if q.skipped > 0 {
+                s.push_str(&format!(", {} skipped", q.skipped));
+            }
+        }
+        s
+    }
+
+    /// The hosts in row order with the range of their rows, when the
+    /// builders are on more than one host (else empty: nothing to group).
+    pub fn groups(&self) -> Vec<(String, std::ops::Range<usize>)> {
+        let mut out: Vec<(String, std::ops::Range<usize>)> = Vec::new();
+        for (i, r) in self.rows.iter().enumerate() {
+            match out.last_mut() {
+                Some((h, range)) if *h == r.info.host => range.end = i + 1,
+                _ => out.push((r.info.host.clone(), i..i + 1)),
+            }
+        }
+        if out.len() > 1 {
+            out
+        } else {
+            Vec::new()
         }
     }
 
@@ -348,12 +523,16 @@ impl Model {
         if let Some(n) = &self.notice {
             return n.clone();
         }
-        let state = if self.finished {
-            format!("finished (exit {}) — q: quit", self.exit_code.unwrap_or(0))
-        } else {
-            format!("{} running", self.running())
-        };
-        format!("{state} | ↑↓ select  l: log in $PAGER  c: cancel selected  C: cancel all  q: quit")
+        if self.finished {
+            return format!(
+                "finished (exit {}) | ↑↓ select  l: log in $PAGER  q: quit",
+                self.exit_code.unwrap_or(0)
+            );
+        }
+        format!(
+            "{} running | ↑↓ select  l: log  c: cancel selected  C: cancel all  q: quit",
+            self.running()
+        )
     }
 }
 
@@ -477,5 +656,128 @@ mod tests {
         assert_eq!(m.key(Key::Char('q')), Action::Quit);
         assert_eq!(m.key(Key::Char('l')), Action::None);
         assert_eq!(m.notice.as_deref(), Some("no log yet for this builder"));
+    }
+
+    fn finished(m: &mut Model, ms: u64, b: &str, outcome: Outcome) {
+        m.event(&ev(
+            ms,
+            EventKind::Finished(BuilderResult {
+                builder: info(b),
+                outcome,
+                elapsed: Duration::from_millis(ms),
+                packages: vec![],
+                log: None,
+                message: None,
+                hint: None,
+                log_tail: vec![],
+                rejected: vec![],
+            }),
+        ));
+    }
+
+    fn phase(m: &mut Model, ms: u64, b: &str, phase: Phase) {
+        m.event(&ev(
+            ms,
+            EventKind::Phase {
+                builder: b.into(),
+                phase,
+            },
+        ));
+    }
+
+    #[test]
+    fn the_clock_stops_when_every_build_ended() {
+        let mut m = started_model();
+        m.tick(Duration::from_secs(5));
+        assert_eq!(m.now, Duration::from_secs(5));
+        finished(&mut m, 6000, "a", Outcome::Success);
+        m.tick(Duration::from_secs(7));
+        assert_eq!(m.now, Duration::from_secs(7), "b still runs");
+        finished(&mut m, 8000, "b", Outcome::Failed);
+        m.tick(Duration::from_secs(30));
+        assert_eq!(m.now, Duration::from_secs(8), "clock moved after the end");
+        // A batch: builders idle between jobs while the queue still holds
+        // work: the clock runs on.
+        let mut m = started_model();
+        let job = |pkg: &str, state: &str| {
+            ev(
+                100,
+                EventKind::Job {
+                    package: pkg.into(),
+                    lane: "x86_64/sisyphus".into(),
+                    state: state.into(),
+                    builder: None,
+                    detail: None,
+                },
+            )
+        };
+        m.event(&job("libfoo", "running"));
+        m.event(&job("app", "ready"));
+        finished(&mut m, 1000, "a", Outcome::Success);
+        finished(&mut m, 1000, "b", Outcome::Success);
+        m.event(&job("libfoo", "done"));
+        m.tick(Duration::from_secs(3));
+        assert_eq!(m.now, Duration::from_secs(3));
+        m.event(&job("app", "done"));
+        m.tick(Duration::from_secs(9));
+        assert_eq!(m.now, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn totals_count_builders_builds_and_the_queue() {
+        let mut m = started_model();
+        assert_eq!(
+            m.totals_line(),
+            "builders: 0 busy, 2 free, 0 waiting | builds: 0 done, 0 failed"
+        );
+        phase(&mut m, 10, "a", Phase::Build);
+        m.event(&ev(
+            20,
+            EventKind::Waiting {
+                builder: "b".into(),
+                holder_pid: None,
+                held_for_secs: None,
+            },
+        ));
+        let t = m.totals();
+        assert_eq!((t.busy, t.free, t.waiting), (1, 0, 1));
+        finished(&mut m, 30, "a", Outcome::Failed);
+        finished(&mut m, 40, "b", Outcome::Cancelled);
+        for (pkg, state) in [
+            ("p1", "done"),
+            ("p2", "running"),
+            ("p3", "waiting-for-slot"),
+        ] {
+            m.event(&ev(
+                50,
+                EventKind::Job {
+                    package: pkg.into(),
+                    lane: "x86_64/sisyphus".into(),
+                    state: state.into(),
+                    builder: None,
+                    detail: None,
+                },
+            ));
+        }
+        assert_eq!(
+            m.totals_line(),
+            "builders: 0 busy, 2 free, 0 waiting | builds: 0 done, 1 failed, 1 cancelled \
+             | queue: 1 waiting, 1 running, 1 done, 0 failed"
+        );
+    }
+
+    #[test]
+    fn only_a_success_fills_the_progress_bar() {
+        let mut m = started_model();
+        phase(&mut m, 10, "a", Phase::Build);
+        let building = m.rows[0].progress();
+        assert!(building > 0.0 && building < 1.0);
+        finished(&mut m, 20, "a", Outcome::Cancelled);
+        assert_eq!(m.rows[0].progress(), building);
+        finished(&mut m, 20, "b", Outcome::Skipped);
+        assert_eq!(m.rows[1].progress(), 0.0);
+        phase(&mut m, 30, "b", Phase::Build);
+        finished(&mut m, 40, "b", Outcome::Success);
+        assert_eq!(m.rows[1].progress(), 1.0);
     }
 }
