@@ -486,3 +486,29 @@ fn specsubst_values_reach_the_spec_zoryn_reads_and_the_one_hsh_builds() {
         env.events_text()
     );
 }
+
+#[test]
+fn a_rebuild_mode_package_is_built_with_hsh_rebuild_in_the_existing_chroot() {
+    let env = TestEnv::new();
+    slots(&env, &[2]);
+    env.library_package("libfoo", &[], "");
+    env.library_package("libbar", &["libfoo"], "");
+    env.write(
+        ".config/zoryn/batch/r.conf",
+        "[batch]\nbasedir = \"~/src\"\nbuilders = \"local2\"\n\n[libfoo]\n[libbar]\nmode = \"rebuild\"\n",
+    );
+    // libfoo's full build leaves the chroot libbar is then rebuilt in.
+    let out = env.zoryn(&["task", "batch", "r"], &env.home);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let ev = env.events_text();
+    let argvs: Vec<&str> = ev.lines().filter(|l| l.contains(" argv ")).collect();
+    assert_eq!(argvs.len(), 2, "{ev}");
+    assert!(
+        argvs[0].contains(" argv prog=hsh ") && argvs[0].contains("/libfoo.tar "),
+        "{ev}"
+    );
+    assert!(
+        argvs[1].contains(" argv prog=hsh-rebuild ") && argvs[1].contains("/libbar.tar "),
+        "{ev}"
+    );
+}
