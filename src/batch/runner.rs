@@ -223,6 +223,8 @@ pub struct BatchRun<'a> {
     pub fail_fast: bool,
     pub rpmbuild_args: Option<String>,
     pub packager: Option<String>,
+    /// Post-build checks run on each job's packages (skipped ones left out).
+    pub checks: Vec<crate::run::checks::PostBuildCheck>,
 }
 
 struct Slot {
@@ -296,6 +298,7 @@ impl<'a> BatchRun<'a> {
             fail_fast,
             rpmbuild_args,
             packager,
+            checks,
         } = self;
         let started_unix = now();
         let t0 = Instant::now();
@@ -574,6 +577,7 @@ impl<'a> BatchRun<'a> {
                             let token = controls.builder(&b.name).child();
                             let hosts = &hosts;
                             let rpmbuild_args = rpmbuild_args.clone();
+                            let checks = &checks;
                             let packager = packager.clone();
                             let run_token = run_token.clone();
                             scope.spawn(move || {
@@ -604,6 +608,7 @@ impl<'a> BatchRun<'a> {
                                             fail_fast: false,
                                             hosts,
                                             builders_dir: loaded.paths.builders_dir.clone(),
+                                            checks: checks.clone(),
                                             uploads: Default::default(),
                                         };
                                         let r = match &b.location {

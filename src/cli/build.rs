@@ -55,6 +55,8 @@ pub struct BuildArgs {
     /// A builder whose hasher workdir is locked is skipped instead of waited for
     #[arg(long)]
     pub skip_busy: bool,
+    #[command(flatten)]
+    pub skip: super::output::SkipCheckArgs,
 }
 
 /// Where a program would be found on PATH (or the path itself if it has a /).
@@ -191,6 +193,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         packager: args.packager.clone(),
         chain: false,
     };
+    let post_build_checks = args.skip.post_build_checks(&loaded.global.checks);
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();
     let emitter = Emitter::new(tx, started);
@@ -268,6 +271,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
                             hosts: &hosts,
                             chain: None,
                             builders_dir: loaded.paths.builders_dir.clone(),
+                            checks: post_build_checks.clone(),
                             uploads: Default::default(),
                         };
                         let excludes: Vec<PathBuf> = ready

@@ -50,6 +50,40 @@ impl SelectionArgs {
     }
 }
 
+/// `--skip-check[=LIST]`, the post-build-check half only (a minimal parse:
+/// the full option, which also skips rpmbuild's `%check`, replaces it).
+#[derive(Args, Debug, Default, Clone)]
+pub struct SkipCheckArgs {
+    /// Skip post-build checks by tool name (comma-separated; `all` or no value: every one)
+    #[arg(
+        long = "skip-check",
+        value_name = "LIST",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "all",
+        value_delimiter = ','
+    )]
+    pub skip_check: Vec<String>,
+}
+
+impl SkipCheckArgs {
+    fn skips(&self, tool: &str) -> bool {
+        self.skip_check.iter().any(|s| s == "all" || s == tool)
+    }
+
+    /// The `[checks]` commands that run: the configured ones minus those
+    /// `--skip-check` names.
+    pub fn post_build_checks(
+        &self,
+        section: &crate::config::global::ChecksSection,
+    ) -> Vec<crate::run::checks::PostBuildCheck> {
+        crate::run::checks::PostBuildCheck::from_config(section)
+            .into_iter()
+            .filter(|c| !self.skips(&c.name))
+            .collect()
+    }
+}
+
 /// How progress is shown.
 #[derive(Clone, Copy, Debug)]
 pub struct OutputMode {

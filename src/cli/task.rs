@@ -66,6 +66,8 @@ pub struct BatchArgs {
     /// Packager tag (hsh --packager)
     #[arg(long, value_name = "NAME <EMAIL>")]
     pub packager: Option<String>,
+    #[command(flatten)]
+    pub skip: super::output::SkipCheckArgs,
 }
 
 pub fn cmd_task(cmd: TaskCommand, verbose: u8, quiet: bool) -> i32 {
@@ -306,6 +308,7 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         fail_fast: args.fail_fast,
         rpmbuild_args: args.rpmbuild_args.clone(),
         packager: args.packager.clone(),
+        checks: args.skip.post_build_checks(&loaded.global.checks),
     };
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();

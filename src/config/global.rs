@@ -60,6 +60,31 @@ pub struct SshSection {
 pub const DEFAULT_ALIVE_INTERVAL: u32 = 30;
 pub const DEFAULT_ALIVE_COUNT: u32 = 3;
 
+/// `[checks]`: post-build checks run on the RPMs each builder brought back
+/// (SPEC 3.1, 5.1). Each entry is a command line (split like a shell would,
+/// never run through one); the paths of the RPMs are appended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChecksSection {
+    pub commands: Vec<String>,
+}
+
+/// `[notify]`: tell the user when a long run ends (SPEC 3.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifySection {
+    pub enabled: bool,
+    /// Only runs that took longer than this notify.
+    pub after: std::time::Duration,
+}
+
+impl Default for NotifySection {
+    fn default() -> Self {
+        NotifySection {
+            enabled: true,
+            after: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Program (and leading arguments) used for each external tool.
 #[derive(Clone, Debug)]
 pub struct Commands {
@@ -78,6 +103,8 @@ pub struct GlobalConfig {
     pub builders: BuildersSection,
     pub ssh: SshSection,
     pub commands: Commands,
+    pub checks: ChecksSection,
+    pub notify: NotifySection,
 }
 
 fn template(s: &str) -> Template {
@@ -116,6 +143,8 @@ impl Default for GlobalConfig {
                 rsync: vec!["rsync".into()],
                 git: vec!["git".into()],
             },
+            checks: ChecksSection::default(),
+            notify: NotifySection::default(),
         }
     }
 }
@@ -216,7 +245,10 @@ impl GlobalConfig {
     pub fn parse(path: &Path, text: &str) -> Result<GlobalConfig, ConfigError> {
         let file = TomlFile::parse(path, text)?;
         let root = file.root();
-        root.deny_unknown(&["build", "builders", "ssh", "commands"], |_, _| false)?;
+        root.deny_unknown(
+            &["build", "builders", "ssh", "commands", "checks", "notify"],
+            |_, _| false,
+        )?;
         let mut cfg = GlobalConfig {
             source: Some(path.to_path_buf()),
             ..GlobalConfig::default()
@@ -351,6 +383,43 @@ impl GlobalConfig {
                 cfg.commands.git = v;
             }
         }
+        if let Some(c) = root.table("checks")? {
+            c.deny_unknown(&["commands"], |_, _| false)?;
+            if let Some(list) = c.string_list("commands")? {
+                for cmd in &list.value {
+                    match shell_words::split(cmd) {
+                        Ok(words) if !words.is_empty() => {}
+                        Ok(_) => {
+                            return Err(c
+                                .error("commands", "an empty check command")
+                                .with_hint("remove the empty string from the list"))
+                        }
+                        Err(e) => {
+                            return Err(c
+                                .error(
+                                    "commands",
+                                    format!("cannot split \"{cmd}\" into words: {e}"),
+                                )
+                                .with_hint("close the quote"))
+                        }
+                    }
+                }
+                cfg.checks.commands = list.value;
+            }
+        }
+
+        if let Some(n) = root.table("notify")? {
+            n.deny_unknown(&["enabled", "after"], |_, _| false)?;
+            if let Some(e) = n.switch("enabled")? {
+                cfg.notify.enabled = e;
+            }
+            if let Some(a) = n.string("after")? {
+                cfg.notify.after = humantime::parse_duration(&a.value).map_err(|e| {
+                    n.error("after", format!("not a duration: {e}"))
+                        .with_hint("write a duration like \"30s\", \"2m\" or \"1h\"")
+                })?;
+            }
+        }
         Ok(cfg)
     }
 }
@@ -472,6 +541,33 @@ gear = "/opt/gear/bin/gear -v"
             "{e}"
         );
         assert!(e.hint.unwrap().contains("{hasher_number}"));
+    }
+
+    #[test]
+    fn checks_and_notify_parse() {
+        let c = parse("").unwrap();
+        assert!(c.checks.commands.is_empty());
+        assert_eq!(c.notify, NotifySection::default());
+        assert!(c.notify.enabled);
+        assert_eq!(c.notify.after, Duration::from_secs(30));
+        let c = parse(
+            "[checks]\ncommands = [\"sisyphus_check --no-check=changelog\", \"/usr/bin/rpmlint -i\"]\n\
+             [notify]\nenabled = false\nafter = \"2m\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.checks.commands.len(), 2);
+        assert!(!c.notify.enabled);
+        assert_eq!(c.notify.after, Duration::from_secs(120));
+        let e = parse("[checks]\ncommands = [\"rpmlint 'x\"]\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("cannot split"), "{e}");
+        let e = parse("[notify]\nafter = \"soon\"\n").unwrap_err();
+        assert!(
+            e.message.starts_with("[notify] after: not a duration"),
+            "{e}"
+        );
+        let e = parse("[checks]\ncomands = []\n").unwrap_err();
+        assert_eq!(e.hint.as_deref(), Some("did you mean `commands`?"));
     }
 
     #[test]

@@ -58,6 +58,7 @@ mod tests {
             hint: None,
             log_tail: vec!["error: x".into()],
             rejected: vec![],
+            checks: vec![],
         };
         let kinds = vec![
             EventKind::RunStarted {

@@ -368,6 +368,7 @@ mod tests {
                     hint: None,
                     log_tail: vec![],
                     rejected: vec![],
+                    checks: vec![],
                 }),
             ),
             ev(
@@ -382,6 +383,7 @@ mod tests {
                     hint: None,
                     log_tail: vec![],
                     rejected: vec![],
+                    checks: vec![],
                 }),
             ),
         ];

@@ -138,7 +138,10 @@ pub fn build(
     cancel: &CancelToken,
 ) -> BuilderResult {
     let started = Instant::now();
-    build_inner(ctx, b, host_name, emit, cancel).into_result(b, started.elapsed())
+    let ended = build_inner(ctx, b, host_name, emit, cancel);
+    let ended =
+        super::checks::run_after_build(&ctx.checks, ended, &ctx.git_root, emit, &b.name, cancel);
+    ended.into_result(b, started.elapsed())
 }
 
 /// The workdir lock on the host right now (`None`: cannot tell).

@@ -86,6 +86,7 @@ impl Row {
             Phase::Packaging,
             Phase::Downloading,
             Phase::Collecting,
+            Phase::PostBuildChecks,
         ];
         match self.phase {
             None => 0.0,
@@ -444,6 +445,7 @@ mod tests {
                 hint: None,
                 log_tail: vec![],
                 rejected: vec![],
+                checks: vec![],
             }),
         ));
         assert_eq!(m.rows[0].status(), "OK");
