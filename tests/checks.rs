@@ -257,3 +257,57 @@ fn checks_run_while_other_builders_still_build() {
     assert!(s.contains("slow     x86_64  sisyphus  CANCELLED"), "{s}");
     assert!(!read(&rec).contains("hasher_out/slow"), "{}", read(&rec));
 }
+
+/// Each job of a batch runs the checks on its own packages; a failed check
+/// fails that job (the batch exits 1), the others stay OK.
+#[test]
+fn each_batch_job_runs_the_checks_on_its_packages() {
+    let env = TestEnv::new();
+    env.hasher_slot("hasher_2", Some(2));
+    env.builder("local2", "hasher_number = 2\n");
+    env.library_package("libfoo", &[], "");
+    env.library_package("tool", &[], "");
+    env.write(
+        ".config/zoryn/batches/fam.toml",
+        "[batch]\nbuilders = \"local2\"\n\n[[package]]\npath = \"~/src/libfoo\"\n\n[[package]]\npath = \"~/src/tool\"\n",
+    );
+    let rec = env.home.join("tmp/lint.rec");
+    // Fails on tool's packages only.
+    let script = format!(
+        "#!/bin/sh\nfor a in \"$@\"; do echo \"file $a\"; done >>'{}'\ncase \"$*\" in *tool-1.0*) echo 'tool: E: bad'; exit 1;; esac\n",
+        rec.display()
+    );
+    let p = env.bin_dir.join("lint-tool");
+    std::fs::write(&p, script).unwrap();
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    checks_config(&env, &["lint-tool"], "");
+    let out = env.zoryn(&["task", "batch", "fam"], &env.home);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let s = stdout(&out);
+    assert!(
+        s.lines()
+            .any(|l| l.starts_with("libfoo") && l.ends_with("OK")),
+        "{s}"
+    );
+    assert!(
+        s.lines()
+            .any(|l| l.starts_with("tool") && l.contains("FAIL")),
+        "{s}"
+    );
+    let r = read(&rec);
+    assert!(r.contains("/libfoo-1.0-alt1.x86_64.rpm"), "{r}");
+    assert!(r.contains("/tool-1.0-alt1.x86_64.rpm"), "{r}");
+
+    // Skipped by name, the batch passes.
+    let out = env.zoryn(
+        &[
+            "task",
+            "batch",
+            "fam",
+            "--restart",
+            "--skip-check=lint-tool",
+        ],
+        &env.home,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+}
