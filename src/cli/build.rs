@@ -347,5 +347,24 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
     if cancel.is_cancelled() {
         return exit::INTERRUPTED;
     }
+    let verdict = if code == 0 { "OK" } else { "FAILED" };
+    let body: Vec<String> = results
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: {} ({})",
+                r.builder.name,
+                r.outcome.label(),
+                crate::report::human_duration(r.elapsed.as_secs_f64())
+            )
+        })
+        .collect();
+    crate::report::notify::run_ended(
+        &loaded.global.notify,
+        started.elapsed(),
+        &format!("zoryn build {}: {verdict}", spec.name),
+        &body.join("\n"),
+        code != 0,
+    );
     code
 }

@@ -368,6 +368,20 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         );
         let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
     }
+    if !cancel.is_cancelled() {
+        let verdict = if report.exit_code == 0 {
+            "OK"
+        } else {
+            "FAILED"
+        };
+        crate::report::notify::run_ended(
+            &loaded.global.notify,
+            started.elapsed(),
+            &format!("zoryn task batch {}: {verdict}", report.batch),
+            &format!("report: {}", html_path.display()),
+            report.exit_code != 0,
+        );
+    }
     report.exit_code
 }
 

@@ -5,6 +5,7 @@
 //! None of them can influence a build.
 
 pub mod json;
+pub mod notify;
 pub mod plain;
 pub mod summary;
 pub mod tui;
