@@ -212,8 +212,17 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
             // builder that fails its check is never started, and if none
             // passes, the tarball is simply dropped.
             let (prechecked, packed) = std::thread::scope(|s| {
-                let packing =
-                    s.spawn(|| gear::make_tarball(&loaded.global.commands.gear, &root, &run_token));
+                let packing = s.spawn(|| {
+                    gear::make_tarball_reusing(
+                        &loaded.global.commands.gear,
+                        git,
+                        &crate::source::cache::TarballCache::new(
+                            loaded.paths.cache_dir.join("tarballs"),
+                        ),
+                        &root,
+                        &run_token,
+                    )
+                });
                 let handles: Vec<_> = builders
                     .iter()
                     .map(|b| {
@@ -249,6 +258,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
                     Ok(tarball) => {
                         emitter.emit(EventKind::SourceReady {
                             tarball_bytes: tarball.size,
+                            reused: tarball.reused,
                         });
                         let ctx = RunContext {
                             global: &loaded.global,

@@ -110,6 +110,9 @@ pub enum EventKind {
     },
     SourceReady {
         tarball_bytes: u64,
+        /// The last run's tarball was reused: gear would have packed the
+        /// same tree (see `source::cache`).
+        reused: bool,
     },
     /// hsh's workdir lock is held by someone else; hsh waits for it.
     Waiting {

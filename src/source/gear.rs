@@ -2,10 +2,14 @@
 //!
 //! Run once per `zoryn build`, in a private temporary directory (mode 0700)
 //! that lives as long as the [`Tarball`]. Uncompressed, so rsync can send
-//! deltas of it to remote builders.
+//! deltas of it to remote builders. [`make_tarball_reusing`] first asks
+//! [`super::cache`] whether gear would pack exactly what it packed last
+//! time, and then hands out that tarball instead of running gear again.
+//! This module runs gear; it must not decide what the key of a tarball is.
 
 use std::path::PathBuf;
 
+use super::cache::{source_key, TarballCache};
 use super::repo::GearRepo;
 use super::spec::SpecInfo;
 use super::SourceError;
@@ -18,6 +22,58 @@ pub struct Tarball {
     pub path: PathBuf,
     pub spec: SpecInfo,
     pub size: u64,
+    /// Taken from the tarball cache: gear did not run.
+    pub reused: bool,
+}
+
+/// Like [`make_tarball`], but reuse the cached tarball when what gear would
+/// pack is unchanged (see [`super::cache`]), and cache a new one. `git` is
+/// the configured git command.
+pub fn make_tarball_reusing(
+    gear: &[String],
+    git: &[String],
+    cache: &TarballCache,
+    repo: &GearRepo,
+    cancel: &CancelToken,
+) -> Result<Tarball, SourceError> {
+    let Some(key) = source_key(git, gear, &repo.root, &repo.spec, cancel) else {
+        return make_tarball(gear, repo, cancel);
+    };
+    let Ok(dir) = cache.scratch() else {
+        return make_tarball(gear, repo, cancel);
+    };
+    let path = dir.path().join(tar_name(repo));
+    if cache.take(&key, &path) {
+        tracing::info!(
+            "source unchanged (tree {}): reusing the last tarball",
+            key.tree
+        );
+        return Ok(finish(dir, path, repo, true));
+    }
+    let tarball = make_tarball_in(gear, repo, dir, cancel)?;
+    cache.store(&key, &tarball.path);
+    Ok(tarball)
+}
+
+fn tar_name(repo: &GearRepo) -> String {
+    let stem = repo
+        .spec
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "pkg".into());
+    format!("{stem}.tar")
+}
+
+fn finish(dir: tempfile::TempDir, path: PathBuf, repo: &GearRepo, reused: bool) -> Tarball {
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let spec_text = std::fs::read_to_string(repo.root.join(&repo.spec)).unwrap_or_default();
+    Tarball {
+        _dir: dir,
+        path,
+        spec: SpecInfo::parse(&spec_text),
+        size,
+        reused,
+    }
 }
 
 /// Pack `repo` with gear. `gear` is the configured gear command.
@@ -35,12 +91,17 @@ pub fn make_tarball(
                 "check $TMPDIR",
             )
         })?;
-    let stem = repo
-        .spec
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "pkg".into());
-    let path = dir.path().join(format!("{stem}.tar"));
+    make_tarball_in(gear, repo, dir, cancel)
+}
+
+/// Run gear into `dir` (private; kept as long as the tarball).
+fn make_tarball_in(
+    gear: &[String],
+    repo: &GearRepo,
+    dir: tempfile::TempDir,
+    cancel: &CancelToken,
+) -> Result<Tarball, SourceError> {
+    let path = dir.path().join(tar_name(repo));
     let cmd = CommandSpec::new(gear.iter().cloned())
         .args(["--commit", "--no-compress"])
         .arg(&path)
@@ -83,12 +144,5 @@ pub fn make_tarball(
         }
         _ => {}
     }
-    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    let spec_text = std::fs::read_to_string(repo.root.join(&repo.spec)).unwrap_or_default();
-    Ok(Tarball {
-        _dir: dir,
-        path,
-        spec: SpecInfo::parse(&spec_text),
-        size,
-    })
+    Ok(finish(dir, path, repo, false))
 }

@@ -4,6 +4,7 @@
 //! makes the uncompressed source tarball once per run; [`spec`] reads the
 //! few spec facts the farm needs (name, version, arch restrictions).
 
+pub mod cache;
 pub mod gear;
 pub mod repo;
 pub mod spec;

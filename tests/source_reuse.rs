@@ -1,0 +1,126 @@
+//! The edit-build loop does not repeat `gear --commit` when what gear would
+//! pack is unchanged (issue 13 item 6): real zoryn, real git, the gear
+//! emulator behind a wrapper that counts its runs.
+
+mod support;
+
+use std::path::Path;
+
+use support::{both, stdout, TestEnv};
+
+struct Loop {
+    env: TestEnv,
+    repo: std::path::PathBuf,
+    runs: std::path::PathBuf,
+}
+
+impl Loop {
+    fn new() -> Loop {
+        let env = TestEnv::new();
+        env.hasher_slot("hasher", None);
+        let repo = env.gear_repo("hello", "");
+        let runs = env.home.join("tmp/gear.runs");
+        let wrapper = env.bin_dir.join("counting-gear");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\necho run >>'{}'\nexec gear \"$@\"\n",
+                runs.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &wrapper,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        env.write(".zoryn", "[commands]\ngear = \"counting-gear\"\n");
+        Loop { env, repo, runs }
+    }
+
+    fn gear_runs(&self) -> usize {
+        std::fs::read_to_string(&self.runs)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
+    /// Build; whether the source was reused, checked against gear's runs.
+    fn build(&self) -> bool {
+        let before = self.gear_runs();
+        let out = self.env.zoryn(&["build", "--json"], &self.repo);
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+        let ready: serde_json::Value = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|v| v["event"] == "source-ready")
+            .expect("a source-ready event");
+        let reused = ready["reused"].as_bool().expect("reused flag");
+        assert_eq!(
+            self.gear_runs(),
+            before + usize::from(!reused),
+            "gear ran although the source was reused, or the other way round"
+        );
+        reused
+    }
+
+    fn sh(&self, script: &str) {
+        self.env.sh(script, &self.repo);
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.repo.join(".gear/build.local.log")).unwrap()
+    }
+}
+
+fn spec_path(repo: &Path) -> std::path::PathBuf {
+    repo.join("hello.spec")
+}
+
+#[test]
+fn an_unchanged_tree_reuses_the_tarball_and_any_tracked_change_does_not() {
+    let l = Loop::new();
+    assert!(spec_path(&l.repo).is_file(), "the fixture's spec moved");
+    l.sh("echo install >hello/INSTALL && git add hello/INSTALL && git commit -qm install");
+    assert!(!l.build(), "first build: gear runs");
+    assert!(l.build(), "nothing changed: reused");
+
+    // Neither untracked files nor a touched (same content) file count.
+    l.sh("echo junk >untracked.txt && touch hello.spec");
+    assert!(l.build(), "untracked file / new mtime: reused");
+
+    // An unstaged edit: gear runs, and the build really got the new source.
+    l.sh("sed -i 's/^echo building hello$/echo building hello, edit 1/' hello.spec");
+    assert!(!l.build(), "unstaged edit");
+    assert!(l.log().contains("building hello, edit 1"), "{}", l.log());
+    assert!(l.build(), "the edit, unchanged: reused");
+
+    // Staged, then edited again.
+    l.sh("git add hello.spec");
+    assert!(
+        l.build(),
+        "staging what the work tree had packs the same tree"
+    );
+    l.sh("sed -i 's/edit 1$/edit 2/' hello.spec");
+    assert!(!l.build(), "edited after staging");
+    assert!(l.log().contains("building hello, edit 2"), "{}", l.log());
+
+    // A new tracked file, a mode change, a deleted file.
+    l.sh("echo new >NEWS && git add NEWS");
+    assert!(!l.build(), "new tracked file");
+    l.sh("chmod +x NEWS");
+    assert!(!l.build(), "mode change");
+    l.sh("rm hello/INSTALL");
+    assert!(!l.build(), "deleted file");
+
+    // Back to an earlier content: the key is the content, so reused.
+    l.sh("git checkout -q -- hello/INSTALL");
+    assert!(l.build(), "same tree as the mode-change build");
+    l.sh("git rm -q -f NEWS");
+    assert!(l.build(), "same tree as the edit-2 build");
+
+    // Committing changes HEAD (a temporary commit is no longer needed).
+    l.sh("git commit -qam 'edit'");
+    assert!(!l.build(), "new HEAD");
+    assert!(l.build());
+}
