@@ -124,3 +124,51 @@ fn an_unchanged_tree_reuses_the_tarball_and_any_tracked_change_does_not() {
     assert!(!l.build(), "new HEAD");
     assert!(l.build());
 }
+
+fn uploaded_bytes(out: &std::process::Output) -> u64 {
+    stdout(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "uploaded")
+        .and_then(|v| v["bytes_sent"].as_u64())
+        .expect("an uploaded event")
+}
+
+/// An unchanged rebuild on a remote builder sends nothing: the host already
+/// has that very tarball (its SHA-256, asked in the pre-flight, matches).
+/// A tarball on the host that differs (another client, a damaged file) is
+/// replaced.
+#[test]
+fn an_unchanged_rebuild_does_not_upload_again() {
+    let env = TestEnv::new();
+    let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    let repo = env.gear_repo("hello", "");
+    env.write(".zoryn", &env.ssh_commands_toml());
+    let build = || {
+        let out = env.zoryn(&["build", "-b", "arm", "--json"], &repo);
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+        out
+    };
+    let first = uploaded_bytes(&build());
+    assert!(first > 0, "first build uploads");
+    assert_eq!(uploaded_bytes(&build()), 0, "unchanged: nothing sent");
+
+    // A one-line change is sent.
+    env.sh("echo 'one more line' >>hello/README", &repo);
+    assert!(uploaded_bytes(&build()) > 0, "changed source is sent");
+    assert_eq!(uploaded_bytes(&build()), 0);
+
+    // Someone else's tarball at that path: replaced, and the build uses ours.
+    let remote_tar = host.home.join(".cache/zoryn/upload/hello/hello.tar");
+    let out = env.ssh("arm", &format!("printf junk >'{}'", remote_tar.display()));
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(
+        uploaded_bytes(&build()) > 0,
+        "a different remote tarball is replaced"
+    );
+    let remote = std::fs::read(&remote_tar).unwrap();
+    assert!(
+        remote.windows(13).any(|w| w == b"one more line"),
+        "the host has our source again"
+    );
+}

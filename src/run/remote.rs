@@ -29,7 +29,8 @@ use crate::farm::Builder;
 use crate::hasher::invocation::{hsh_argv, HshOptions};
 use crate::hasher::priv_config::{self, Caller};
 use crate::hasher::remote::{
-    parse_listing, parse_preflight, preflight_argv, Preflight, WorkdirState,
+    parse_listing, parse_preflight, preflight_argv, preflight_argv_with_source, Preflight,
+    WorkdirState,
 };
 use crate::hasher::results::{ResultDirs, Snapshot};
 use crate::hasher::stage::Phase;
@@ -252,10 +253,11 @@ impl Plan {
         }
         // No result listing here: the build wrapper lists the result dirs
         // itself, right before and after hsh.
-        let preflight = preflight_argv(
+        let preflight = preflight_argv_with_source(
             &workdir,
             &priv_config::candidate_files(&caller, b.hasher_number),
             &mkdirs,
+            Some(&remote_tar),
             &[],
         );
         Plan {
@@ -432,7 +434,16 @@ fn build_inner(
             };
         }
     }
-    match ctx.upload_once(&host, &remote_tar) {
+    // The host already has this very source (an unchanged rebuild): no
+    // upload round trip.
+    let already_there = pre.source_sha256.is_some()
+        && pre.source_sha256.as_deref() == ctx.tarball.sha256.as_deref();
+    let uploaded = if already_there {
+        Ok(0)
+    } else {
+        ctx.upload_once(&host, &remote_tar)
+    };
+    match uploaded {
         Ok(bytes) => emit.emit(EventKind::Uploaded {
             builder: b.name.clone(),
             bytes_sent: bytes,

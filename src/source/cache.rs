@@ -199,6 +199,30 @@ impl TarballCache {
         true
     }
 
+    /// The SHA-256 of the entry for `key` (hex), computed once with
+    /// `sha256sum` and kept next to it; `None` when that is not possible.
+    /// Lets a remote builder skip the upload of a source it already has.
+    pub fn sha256(&self, key: &SourceKey, cancel: &CancelToken) -> Option<String> {
+        let stem = key.stem();
+        let kept = self.dir.join(format!("{stem}.sha256"));
+        let valid = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if let Ok(s) = std::fs::read_to_string(&kept) {
+            if valid(s.trim()) {
+                return Some(s.trim().to_string());
+            }
+        }
+        let tar = self.dir.join(format!("{stem}.tar"));
+        let spec = CommandSpec::new(["sha256sum".into(), tar.into_os_string()])
+            .timeout(Duration::from_secs(60));
+        let out = capture(&spec, cancel).ok().filter(|o| o.success())?;
+        let sum = out.stdout.split_whitespace().next()?.to_ascii_lowercase();
+        if !valid(&sum) {
+            return None;
+        }
+        let _ = crate::config::write_atomic(&kept, &sum);
+        Some(sum)
+    }
+
     /// Keep `tarball` (in a scratch dir of this cache) as the entry for
     /// `key`, then evict beyond the bounds. Errors are only logged.
     pub fn store(&self, key: &SourceKey, tarball: &Path) {
@@ -210,6 +234,7 @@ impl TarballCache {
 
     fn store_inner(&self, key: &SourceKey, tarball: &Path) -> std::io::Result<()> {
         let stem = key.stem();
+        let _ = std::fs::remove_file(self.dir.join(format!("{stem}.sha256")));
         crate::config::write_atomic(&self.dir.join(format!("{stem}.key")), &key.text)?;
         let tmp = self.dir.join(format!(".{stem}.tar.{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
@@ -243,6 +268,7 @@ impl TarballCache {
             if i >= MAX_ENTRIES || (i > 0 && total > MAX_BYTES) {
                 let _ = std::fs::remove_file(path);
                 let _ = std::fs::remove_file(path.with_extension("key"));
+                let _ = std::fs::remove_file(path.with_extension("sha256"));
             }
         }
     }

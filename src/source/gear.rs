@@ -24,6 +24,9 @@ pub struct Tarball {
     pub size: u64,
     /// Taken from the tarball cache: gear did not run.
     pub reused: bool,
+    /// Its SHA-256 (hex) when known (a reused tarball): a remote host that
+    /// already has this source is not sent it again.
+    pub sha256: Option<String>,
 }
 
 /// Like [`make_tarball`], but reuse the cached tarball when what gear would
@@ -48,7 +51,9 @@ pub fn make_tarball_reusing(
             "source unchanged (tree {}): reusing the last tarball",
             key.tree
         );
-        return Ok(finish(dir, path, repo, true));
+        let mut t = finish(dir, path, repo, true);
+        t.sha256 = cache.sha256(&key, cancel);
+        return Ok(t);
     }
     let tarball = make_tarball_in(gear, repo, dir, cancel)?;
     cache.store(&key, &tarball.path);
@@ -73,6 +78,7 @@ fn finish(dir: tempfile::TempDir, path: PathBuf, repo: &GearRepo, reused: bool) 
         spec: SpecInfo::parse(&spec_text),
         size,
         reused,
+        sha256: None,
     }
 }
 
