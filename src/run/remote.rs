@@ -3,10 +3,16 @@
 //! Probe the host (once per run), run the pre-flight script (workdir,
 //! hasher-priv, lock, result listing, zoryn's directories), sync the apt
 //! config, upload the tarball (once per host per run, into a per-package
-//! directory that stays there so the next upload is a delta), run hsh on a
+//! directory that stays there so the next upload is a delta; not at all
+//! when the pre-flight says the host already has this very tarball — its
+//! SHA-256 matches the reused local one), run hsh on a
 //! remote terminal with its output streamed into the local log, list the
 //! results again and download only the new ones. Ctrl-C stops the remote hsh
 //! and waits until its workdir lock is free.
+//!
+//! Sessions per build through a warm master: host facts (once per run and
+//! host), pre-flight, upload (skipped for an unchanged source), build,
+//! download: 5 for a changed source, 4 for an unchanged one.
 //!
 //! The host is not trusted with what lands on this machine: every listed
 //! result must be a plain `*.rpm` name directly in one of the two result
