@@ -172,3 +172,68 @@ fn an_unchanged_rebuild_does_not_upload_again() {
         "the host has our source again"
     );
 }
+
+/// A host's facts (home, arch, user) are asked once per ControlMaster, not
+/// once per build: kept in the runtime dir under the master's pid and start
+/// time. Shown by planting a different home in the kept answer (zoryn then
+/// looks for the workdir there, without asking the host), and by a new
+/// master, which asks again.
+#[test]
+fn host_facts_are_asked_once_per_master() {
+    let env = TestEnv::new();
+    let _host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    let repo = env.gear_repo("hello", "");
+    env.write(".zoryn", &env.ssh_commands_toml());
+    let build = || env.zoryn(&["build", "-q", "-b", "arm"], &repo);
+    // The first build starts the master; the second knows its pid.
+    for _ in 0..2 {
+        let out = build();
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    }
+    let run_dir = env.root.join("run/zoryn");
+    let kept: Vec<_> = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("facts-"))
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(kept.len(), 1, "one facts file: {kept:?}");
+    let text = std::fs::read_to_string(&kept[0]).unwrap();
+    assert!(text.contains("master="), "{text}");
+    let planted: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("home=") {
+                "home=/nonexistent-kept-home".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    std::fs::write(&kept[0], planted).unwrap();
+    let out = build();
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(
+        both(&out).contains("/nonexistent-kept-home/hasher_1"),
+        "the kept facts were not used: {}",
+        both(&out)
+    );
+    // A new master: the facts are asked again, the build works.
+    env.chown_all();
+    let out = env
+        .command("ssh")
+        .arg("-F")
+        .arg(env.ssh_config_path())
+        .arg("-o")
+        .arg(format!("ControlPath={}/%C", run_dir.display()))
+        .args(["-O", "exit", "arm"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", both(&out));
+    for _ in 0..2 {
+        let out = build();
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    }
+}
