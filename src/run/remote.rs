@@ -10,9 +10,10 @@
 //! results again and download only the new ones. Ctrl-C stops the remote hsh
 //! and waits until its workdir lock is free.
 //!
-//! Sessions per build through a warm master: host facts (once per run and
-//! host), pre-flight, upload (skipped for an unchanged source), build,
-//! download: 5 for a changed source, 4 for an unchanged one.
+//! Sessions per build through a warm master: host facts (once per master,
+//! see [`crate::transport::ssh`]), pre-flight, upload (skipped for an
+//! unchanged source), build, download: 4 for a changed source and 3 for an
+//! unchanged one once the master is known (5 for every build before).
 //!
 //! The host is not trusted with what lands on this machine: every listed
 //! result must be a plain `*.rpm` name directly in one of the two result
