@@ -96,8 +96,36 @@ pub fn source_key(
     } else {
         PathBuf::from(git_out(git, root, &["rev-parse", "--absolute-git-dir"], &[], cancel)?.trim())
     };
-    // HEAD and every tag, names and ids (tags decide gear's specsubst).
-    let refs = git_out(git, root, &["show-ref", "--head", "--tags"], &[], cancel)?;
+    // HEAD and every tag, names and ids (tags decide gear's specsubst),
+    // asked while the tree is computed.
+    let (refs, tree) = std::thread::scope(|s| {
+        let refs = s.spawn(|| git_out(git, root, &["show-ref", "--head", "--tags"], &[], cancel));
+        let tree = would_be_tree(git, root, &git_dir, cancel);
+        (refs.join().ok().flatten(), tree)
+    });
+    let (refs, tree) = (refs?, tree?);
+    let merge_head = std::fs::read_to_string(git_dir.join("MERGE_HEAD")).unwrap_or_default();
+    let mut config = DefaultHasher::new();
+    std::fs::read(git_dir.join("config"))
+        .unwrap_or_default()
+        .hash(&mut config);
+    let text = format!(
+        "zoryn source key 1\ntree {tree}\ngear {gear:?}\nspec {}\nconfig {:016x}\nmerge_head {merge_head:?}\nrefs\n{refs}",
+        spec.display(),
+        config.finish()
+    );
+    Some(SourceKey { tree, text })
+}
+
+/// Git's tree hash of what `gear --commit` would pack: the index, updated
+/// from the work tree for every tracked file `git diff-files` lists, on a
+/// private copy of the index with a private object directory.
+fn would_be_tree(
+    git: &[String],
+    root: &Path,
+    git_dir: &Path,
+    cancel: &CancelToken,
+) -> Option<String> {
     let scratch = tempfile::Builder::new()
         .prefix("zoryn-key.")
         .tempdir()
@@ -140,20 +168,7 @@ pub fn source_key(
     let tree = git_out(git, root, &["write-tree"], &env, cancel)?
         .trim()
         .to_string();
-    if tree.is_empty() || !tree.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let merge_head = std::fs::read_to_string(git_dir.join("MERGE_HEAD")).unwrap_or_default();
-    let mut config = DefaultHasher::new();
-    std::fs::read(git_dir.join("config"))
-        .unwrap_or_default()
-        .hash(&mut config);
-    let text = format!(
-        "zoryn source key 1\ntree {tree}\ngear {gear:?}\nspec {}\nconfig {:016x}\nmerge_head {merge_head:?}\nrefs\n{refs}",
-        spec.display(),
-        config.finish()
-    );
-    Some(SourceKey { tree, text })
+    (!tree.is_empty() && tree.bytes().all(|b| b.is_ascii_hexdigit())).then_some(tree)
 }
 
 /// The tarball cache directory.
