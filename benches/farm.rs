@@ -80,7 +80,7 @@ fn timed(env: &TestEnv, args: &[&str], cwd: &Path) -> f64 {
     ms
 }
 
-/// `ZORYN_BENCH_ONLY=a,b` runs only those sections (local, rebuild, remote,
+/// `ZORYN_BENCH_ONLY=a,b` runs only those sections (local, rebuild, remote, cycle,
 /// upload, startup, fanout, batch).
 fn wanted(section: &str) -> bool {
     std::env::var("ZORYN_BENCH_ONLY").map_or(true, |v| v.split(',').any(|s| s.trim() == section))
@@ -117,6 +117,12 @@ fn main() {
         common::emit(
             "remote builds: overhead beyond hsh's own time",
             &remote(runs),
+        );
+    }
+    if wanted("cycle") {
+        common::emit(
+            "the edit-build cycle on a remote builder: overhead beyond hsh's own time",
+            &cycle(runs),
         );
     }
     if wanted("upload") {
@@ -362,6 +368,145 @@ fn remote(runs: usize) -> Vec<Row> {
     ]
 }
 
+/// The maintainer's edit-build cycle on one remote builder (issue 13): a
+/// one-line change then a rebuild, and a rebuild with nothing changed —
+/// zoryn (warm master) against the naive peer (gear-remote-hsh style, no
+/// multiplexing) and against gear + ssh + hsh typed by hand through a
+/// multiplexed connection (the same master socket). Package: 2.7 MB of
+/// source. Overhead = wall time minus hsh's own time. The limit is one ssh
+/// round trip through the master (`ssh HOST true`) plus sending the changed
+/// bytes (a few bytes here: nothing measurable on loopback).
+fn cycle(runs: usize) -> Vec<Row> {
+    let env = TestEnv::new();
+    let host = arm_host(&env);
+    let repo = env.gear_repo("hello", "");
+    // 2.7 MB of source that does not compress away: 100,000 lines of 27 bytes.
+    let data: String = (0..100_000u64)
+        .map(|i| format!("{i:09} {:016x}\n", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+        .collect();
+    std::fs::write(repo.join("hello/data.txt"), &data).expect("write the data");
+    env.sh("git add -A && git commit -qm data", &repo);
+    env.write(".zoryn", &env.ssh_commands_toml());
+    let rt = env.root.join("run/zoryn");
+    let mux = format!(
+        "ssh -F {} -o ControlPath={}/%C -o ControlMaster=auto -o ControlPersist=120",
+        env.ssh_config_path().display(),
+        rt.display()
+    );
+    let nomux = format!(
+        "ssh -F {} -o ControlMaster=no -o ControlPath=none",
+        env.ssh_config_path().display()
+    );
+    let naive_copy = env.root.join("naive-remote-build.sh");
+    std::fs::copy(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/naive-remote-build.sh"),
+        &naive_copy,
+    )
+    .expect("copy the naive peer");
+    let naive = format!(
+        "sh {} '{nomux}' arm {} 1 {}",
+        naive_copy.display(),
+        host.home.join("naive").display(),
+        env.home.join("naive-out").display()
+    );
+    // By hand, as a maintainer who knows the tools: pack, upload with the
+    // out dirs made in the same session, build into them, bring them back.
+    let hand_tar = env.home.join("tmp/hand.tar");
+    let hand_out = env.home.join("hand-out");
+    let by_hand = format!(
+        "set -e; gear --commit --no-compress {tar}\n\
+         {mux} arm 'cd \"$HOME\" && rm -rf hand/out && mkdir -p hand/out/bin hand/out/src && cat >hand/pkg.tar' <{tar}\n\
+         {mux} arm 'cd \"$HOME\" && hsh --number=1 --repo-bin=\"$HOME/hand/out/bin\" --repo-src=\"$HOME/hand/out/src\" hasher_1 hand/pkg.tar >/dev/null'\n\
+         rm -rf {out} && mkdir -p {out} && {mux} arm 'cd \"$HOME/hand/out\" && tar -c .' | tar -x -C {out}\n",
+        tar = hand_tar.display(),
+        out = hand_out.display(),
+    );
+    let rtt = format!("{mux} arm true");
+    timed(&env, &["build", "-q", "-b", "arm"], &repo); // master up, caches warm
+    shell(&env, &by_hand, &repo);
+    shell(&env, &naive, &repo);
+    let mut line = 0u64;
+    let mut one_line_change = |env: &TestEnv| {
+        line += 1;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(repo.join("hello/README"))
+            .expect("README");
+        std::io::Write::write_all(&mut f, format!("change {line}\n").as_bytes()).expect("edit");
+        env.chown_all();
+    };
+    // (name, overheads)
+    let names = [
+        "zoryn change",
+        "zoryn unchanged",
+        "naive change",
+        "naive unchanged",
+        "hand change",
+        "hand unchanged",
+    ];
+    let mut over: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let mut rtts = Vec::new();
+    for _ in 0..runs {
+        for (i, name) in names.iter().enumerate() {
+            if name.ends_with(" change") {
+                one_line_change(&env);
+            }
+            let from = lines(&host.events);
+            let wall = match i / 2 {
+                0 => timed(&env, &["build", "-q", "-b", "arm"], &repo),
+                1 => shell(&env, &naive, &repo),
+                _ => shell(&env, &by_hand, &repo),
+            };
+            let own = own_times(&host.events, from);
+            assert_eq!(own.len(), 1, "{name}: the emulator logged one build");
+            over[i].push(wall - own[0]);
+        }
+        rtts.push(shell(&env, &rtt, &repo));
+    }
+    let limit = median(&rtts);
+    let row = |id: &'static str, i: usize, base: usize, target_ms: f64| {
+        let z = &over[i];
+        let b = &over[base];
+        let r = median(b) / median(z);
+        Row {
+            id,
+            scenario: format!("edit-build cycle, {}: overhead", names[i]),
+            unit: "ms",
+            zoryn: z.clone(),
+            baseline: Some((names[base].into(), b.clone())),
+            ratio: Some((
+                r,
+                if base < 4 {
+                    "naive/zoryn"
+                } else {
+                    "hand/zoryn"
+                },
+            )),
+            limit: Some(format!("{limit:.0} (1 ssh RTT)")),
+            target: Some(Target {
+                text: format!("<= {target_ms:.0} ms"),
+                met: median(z) <= target_ms,
+            }),
+        }
+    };
+    vec![
+        row("cycle-change", 0, 2, 250.0),
+        row("cycle-change-hand", 0, 4, 250.0),
+        row("cycle-unchanged", 1, 3, 120.0),
+        row("cycle-unchanged-hand", 1, 5, 120.0),
+        Row {
+            id: "cycle-rtt",
+            scenario: "one ssh round trip through the master (ssh HOST true)".into(),
+            unit: "ms",
+            zoryn: rtts.clone(),
+            baseline: None,
+            ratio: None,
+            limit: None,
+            target: None,
+        },
+    ]
+}
+
 /// Bytes uploaded for a rebuild of a package with a 50 MB source after a
 /// one-line change.
 fn upload() -> Vec<Row> {
@@ -590,7 +735,7 @@ fn fanout(runs: usize) -> Vec<Row> {
                 .args(["-o", "ControlMaster=no"])
                 .arg(format!("h{h}"))
                 .arg(format!(
-                    "hsh --number={slot} hasher_{slot} .cache/zoryn/upload/hello/hello.tar >/dev/null"
+                    "cd \"$HOME\" && hsh --number={slot} hasher_{slot} .cache/zoryn/upload/hello/hello.tar >/dev/null"
                 ))
                 .stdout(std::process::Stdio::null());
             children.push(c.spawn().expect("spawn ssh"));

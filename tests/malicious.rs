@@ -266,7 +266,7 @@ fn compromised_host_cannot_write_outside_the_results_dir() {
     );
 
     // Nothing written outside the results dir (the build log and zoryn's
-    // own state are expected), the canary untouched.
+    // own state and source-tarball cache are expected), the canary untouched.
     assert_eq!(canary_before, snapshot(&canary), "canary dir changed");
     let home_after = snapshot(&env.home);
     let allowed = |p: &Path| {
@@ -276,6 +276,8 @@ fn compromised_host_cannot_write_outside_the_results_dir() {
             || p.starts_with(env.home.join(".local/state/zoryn"))
             || p == env.home.join(".local/state")
             || p == env.home.join(".local")
+            || p.starts_with(env.home.join(".cache/zoryn"))
+            || p == env.home.join(".cache")
             || p.starts_with(env.home.join("tmp"))
             || (p.parent() == Some(&repo.join(".gear"))
                 && p.file_name().is_some_and(|n| {

@@ -444,6 +444,8 @@ pub struct BatchRun<'a> {
     pub packager: Option<String>,
     /// `--skip-check`, for every job.
     pub skip_checks: SkipChecks,
+    /// Post-build checks run on each job's packages (skipped ones left out).
+    pub checks: Vec<crate::run::checks::PostBuildCheck>,
 }
 
 struct Slot {
@@ -518,6 +520,7 @@ impl<'a> BatchRun<'a> {
             rpmbuild_args,
             packager,
             skip_checks,
+            checks,
         } = self;
         let started_unix = now();
         let t0 = Instant::now();
@@ -790,6 +793,7 @@ impl<'a> BatchRun<'a> {
                             let token = controls.builder(&b.name).child();
                             let hosts = &hosts;
                             let rpmbuild_args = rpmbuild_args.clone();
+                            let checks = &checks;
                             let packager = packager.clone();
                             let skip_checks = skip_checks.clone();
                             let run_token = run_token.clone();
@@ -823,6 +827,7 @@ impl<'a> BatchRun<'a> {
                                             fail_fast: false,
                                             hosts,
                                             builders_dir: loaded.paths.builders_dir.clone(),
+                                            checks: checks.clone(),
                                             uploads: Default::default(),
                                         };
                                         let r = match &b.location {

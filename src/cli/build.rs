@@ -224,6 +224,8 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         mode,
         skip_checks: skip_checks.clone(),
     };
+    let post_build_checks =
+        super::output::post_build_checks(args.skip_check.as_ref(), &loaded.global.checks);
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();
     let emitter = Emitter::new(tx, started);
@@ -242,8 +244,17 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
             // builder that fails its check is never started, and if none
             // passes, the tarball is simply dropped.
             let (prechecked, packed) = std::thread::scope(|s| {
-                let packing =
-                    s.spawn(|| gear::make_tarball(&loaded.global.commands.gear, &root, &run_token));
+                let packing = s.spawn(|| {
+                    gear::make_tarball_reusing(
+                        &loaded.global.commands.gear,
+                        git,
+                        &crate::source::cache::TarballCache::new(
+                            loaded.paths.cache_dir.join("tarballs"),
+                        ),
+                        &root,
+                        &run_token,
+                    )
+                });
                 let handles: Vec<_> = builders
                     .iter()
                     .map(|b| {
@@ -279,6 +290,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
                     Ok(tarball) => {
                         emitter.emit(EventKind::SourceReady {
                             tarball_bytes: tarball.size,
+                            reused: tarball.reused,
                         });
                         let ctx = RunContext {
                             global: &loaded.global,
@@ -303,6 +315,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
                             hosts: &hosts,
                             chain: None,
                             builders_dir: loaded.paths.builders_dir.clone(),
+                            checks: post_build_checks.clone(),
                             uploads: Default::default(),
                         };
                         let excludes: Vec<PathBuf> = ready
@@ -386,5 +399,24 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
     if cancel.is_cancelled() {
         return exit::INTERRUPTED;
     }
+    let verdict = if code == 0 { "OK" } else { "FAILED" };
+    let body: Vec<String> = results
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: {} ({})",
+                r.builder.name,
+                r.outcome.label(),
+                crate::report::human_duration(r.elapsed.as_secs_f64())
+            )
+        })
+        .collect();
+    crate::report::notify::run_ended(
+        &loaded.global.notify,
+        started.elapsed(),
+        &format!("zoryn build {}: {verdict}", spec.name),
+        &body.join("\n"),
+        code != 0,
+    );
     code
 }

@@ -57,6 +57,18 @@ impl SelectionArgs {
     }
 }
 
+/// The `[checks]` commands that run: the configured ones minus those
+/// `--skip-check` names (`all` or no value: every one).
+pub fn post_build_checks(
+    skip: Option<&crate::hasher::skip_checks::SkipChecks>,
+    section: &crate::config::global::ChecksSection,
+) -> Vec<crate::run::checks::PostBuildCheck> {
+    crate::run::checks::PostBuildCheck::from_config(section)
+        .into_iter()
+        .filter(|c| !skip.is_some_and(|s| s.skips(&c.name)))
+        .collect()
+}
+
 /// How progress is shown.
 #[derive(Clone, Copy, Debug)]
 pub struct OutputMode {

@@ -367,6 +367,7 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         rpmbuild_args: args.rpmbuild_args.clone(),
         packager: args.packager.clone(),
         skip_checks: args.skip_check.clone().unwrap_or_default(),
+        checks: super::output::post_build_checks(args.skip_check.as_ref(), &loaded.global.checks),
     };
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();
@@ -425,6 +426,20 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
             json_path.display()
         );
         let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+    }
+    if !cancel.is_cancelled() {
+        let verdict = if report.exit_code == 0 {
+            "OK"
+        } else {
+            "FAILED"
+        };
+        crate::report::notify::run_ended(
+            &loaded.global.notify,
+            started.elapsed(),
+            &format!("zoryn task batch {}: {verdict}", report.batch),
+            &format!("report: {}", html_path.display()),
+            report.exit_code != 0,
+        );
     }
     report.exit_code
 }

@@ -20,6 +20,9 @@ pub struct Paths {
     pub runtime_dir: PathBuf,
     /// `$XDG_STATE_HOME/zoryn`.
     pub state_dir: PathBuf,
+    /// `$XDG_CACHE_HOME/zoryn` (default `~/.cache/zoryn`): what can be
+    /// made again, e.g. the last source tarballs.
+    pub cache_dir: PathBuf,
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
@@ -48,7 +51,11 @@ impl Paths {
         let state_dir = env_path("XDG_STATE_HOME")
             .unwrap_or_else(|| home.join(".local/state"))
             .join("zoryn");
+        let cache_dir = env_path("XDG_CACHE_HOME")
+            .unwrap_or_else(|| home.join(".cache"))
+            .join("zoryn");
         Ok(Paths {
+            cache_dir,
             home,
             config_file,
             config_file_from_env,

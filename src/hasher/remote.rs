@@ -43,6 +43,10 @@ while [ "$n" -gt 0 ]; do
   mkdir -p -- "$1" && echo "mkdir=ok" || echo "mkdir=failed $1"
   shift; n=$((n-1))
 done
+if [ "$1" = 1 ] && [ -f "$2" ] && command -v sha256sum >/dev/null 2>&1; then
+  echo "source_sha256=$(sha256sum <"$2" | cut -c1-64)"
+fi
+shift 2
 if [ -d "$wd" ]; then
   if command -v flock >/dev/null 2>&1; then
     if flock -n "$wd" true 2>/dev/null; then echo "lock=free"
@@ -91,6 +95,9 @@ pub struct Preflight {
     /// `WORKDIR/chroot` exists (an earlier hsh left its chroot).
     pub chroot: bool,
     pub results: Snapshot,
+    /// SHA-256 of the source tarball already on the host, when one was
+    /// asked about, exists, and `sha256sum` is there.
+    pub source_sha256: Option<String>,
 }
 
 impl PrivTree for Preflight {
@@ -112,6 +119,19 @@ pub fn preflight_argv(
     mkdirs: &[String],
     result_dirs: &[String],
 ) -> Vec<String> {
+    preflight_argv_with_source(workdir, priv_files, mkdirs, None, result_dirs)
+}
+
+/// [`preflight_argv`] that also asks for the SHA-256 of `source` (the
+/// uploaded tarball's path on the host), so an unchanged source need not
+/// be sent again.
+pub fn preflight_argv_with_source(
+    workdir: &str,
+    priv_files: &[String],
+    mkdirs: &[String],
+    source: Option<&str>,
+    result_dirs: &[String],
+) -> Vec<String> {
     let mut v = vec![
         "sh".into(),
         "-c".into(),
@@ -123,6 +143,10 @@ pub fn preflight_argv(
     v.extend(priv_files.iter().cloned());
     v.push(mkdirs.len().to_string());
     v.extend(mkdirs.iter().cloned());
+    match source {
+        Some(s) => v.extend(["1".to_string(), s.to_string()]),
+        None => v.extend(["0".to_string(), String::new()]),
+    }
     v.extend(result_dirs.iter().cloned());
     v
 }
@@ -151,6 +175,7 @@ pub fn parse_preflight(out: &str) -> Preflight {
         lock: None,
         chroot: false,
         results: parse_listing(out),
+        source_sha256: None,
     };
     let mut current: Option<String> = None;
     for line in out.lines() {
@@ -188,6 +213,10 @@ pub fn parse_preflight(out: &str) -> Preflight {
             current = Some(v.to_string());
         } else if let Some(v) = line.strip_prefix("mkdir=failed ") {
             p.mkdir_failed.push(v.to_string());
+        } else if let Some(v) = line.strip_prefix("source_sha256=") {
+            if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                p.source_sha256 = Some(v.to_ascii_lowercase());
+            }
         } else if let Some(v) = line.strip_prefix("lock=") {
             p.lock = match v.split_whitespace().next() {
                 Some("free") => Some(LockState::Free),
@@ -280,6 +309,46 @@ mod tests {
         // Only the regular file is listed; the symlink is not.
         let produced = Snapshot::default().produced_since(&p.results);
         assert_eq!(produced, vec![repo.join("a-1.rpm")]);
+    }
+
+    /// The source's checksum is asked only when a path is given, and a
+    /// missing file gives none.
+    #[test]
+    fn preflight_reports_the_sources_sha256() {
+        let t = tempfile::tempdir().unwrap();
+        let tar = t.path().join("pkg.tar");
+        std::fs::write(&tar, "abc").unwrap();
+        let tar_s = tar.to_string_lossy().into_owned();
+        let res = t.path().join("res");
+        std::fs::create_dir_all(&res).unwrap();
+        std::fs::write(res.join("a-1.rpm"), "x").unwrap();
+        let argv = preflight_argv_with_source(
+            "/nonexistent/wd",
+            &[],
+            &[],
+            Some(&tar_s),
+            &[res.to_string_lossy().into_owned()],
+        );
+        let p = parse_preflight(&run(&argv));
+        assert_eq!(
+            p.source_sha256.as_deref(),
+            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        // The arguments after it are still read as result dirs.
+        assert_eq!(
+            Snapshot::default().produced_since(&p.results),
+            vec![res.join("a-1.rpm")]
+        );
+        let none = preflight_argv_with_source(
+            "/nonexistent/wd",
+            &[],
+            &[],
+            Some("/nonexistent/x.tar"),
+            &[],
+        );
+        assert_eq!(parse_preflight(&run(&none)).source_sha256, None);
+        let not_asked = preflight_argv("/nonexistent/wd", &[], &[], &[]);
+        assert_eq!(parse_preflight(&run(&not_asked)).source_sha256, None);
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub enum Phase {
     Packaging,
     Downloading,
     Collecting,
+    /// zoryn's post-build checks on the downloaded RPMs.
+    PostBuildChecks,
 }
 
 impl Phase {
@@ -42,6 +44,7 @@ impl Phase {
             Phase::Packaging => "packaging",
             Phase::Downloading => "downloading",
             Phase::Collecting => "collecting results",
+            Phase::PostBuildChecks => "post-build checks",
         }
     }
 }

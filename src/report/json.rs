@@ -58,6 +58,7 @@ mod tests {
             hint: None,
             log_tail: vec!["error: x".into()],
             rejected: vec![],
+            checks: vec![],
         };
         let kinds = vec![
             EventKind::RunStarted {
@@ -68,6 +69,7 @@ mod tests {
             },
             EventKind::SourceReady {
                 tarball_bytes: 10240,
+                reused: true,
             },
             EventKind::Waiting {
                 builder: "arm".into(),
@@ -109,7 +111,7 @@ mod tests {
         let text = String::from_utf8(buf).unwrap();
         let expected = [
             r#"{"at":0.0,"event":"run-started","package":"hello","version":"1.0-alt1","builders":[{"name":"arm","host":"arm.internal","arch":"aarch64","branch":"sisyphus"}],"parallel":false}"#,
-            r#"{"at":0.25,"event":"source-ready","tarball_bytes":10240}"#,
+            r#"{"at":0.25,"event":"source-ready","tarball_bytes":10240,"reused":true}"#,
             r#"{"at":0.5,"event":"waiting","builder":"arm","holder_pid":42,"held_for_secs":7}"#,
             r#"{"at":0.75,"event":"uploaded","builder":"arm","bytes_sent":512,"tarball_bytes":10240}"#,
             r#"{"at":1.0,"event":"started","builder":"arm","log":"/r/.gear/build.arm.log","command":["hsh","--number=1"]}"#,

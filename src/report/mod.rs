@@ -7,6 +7,7 @@
 
 pub mod color;
 pub mod json;
+pub mod notify;
 pub mod plain;
 pub mod summary;
 pub mod tui;

@@ -181,9 +181,19 @@ impl<W: Write> Reporter for PlainReporter<W> {
                     names.join(", ")
                 ));
             }
-            EventKind::SourceReady { tarball_bytes } => {
+            EventKind::SourceReady {
+                tarball_bytes,
+                reused,
+            } => {
                 if self.verbose {
-                    self.say(&format!("source tarball ready ({tarball_bytes} bytes)"));
+                    let how = if *reused {
+                        ", unchanged since the last build: gear not run"
+                    } else {
+                        ""
+                    };
+                    self.say(&format!(
+                        "source tarball ready ({tarball_bytes} bytes{how})"
+                    ));
                 }
             }
             EventKind::Waiting {
@@ -343,6 +353,7 @@ mod tests {
                 1,
                 EventKind::SourceReady {
                     tarball_bytes: 10240,
+                    reused: false,
                 },
             ),
             ev(
@@ -395,6 +406,7 @@ mod tests {
                     hint: None,
                     log_tail: vec![],
                     rejected: vec![],
+                    checks: vec![],
                 }),
             ),
             ev(
@@ -409,6 +421,7 @@ mod tests {
                     hint: None,
                     log_tail: vec![],
                     rejected: vec![],
+                    checks: vec![],
                 }),
             ),
         ];

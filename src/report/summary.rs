@@ -65,6 +65,16 @@ pub fn render(results: &[BuilderResult], color: bool) -> String {
                 for p in &r.packages {
                     let _ = writeln!(out, "{name}: {}", short_path(p).display());
                 }
+                if !r.checks.is_empty() {
+                    let done: Vec<String> = r
+                        .checks
+                        .iter()
+                        .map(|c| {
+                            format!("{} ({})", c.name, human_duration(c.duration.as_secs_f64()))
+                        })
+                        .collect();
+                    let _ = writeln!(out, "{name}: checks passed: {}", done.join(", "));
+                }
                 for x in &r.rejected {
                     let _ = writeln!(out, "{name}: warning: rejected result from {x}");
                 }
@@ -113,6 +123,7 @@ mod tests {
             log: Some("/nonexistent/.gear/build.local.log".into()),
             message: None,
             rejected: vec![],
+            checks: vec![],
             hint: None,
             log_tail: vec![],
         }

@@ -72,6 +72,27 @@ pub struct BuilderResult {
     /// successful build with rejected entries makes the run exit 3.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<String>,
+    /// The post-build checks that ran, in order (none configured: empty,
+    /// and left out of `--json`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckResult>,
+}
+
+/// One post-build check on one builder's packages (SPEC 5.1).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CheckResult {
+    /// The tool's name: what `--skip-check=NAME` skips.
+    pub name: String,
+    /// The argv that ran, packages included.
+    pub command: Vec<String>,
+    /// Its exit status (128+N for a signal); null when it could not run or
+    /// was interrupted.
+    pub exit_status: Option<i32>,
+    pub passed: bool,
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
+    /// Its last output lines.
+    pub tail: Vec<String>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -89,6 +110,9 @@ pub enum EventKind {
     },
     SourceReady {
         tarball_bytes: u64,
+        /// The last run's tarball was reused: gear would have packed the
+        /// same tree (see `source::cache`).
+        reused: bool,
     },
     /// hsh's workdir lock is held by someone else; hsh waits for it.
     Waiting {

@@ -100,6 +100,9 @@ pub struct RunContext<'a> {
     pub hosts: &'a Hosts,
     /// `builders.d`, where each builder's generated apt config lives.
     pub builders_dir: PathBuf,
+    /// Post-build checks to run on each builder's packages, the skipped
+    /// ones (`--skip-check`) already left out.
+    pub checks: Vec<super::checks::PostBuildCheck>,
     /// One upload of the tarball per host and run.
     pub uploads: Mutex<HashMap<String, Arc<UploadCell>>>,
 }
@@ -172,6 +175,7 @@ fn cancelled(b: &Builder) -> BuilderResult {
         hint: None,
         log_tail: vec![],
         rejected: vec![],
+        checks: vec![],
     }
 }
 
@@ -401,6 +405,7 @@ mod tests {
             hint: None,
             log_tail: vec![],
             rejected: vec![],
+            checks: vec![],
         }
     }
 

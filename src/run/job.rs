@@ -26,6 +26,8 @@ pub struct Ended {
     pub log_tail: Vec<String>,
     /// Remote result entries that were not downloaded (`NAME: reason`).
     pub rejected: Vec<String>,
+    /// Post-build checks that ran (see [`super::checks`]).
+    pub checks: Vec<super::events::CheckResult>,
 }
 
 impl Ended {
@@ -39,6 +41,7 @@ impl Ended {
             log: None,
             log_tail: vec![],
             rejected: vec![],
+            checks: vec![],
         }
     }
 
@@ -104,6 +107,7 @@ impl Ended {
             hint: self.hint,
             log_tail: self.log_tail,
             rejected: self.rejected,
+            checks: self.checks,
         }
     }
 }

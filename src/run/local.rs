@@ -34,7 +34,10 @@ pub fn build(
     cancel: &CancelToken,
 ) -> BuilderResult {
     let started = Instant::now();
-    build_inner(ctx, b, emit, cancel).into_result(b, started.elapsed())
+    let ended = build_inner(ctx, b, emit, cancel);
+    let ended =
+        super::checks::run_after_build(&ctx.checks, ended, &ctx.git_root, emit, &b.name, cancel);
+    ended.into_result(b, started.elapsed())
 }
 
 fn workdir_of(ctx: &RunContext<'_>, b: &Builder) -> PathBuf {

@@ -7,6 +7,7 @@
 
 pub mod busy;
 pub mod cancel;
+pub mod checks;
 pub mod events;
 pub mod executor;
 pub mod job;

@@ -3,12 +3,19 @@
 //! Probe the host (once per run), run the pre-flight script (workdir,
 //! hasher-priv, lock, result listing, zoryn's directories), sync the apt
 //! config, upload the tarball (once per host per run, into a per-package
-//! directory that stays there so the next upload is a delta), run hsh on a
+//! directory that stays there so the next upload is a delta; not at all
+//! when the pre-flight says the host already has this very tarball — its
+//! SHA-256 matches the reused local one), run hsh on a
 //! remote terminal with its output streamed into the local log, list the
 //! results again and download only the new ones. Ctrl-C stops the remote hsh
 //! and waits until its workdir lock is free. With `-r`/`--section` the
 //! pre-flight also requires the chroot an earlier build left, and a section's
 //! `--rebuild-prog` script is uploaded next to the tarball.
+//!
+//! Sessions per build through a warm master: host facts (once per master,
+//! see [`crate::transport::ssh`]), pre-flight, upload (skipped for an
+//! unchanged source), build, download: 4 for a changed source and 3 for an
+//! unchanged one once the master is known (5 for every build before).
 //!
 //! The host is not trusted with what lands on this machine: every listed
 //! result must be a plain `*.rpm` name directly in one of the two result
@@ -32,7 +39,8 @@ use crate::hasher::build_mode::{missing_chroot, BuildMode, Expected};
 use crate::hasher::invocation::{hsh_argv, HshOptions};
 use crate::hasher::priv_config::{self, Caller, Membership, PrivProblem};
 use crate::hasher::remote::{
-    parse_listing, parse_preflight, preflight_argv, Preflight, WorkdirState,
+    parse_listing, parse_preflight, preflight_argv, preflight_argv_with_source, Preflight,
+    WorkdirState,
 };
 use crate::hasher::results::{ResultDirs, Snapshot};
 use crate::hasher::skip_checks::SkipChecks;
@@ -142,7 +150,10 @@ pub fn build(
     cancel: &CancelToken,
 ) -> BuilderResult {
     let started = Instant::now();
-    build_inner(ctx, b, host_name, emit, cancel).into_result(b, started.elapsed())
+    let ended = build_inner(ctx, b, host_name, emit, cancel);
+    let ended =
+        super::checks::run_after_build(&ctx.checks, ended, &ctx.git_root, emit, &b.name, cancel);
+    ended.into_result(b, started.elapsed())
 }
 
 /// The workdir lock on the host right now (`None`: cannot tell).
@@ -291,10 +302,11 @@ impl Plan {
         }
         // No result listing here: the build wrapper lists the result dirs
         // itself, right before and after hsh.
-        let preflight = preflight_argv(
+        let preflight = preflight_argv_with_source(
             &workdir,
             &priv_config::candidate_files(&caller, number),
             &mkdirs,
+            Some(&remote_tar),
             &[],
         );
         Plan {
@@ -495,7 +507,16 @@ fn build_inner(
             };
         }
     }
-    match ctx.upload_once(&host, &remote_tar) {
+    // The host already has this very source (an unchanged rebuild): no
+    // upload round trip.
+    let already_there = pre.source_sha256.is_some()
+        && pre.source_sha256.as_deref() == ctx.tarball.sha256.as_deref();
+    let uploaded = if already_there {
+        Ok(0)
+    } else {
+        ctx.upload_once(&host, &remote_tar)
+    };
+    match uploaded {
         Ok(bytes) => emit.emit(EventKind::Uploaded {
             builder: b.name.clone(),
             bytes_sent: bytes,

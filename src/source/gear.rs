@@ -2,7 +2,10 @@
 //!
 //! Run once per `zoryn build`, in a private temporary directory (mode 0700)
 //! that lives as long as the [`Tarball`]. Uncompressed, so rsync can send
-//! deltas of it to remote builders.
+//! deltas of it to remote builders. [`make_tarball_reusing`] first asks
+//! [`super::cache`] whether gear would pack exactly what it packed last
+//! time, and then hands out that tarball instead of running gear again;
+//! this module runs gear, it must not decide what the key of a tarball is.
 //!
 //! **specsubst.** A repository whose `.gear/rules` has `specsubst: VAR...`
 //! gets `@VAR@` in its spec replaced by gear — with values gear reads from
@@ -15,6 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::cache::{source_key, TarballCache};
 use super::repo::GearRepo;
 use super::specdeps::SpecText;
 use super::SourceError;
@@ -27,6 +31,65 @@ pub struct Tarball {
     pub path: PathBuf,
     pub spec: SpecText,
     pub size: u64,
+    /// Taken from the tarball cache: gear did not run.
+    pub reused: bool,
+    /// Its SHA-256 (hex) when known (a reused tarball): a remote host that
+    /// already has this source is not sent it again.
+    pub sha256: Option<String>,
+}
+
+/// Like [`make_tarball`], but reuse the cached tarball when what gear would
+/// pack is unchanged (see [`super::cache`]), and cache a new one. `git` is
+/// the configured git command.
+pub fn make_tarball_reusing(
+    gear: &[String],
+    git: &[String],
+    cache: &TarballCache,
+    repo: &GearRepo,
+    cancel: &CancelToken,
+) -> Result<Tarball, SourceError> {
+    let Some(key) = source_key(git, gear, &repo.root, &repo.spec, cancel) else {
+        return make_tarball(gear, repo, cancel);
+    };
+    let Ok(dir) = cache.scratch() else {
+        return make_tarball(gear, repo, cancel);
+    };
+    let path = dir.path().join(tar_name(repo));
+    if cache.take(&key, &path) {
+        tracing::info!(
+            "source unchanged (tree {}): reusing the last tarball",
+            key.tree
+        );
+        let spec_text = std::fs::read_to_string(repo.root.join(&repo.spec)).unwrap_or_default();
+        let mut t = finish(dir, path, spec_text, true);
+        t.sha256 = cache.sha256(&key, cancel);
+        return Ok(t);
+    }
+    let tarball = make_tarball_in(gear, repo, dir, None, cancel)?;
+    cache.store(&key, &tarball.path);
+    Ok(tarball)
+}
+
+/// The tarball's file name: the spec's stem, `.tar`.
+fn tar_name(repo: &GearRepo) -> String {
+    let stem = repo
+        .spec
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "pkg".into());
+    format!("{stem}.tar")
+}
+
+fn finish(dir: tempfile::TempDir, path: PathBuf, spec_text: String, reused: bool) -> Tarball {
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    Tarball {
+        _dir: dir,
+        path,
+        spec: SpecText::new(spec_text),
+        size,
+        reused,
+        sha256: None,
+    }
 }
 
 /// Pack `repo` with gear. `gear` is the configured gear command.
@@ -223,12 +286,19 @@ pub fn make_tarball_with(
                 "check $TMPDIR",
             )
         })?;
-    let stem = repo
-        .spec
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "pkg".into());
-    let path = dir.path().join(format!("{stem}.tar"));
+    make_tarball_in(gear, repo, dir, specsubst, cancel)
+}
+
+/// Run gear into `dir` (private; kept as long as the tarball), then do the
+/// specsubst when asked.
+fn make_tarball_in(
+    gear: &[String],
+    repo: &GearRepo,
+    dir: tempfile::TempDir,
+    specsubst: Option<&[(String, String)]>,
+    cancel: &CancelToken,
+) -> Result<Tarball, SourceError> {
+    let path = dir.path().join(tar_name(repo));
     let mut cmd = CommandSpec::new(gear.iter().cloned()).args(["--commit", "--no-compress"]);
     if specsubst.is_some() {
         cmd = cmd.arg("--disable-specsubst");
@@ -287,13 +357,7 @@ pub fn make_tarball_with(
             )
         })?;
     }
-    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    Ok(Tarball {
-        _dir: dir,
-        path,
-        spec: SpecText::new(spec_text),
-        size,
-    })
+    Ok(finish(dir, path, spec_text, false))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! standard macros from [`alt_macros`].
 
 pub mod alt_macros;
+pub mod cache;
 pub mod gear;
 pub mod repo;
 pub mod specdeps;

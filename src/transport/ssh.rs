@@ -3,7 +3,10 @@
 //! A [`Host`] owns everything about one SSH destination: the ssh options
 //! (keepalives, BatchMode, the ControlMaster socket under the runtime dir),
 //! the stale-master check, a bound on concurrent sessions, and the facts
-//! learned from it once per run (home, `uname -m`, user, uid). Remote
+//! learned from it once per run (home, `uname -m`, user, uid) — or, while
+//! the same ControlMaster process lives, once per master: they are kept in
+//! the private runtime dir under its pid and start time, saving a round
+//! trip per build. Remote
 //! commands are always built from argv and quoted here; nothing else in zoryn
 //! builds a remote command string.
 //!
@@ -164,6 +167,8 @@ pub struct Host {
     pub destination: String,
     settings: Arc<SshSettings>,
     master_checked: Mutex<bool>,
+    /// The ControlMaster's pid, as `ssh -O check` reported it this run.
+    master_pid: Mutex<Option<u32>>,
     sessions: Sessions,
     facts: OnceLock<Result<HostFacts, TransportError>>,
     /// Answers to queries asked ahead (a builder's pre-flight while gear
@@ -178,6 +183,7 @@ impl Host {
             destination: destination.to_string(),
             settings,
             master_checked: Mutex::new(false),
+            master_pid: Mutex::new(None),
             sessions: Sessions {
                 free: Mutex::new(n),
                 cv: Condvar::new(),
@@ -319,6 +325,20 @@ impl Host {
             .timeout(Duration::from_secs(5));
         let answer = capture(&check, cancel);
         let healthy = answer.as_ref().is_ok_and(|c| c.success());
+        if let Some(c) = answer.as_ref().ok().filter(|_| healthy) {
+            // "Master running (pid=N)"
+            let pid = c
+                .stderr
+                .split("pid=")
+                .nth(1)
+                .map(|r| {
+                    r.chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect::<String>()
+                })
+                .and_then(|d| d.parse().ok());
+            *self.master_pid.lock().unwrap_or_else(|p| p.into_inner()) = pid;
+        }
         let absent = answer
             .as_ref()
             .is_ok_and(|c| c.stderr.contains("No such file or directory"));
@@ -366,16 +386,70 @@ impl Host {
             .map_err(Clone::clone)
     }
 
+    /// Where this host's facts are kept between runs, and the identity of
+    /// the connection they belong to: the live ControlMaster (its pid and
+    /// start time, from `/proc`). The same master process is the same
+    /// connection to the same account on the same machine, so the facts
+    /// cannot have changed; a new master asks again. `None` without a
+    /// master (or without `/proc`): then the facts are always asked.
+    fn facts_cache(&self) -> Option<(PathBuf, String)> {
+        if !self.settings.use_master() {
+            return None;
+        }
+        let pid = (*self.master_pid.lock().unwrap_or_else(|p| p.into_inner()))?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Field 22 (start time), counted after the ")" that ends the name.
+        let start = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(19)?
+            .to_string();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&self.destination, &mut h);
+        std::hash::Hash::hash(&self.settings.program, &mut h);
+        let file = self
+            .settings
+            .runtime_dir
+            .join(format!("facts-{:016x}", std::hash::Hasher::finish(&h)));
+        let id = format!(
+            "zoryn host facts 1 {:?} {:?} master={pid} start={start}",
+            self.destination, self.settings.program
+        );
+        Some((file, id))
+    }
+
     fn probe(&self, cancel: &CancelToken) -> Result<HostFacts, TransportError> {
         self.check_master(cancel);
+        let cache = self.facts_cache();
+        if let Some((file, id)) = &cache {
+            if let Ok(text) = std::fs::read_to_string(file) {
+                if let Some(rest) = text.strip_prefix(&format!("{id}\n")) {
+                    if let Ok(f) = self.parse_facts(rest) {
+                        return Ok(f);
+                    }
+                }
+            }
+        }
         let script = "printf 'home=%s\\n' \"$HOME\"; printf 'machine=%s\\n' \"$(uname -m)\"; printf 'user=%s\\n' \"$(id -un)\"; printf 'uid=%s\\n' \"$(id -u)\"";
         let argv = vec!["sh".to_string(), "-c".to_string(), script.to_string()];
         let out = self.query(&argv, cancel)?;
         if !out.success() {
             return Err(self.error_from(&out.stderr, out.code()));
         }
+        let facts = self.parse_facts(&out.stdout)?;
+        // The master may have been started by this very query: then its
+        // identity is known only from the next run's check.
+        if let Some((file, id)) = cache {
+            let _ = crate::config::write_atomic(&file, &format!("{id}\n{}", out.stdout));
+        }
+        Ok(facts)
+    }
+
+    /// The facts script's answer (`home=`, `machine=`, `user=`, `uid=`).
+    fn parse_facts(&self, stdout: &str) -> Result<HostFacts, TransportError> {
         let get = |k: &str| {
-            out.stdout
+            stdout
                 .lines()
                 .find_map(|l| l.strip_prefix(&format!("{k}=")).map(str::to_string))
                 .unwrap_or_default()

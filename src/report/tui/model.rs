@@ -93,6 +93,7 @@ impl Row {
             Phase::Packaging,
             Phase::Downloading,
             Phase::Collecting,
+            Phase::PostBuildChecks,
         ];
         match self.phase {
             None => 0.0,
@@ -623,6 +624,7 @@ mod tests {
                 hint: None,
                 log_tail: vec![],
                 rejected: vec![],
+                checks: vec![],
             }),
         ));
         assert_eq!(m.rows[0].status(), "OK");
@@ -671,6 +673,7 @@ mod tests {
                 hint: None,
                 log_tail: vec![],
                 rejected: vec![],
+                checks: vec![],
             }),
         ));
     }

@@ -398,6 +398,7 @@ mod tests {
                 hint: None,
                 log_tail: vec![],
                 rejected: vec![],
+                checks: vec![],
             }),
         ));
     }
