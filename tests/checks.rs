@@ -268,8 +268,8 @@ fn each_batch_job_runs_the_checks_on_its_packages() {
     env.library_package("libfoo", &[], "");
     env.library_package("tool", &[], "");
     env.write(
-        ".config/zoryn/batches/fam.toml",
-        "[batch]\nbuilders = \"local2\"\n\n[[package]]\npath = \"~/src/libfoo\"\n\n[[package]]\npath = \"~/src/tool\"\n",
+        ".config/zoryn/batch/fam.conf",
+        "[batch]\nbuilders = \"local2\"\nbasedir = \"~/src\"\n\n[libfoo]\n\n[tool]\n",
     );
     let rec = env.home.join("tmp/lint.rec");
     // Fails on tool's packages only.
