@@ -15,3 +15,4 @@ pub mod report;
 pub mod run;
 pub mod source;
 pub mod transport;
+pub mod up;
