@@ -500,7 +500,16 @@ fn detect_stage(ctx: &Context, j: &mut Journal, opts: &Options) -> Result<StageR
     let candidates = match j.scheme {
         Scheme::Git => {
             if git.remotes()?.iter().any(|r| r == detect::UPSTREAM_REMOTE) {
-                let out = git.try_run(&["fetch", "-q", "--no-write-fetch-head", "--tags", detect::UPSTREAM_REMOTE])?;
+                // Tags only: remote-tracking branches stay as they are, so an
+                // "up to date" run or an `--abort` leaves every other ref alone.
+                let out = git.try_run(&[
+                    "fetch",
+                    "-q",
+                    "--no-write-fetch-head",
+                    "--no-tags",
+                    detect::UPSTREAM_REMOTE,
+                    "refs/tags/*:refs/tags/*",
+                ])?;
                 if !out.ok {
                     return Err(UpError::infra(
                         format!("cannot fetch tags from remote `{}`: {}", detect::UPSTREAM_REMOTE, out.stderr.trim()),
