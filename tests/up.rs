@@ -35,7 +35,11 @@ fn git_layout(env: &TestEnv, later: &[&str], packaging_readme: Option<&str>) -> 
     );
     std::fs::create_dir_all(pkg.join(".gear/tags")).unwrap();
     std::fs::write(pkg.join("hello.spec"), support::spec("hello", "")).unwrap();
-    std::fs::write(pkg.join(".gear/rules"), "spec: hello.spec\ntar: v@version@:.\n").unwrap();
+    std::fs::write(
+        pkg.join(".gear/rules"),
+        "spec: hello.spec\ntar: v@version@:.\n",
+    )
+    .unwrap();
     let mut script = String::from(
         "sha=$(git rev-parse v1.0) && git cat-file tag $sha > .gear/tags/$sha && echo \"$sha v1.0\" > .gear/tags/list",
     );
@@ -69,7 +73,9 @@ fn snapshot(env: &TestEnv, repo: &Path) -> String {
 }
 
 fn git(env: &TestEnv, repo: &Path, cmd: &str) -> String {
-    stdout(&env.sh(&format!("git {cmd}"), repo)).trim_end().to_string()
+    stdout(&env.sh(&format!("git {cmd}"), repo))
+        .trim_end()
+        .to_string()
 }
 
 fn journal_files(env: &TestEnv) -> Vec<String> {
@@ -89,18 +95,33 @@ fn git_layout_end_to_end_fetches_merges_stores_the_tag_edits_the_spec_commits_an
         "#!/bin/sh\nset -e\necho \"$ZORYN_UP_OLD_VERSION -> $ZORYN_UP_NEW_VERSION in $ZORYN_UP_REPO ($(pwd))\" >> NOTES\n",
     )
     .unwrap();
-    std::fs::write(pkg.join(".gear/up.d/README.txt"), "not executable: not run\n").unwrap();
+    std::fs::write(
+        pkg.join(".gear/up.d/README.txt"),
+        "not executable: not run\n",
+    )
+    .unwrap();
     std::fs::write(pkg.join("NOTES"), "notes\n").unwrap();
-    env.sh("chmod +x .gear/up.d/10-notes && git add -A && git commit -qm hooks", &pkg);
+    env.sh(
+        "chmod +x .gear/up.d/10-notes && git add -A && git commit -qm hooks",
+        &pkg,
+    );
     let before = git(&env, &pkg, "rev-parse HEAD");
 
     let out = env.zoryn(&["up", "-v", "-b", "local"], &pkg);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let err = stderr(&out);
     // rpm order: 1.10 > 1.9; 2.0rc1 is a prerelease.
-    assert!(err.contains("zoryn: up: detect: 1.0 -> 1.10 (v1.10)"), "{err}");
-    for stage in ["detect", "fetch", "merge", "hooks", "spec", "commit", "build"] {
-        assert!(err.contains(&format!("zoryn: up: {stage}")), "no {stage} line:\n{err}");
+    assert!(
+        err.contains("zoryn: up: detect: 1.0 -> 1.10 (v1.10)"),
+        "{err}"
+    );
+    for stage in [
+        "detect", "fetch", "merge", "hooks", "spec", "commit", "build",
+    ] {
+        assert!(
+            err.contains(&format!("zoryn: up: {stage}")),
+            "no {stage} line:\n{err}"
+        );
     }
 
     // Built by `zoryn build`: results and log where it leaves them.
@@ -108,21 +129,40 @@ fn git_layout_end_to_end_fetches_merges_stores_the_tag_edits_the_spec_commits_an
         names_in(&pkg.join("hasher_out/local")),
         ["hello-1.10-alt1.src.rpm", "hello-1.10-alt1.x86_64.rpm"]
     );
-    assert!(stdout(&out).contains("local    x86_64  sisyphus  OK"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("local    x86_64  sisyphus  OK"),
+        "{}",
+        stdout(&out)
+    );
 
     // The merge brought upstream 1.10; the update is one more commit on the
     // same branch, in gear-commit style.
     assert_eq!(git(&env, &pkg, "symbolic-ref HEAD"), "refs/heads/sisyphus");
-    assert_eq!(std::fs::read_to_string(pkg.join("README")).unwrap(), "hello 1.10\n");
-    assert_eq!(git(&env, &pkg, "log -1 --format=%B"), "1.10-alt1\n\n- 1.0 -> 1.10");
+    assert_eq!(
+        std::fs::read_to_string(pkg.join("README")).unwrap(),
+        "hello 1.10\n"
+    );
+    assert_eq!(
+        git(&env, &pkg, "log -1 --format=%B"),
+        "1.10-alt1\n\n- 1.0 -> 1.10"
+    );
     assert_eq!(git(&env, &pkg, "rev-parse HEAD^1^1"), before);
-    assert_eq!(git(&env, &pkg, "rev-parse HEAD^1^2"), git(&env, &pkg, "rev-parse v1.10^{commit}"));
-    assert_eq!(git(&env, &pkg, "status --porcelain --untracked-files=no"), "");
+    assert_eq!(
+        git(&env, &pkg, "rev-parse HEAD^1^2"),
+        git(&env, &pkg, "rev-parse v1.10^{commit}")
+    );
+    assert_eq!(
+        git(&env, &pkg, "status --porcelain --untracked-files=no"),
+        ""
+    );
 
     // .gear/tags as gear-store-tags writes it: list line and tag object.
     let tag_sha = git(&env, &pkg, "rev-parse v1.10");
     let list = git(&env, &pkg, "show HEAD:.gear/tags/list");
-    assert!(list.lines().any(|l| l == format!("{tag_sha} v1.10")), "{list}");
+    assert!(
+        list.lines().any(|l| l == format!("{tag_sha} v1.10")),
+        "{list}"
+    );
     assert!(list.lines().any(|l| l.ends_with(" v1.0")), "{list}");
     assert_eq!(
         git(&env, &pkg, &format!("show HEAD:.gear/tags/{tag_sha}")),
@@ -135,10 +175,16 @@ fn git_layout_end_to_end_fetches_merges_stores_the_tag_edits_the_spec_commits_an
     let entry = spec.split("%changelog\n").nth(1).unwrap();
     let header = entry.lines().next().unwrap();
     assert!(header.starts_with("* "), "{entry}");
-    assert!(header.ends_with(" Test Maintainer <test@example.invalid> 1.10-alt1"), "{header}");
+    assert!(
+        header.ends_with(" Test Maintainer <test@example.invalid> 1.10-alt1"),
+        "{header}"
+    );
     let date = &header[2..17];
     assert_eq!(date.len(), 15, "{header}");
-    assert!(entry.starts_with(&format!("{header}\n- 1.0 -> 1.10\n\n* Sat Nov 28 2026")), "{entry}");
+    assert!(
+        entry.starts_with(&format!("{header}\n- 1.0 -> 1.10\n\n* Sat Nov 28 2026")),
+        "{entry}"
+    );
 
     // The hook ran after the merge, with its documented environment, and
     // its change is in the commit.
@@ -146,7 +192,11 @@ fn git_layout_end_to_end_fetches_merges_stores_the_tag_edits_the_spec_commits_an
     let repo_path = pkg.canonicalize().unwrap();
     assert_eq!(
         notes,
-        format!("notes\n1.0 -> 1.10 in {} ({})", repo_path.display(), repo_path.display())
+        format!(
+            "notes\n1.0 -> 1.10 in {} ({})",
+            repo_path.display(),
+            repo_path.display()
+        )
     );
     // Nothing left behind: the journal is gone once every stage is done.
     assert_eq!(journal_files(&env), Vec::<String>::new());
@@ -162,11 +212,27 @@ fn up_to_date_changes_nothing_and_names_skipped_prereleases_then_force_takes_one
     let before = snapshot(&env, &pkg);
     let out = env.zoryn(&["up", "-b", "local"], &pkg);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
-    assert!(stdout(&out).contains("already up to date: 1.0"), "{}", both(&out));
-    assert!(stderr(&out).contains("newer prereleases skipped: 1.1rc1 (take them with -f)"), "{}", both(&out));
-    assert_eq!(snapshot(&env, &pkg), before, "an up-to-date `up` changed the repository");
+    assert!(
+        stdout(&out).contains("already up to date: 1.0"),
+        "{}",
+        both(&out)
+    );
+    assert!(
+        stderr(&out).contains("newer prereleases skipped: 1.1rc1 (take them with -f)"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(
+        snapshot(&env, &pkg),
+        before,
+        "an up-to-date `up` changed the repository"
+    );
     assert_eq!(journal_files(&env), Vec::<String>::new());
-    assert!(!env.events_text().contains("build-start"), "it built:\n{}", env.events_text());
+    assert!(
+        !env.events_text().contains("build-start"),
+        "it built:\n{}",
+        env.events_text()
+    );
 
     let out = env.zoryn(&["up", "-f", "-b", "local"], &pkg);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
@@ -184,7 +250,10 @@ fn conflict_stops_at_merge_listing_files_and_continue_finishes() {
     let out = env.zoryn(&["up", "-b", "local"], &pkg);
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
     let err = stderr(&out);
-    assert!(err.contains("merging upstream tag `v1.1` stopped with conflicts in: README"), "{err}");
+    assert!(
+        err.contains("merging upstream tag `v1.1` stopped with conflicts in: README"),
+        "{err}"
+    );
     assert!(err.contains("zoryn up --continue"), "{err}");
     assert!(!env.events_text().contains("build-start"));
     assert_eq!(journal_files(&env).len(), 1, "{:?}", journal_files(&env));
@@ -192,7 +261,11 @@ fn conflict_stops_at_merge_listing_files_and_continue_finishes() {
     // Continuing before resolving stops again, naming the file.
     let out = env.zoryn(&["up", "--continue", "-b", "local"], &pkg);
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
-    assert!(stderr(&out).contains("conflicts in: README"), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("conflicts in: README"),
+        "{}",
+        both(&out)
+    );
 
     std::fs::write(pkg.join("README"), "hello 1.1, packaged\n").unwrap();
     env.sh("git add README", &pkg);
@@ -215,14 +288,22 @@ fn abort_after_a_conflict_restores_everything_byte_for_byte() {
     let before = snapshot(&env, &pkg);
     let out = env.zoryn(&["up", "-b", "local"], &pkg);
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
-    assert_ne!(snapshot(&env, &pkg), before, "the conflict left no trace: setup broken");
+    assert_ne!(
+        snapshot(&env, &pkg),
+        before,
+        "the conflict left no trace: setup broken"
+    );
     let out = env.zoryn(&["up", "--abort"], &pkg);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     assert_eq!(snapshot(&env, &pkg), before);
     assert_eq!(journal_files(&env), Vec::<String>::new());
     let out = env.zoryn(&["up", "--continue"], &pkg);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    assert!(stderr(&out).contains("no update in progress"), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("no update in progress"),
+        "{}",
+        both(&out)
+    );
 }
 
 #[test]
@@ -236,15 +317,23 @@ fn failing_hook_stops_before_the_spec_and_abort_restores_tags_and_index() {
         "#!/bin/sh\necho \"checking $ZORYN_UP_NEW_VERSION\"\necho 'license changed upstream' >&2\nexit 3\n",
     )
     .unwrap();
-    env.sh("chmod +x .gear/up.d/50-check && git add -A && git commit -qm hook", &pkg);
+    env.sh(
+        "chmod +x .gear/up.d/50-check && git add -A && git commit -qm hook",
+        &pkg,
+    );
     let before = snapshot(&env, &pkg);
     let out = env.zoryn(&["up", "-b", "local"], &pkg);
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
     let err = stderr(&out);
-    assert!(err.contains("hook .gear/up.d/50-check failed (exit 3)"), "{err}");
+    assert!(
+        err.contains("hook .gear/up.d/50-check failed (exit 3)"),
+        "{err}"
+    );
     assert!(err.contains("license changed upstream"), "{err}");
     // Stopped after the merge (tag stored, staged), before the spec.
-    assert!(std::fs::read_to_string(pkg.join("hello.spec")).unwrap().contains("Version: 1.0\n"));
+    assert!(std::fs::read_to_string(pkg.join("hello.spec"))
+        .unwrap()
+        .contains("Version: 1.0\n"));
     assert!(git(&env, &pkg, "diff --cached --name-only").contains(".gear/tags/list"));
     assert!(!env.events_text().contains("build-start"));
 
@@ -258,11 +347,20 @@ fn failing_build_keeps_the_commit_and_continue_reruns_only_the_build() {
     let mut env = TestEnv::new();
     env.hasher_slot("hasher", None);
     let (_up, pkg) = git_layout(&env, &["1.1"], None);
-    env.extra_env.push(("HASHER_EMU_FAIL".into(), "build".into()));
+    env.extra_env
+        .push(("HASHER_EMU_FAIL".into(), "build".into()));
     let out = env.zoryn(&["up", "-b", "local"], &pkg);
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
-    assert!(stdout(&out).contains("local    x86_64  sisyphus  FAIL"), "{}", both(&out));
-    assert!(stderr(&out).contains("the update commit is kept"), "{}", both(&out));
+    assert!(
+        stdout(&out).contains("local    x86_64  sisyphus  FAIL"),
+        "{}",
+        both(&out)
+    );
+    assert!(
+        stderr(&out).contains("the update commit is kept"),
+        "{}",
+        both(&out)
+    );
     let commit = git(&env, &pkg, "rev-parse HEAD");
     assert_eq!(git(&env, &pkg, "log -1 --format=%s"), "1.1-alt1");
 
@@ -271,11 +369,19 @@ fn failing_build_keeps_the_commit_and_continue_reruns_only_the_build() {
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let err = stderr(&out);
     for stage in ["detect", "fetch", "merge", "hooks", "spec", "commit"] {
-        assert!(!err.contains(&format!("zoryn: up: {stage}")), "{stage} ran again:\n{err}");
+        assert!(
+            !err.contains(&format!("zoryn: up: {stage}")),
+            "{stage} ran again:\n{err}"
+        );
     }
     assert!(err.contains("zoryn: up: build: done"), "{err}");
     assert_eq!(git(&env, &pkg, "rev-parse HEAD"), commit);
-    assert_eq!(env.events_text().matches("build-start").count(), 2, "{}", env.events_text());
+    assert_eq!(
+        env.events_text().matches("build-start").count(),
+        2,
+        "{}",
+        env.events_text()
+    );
     assert_eq!(
         names_in(&pkg.join("hasher_out/local")),
         ["hello-1.1-alt1.src.rpm", "hello-1.1-alt1.x86_64.rpm"]
@@ -324,7 +430,11 @@ fn http_server(dir: PathBuf) -> (u16, Arc<AtomicUsize>) {
                     .iter()
                     .map(|n| format!("<a href=\"{n}\">{n}</a><br>\n"))
                     .collect();
-                ("200 OK", format!("<html><body>\n{links}<a href=\"../\">up</a></body></html>\n").into_bytes())
+                (
+                    "200 OK",
+                    format!("<html><body>\n{links}<a href=\"../\">up</a></body></html>\n")
+                        .into_bytes(),
+                )
             } else if let Some(name) = path.strip_prefix("/rel/") {
                 match std::fs::read(dir.join(name)) {
                     Ok(b) if !name.contains('/') => ("200 OK", b),
@@ -333,7 +443,11 @@ fn http_server(dir: PathBuf) -> (u16, Arc<AtomicUsize>) {
             } else {
                 ("404 Not Found", b"not found\n".to_vec())
             };
-            let _ = write!(stream, "HTTP/1.0 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = write!(
+                stream,
+                "HTTP/1.0 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
             let _ = stream.write_all(&body);
         }
     });
@@ -357,21 +471,43 @@ fn tarball_layout_over_http_imports_the_newest_archive_and_builds() {
     let (port, hits) = http_server(rel);
     let pkg = tarball_repo(
         &env,
-        &format!("version=4\n# releases\nhttp://127.0.0.1:{port}/rel/ hello-(\\d[\\d.]*)\\.tar\\.gz\n"),
+        &format!(
+            "version=4\n# releases\nhttp://127.0.0.1:{port}/rel/ hello-(\\d[\\d.]*)\\.tar\\.gz\n"
+        ),
     );
     let out = env.zoryn(&["up", "-b", "local"], &pkg);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
-    assert!(hits.load(Ordering::SeqCst) >= 2, "the HTTP server was not used");
+    assert!(
+        hits.load(Ordering::SeqCst) >= 2,
+        "the HTTP server was not used"
+    );
     let err = stderr(&out);
-    assert!(err.contains(&format!("1.0 -> 1.10 (http://127.0.0.1:{port}/rel/hello-1.10.tar.gz)")), "{err}");
-    assert!(err.contains("zoryn: up: import: hello-1.10.tar.gz into hello/"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "1.0 -> 1.10 (http://127.0.0.1:{port}/rel/hello-1.10.tar.gz)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("zoryn: up: import: hello-1.10.tar.gz into hello/"),
+        "{err}"
+    );
     // gear-update's result: the upstream directory is the archive's tree.
-    assert_eq!(std::fs::read_to_string(pkg.join("hello/README")).unwrap(), "hello 1.10\n");
+    assert_eq!(
+        std::fs::read_to_string(pkg.join("hello/README")).unwrap(),
+        "hello 1.10\n"
+    );
     assert!(pkg.join("hello/NEWFILE").is_file());
     assert!(!pkg.join("hello/OLDFILE").exists());
     assert_eq!(git(&env, &pkg, "log -1 --format=%s"), "1.10-alt1");
-    assert_eq!(git(&env, &pkg, "log -1 --skip=1 --format=%s"), "hello: import upstream 1.10 (hello-1.10.tar.gz)");
-    assert_eq!(git(&env, &pkg, "status --porcelain --untracked-files=no"), "");
+    assert_eq!(
+        git(&env, &pkg, "log -1 --skip=1 --format=%s"),
+        "hello: import upstream 1.10 (hello-1.10.tar.gz)"
+    );
+    assert_eq!(
+        git(&env, &pkg, "status --porcelain --untracked-files=no"),
+        ""
+    );
     assert_eq!(
         names_in(&pkg.join("hasher_out/local")),
         ["hello-1.10-alt1.src.rpm", "hello-1.10-alt1.x86_64.rpm"]
@@ -386,11 +522,17 @@ fn tarball_layout_over_file_url_and_up_to_date() {
     release_archives(&env, &rel, &["1.0", "1.1"]);
     let pkg = tarball_repo(
         &env,
-        &format!("version=4\nfile://{}/hello-(\\d[\\d.]*)\\.tar\\.gz\n", rel.display()),
+        &format!(
+            "version=4\nfile://{}/hello-(\\d[\\d.]*)\\.tar\\.gz\n",
+            rel.display()
+        ),
     );
     let out = env.zoryn(&["up", "-b", "local"], &pkg);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
-    assert_eq!(std::fs::read_to_string(pkg.join("hello/README")).unwrap(), "hello 1.1\n");
+    assert_eq!(
+        std::fs::read_to_string(pkg.join("hello/README")).unwrap(),
+        "hello 1.1\n"
+    );
     assert_eq!(
         names_in(&pkg.join("hasher_out/local")),
         ["hello-1.1-alt1.src.rpm", "hello-1.1-alt1.x86_64.rpm"]
@@ -398,18 +540,29 @@ fn tarball_layout_over_file_url_and_up_to_date() {
     let before = snapshot(&env, &pkg);
     let out = env.zoryn(&["up", "-b", "local"], &pkg);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
-    assert!(stdout(&out).contains("already up to date: 1.1"), "{}", both(&out));
+    assert!(
+        stdout(&out).contains("already up to date: 1.1"),
+        "{}",
+        both(&out)
+    );
     assert_eq!(snapshot(&env, &pkg), before);
 }
 
 #[test]
 fn bad_watch_file_names_file_and_line() {
     let env = TestEnv::new();
-    let pkg = tarball_repo(&env, "version=4\n\nhttp://127.0.0.1:9/rel/ nogroup\\.tar\\.gz\n");
+    let pkg = tarball_repo(
+        &env,
+        "version=4\n\nhttp://127.0.0.1:9/rel/ nogroup\\.tar\\.gz\n",
+    );
     let before = snapshot(&env, &pkg);
     let out = env.zoryn(&["up"], &pkg);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    assert!(stderr(&out).contains(".gear/hello.watch:3: pattern `nogroup\\.tar\\.gz` has no (group)"), "{}", both(&out));
+    assert!(
+        stderr(&out).contains(".gear/hello.watch:3: pattern `nogroup\\.tar\\.gz` has no (group)"),
+        "{}",
+        both(&out)
+    );
     // Nothing changed; the journal says detect failed: abort cleans it.
     assert_eq!(snapshot(&env, &pkg), before);
     let out = env.zoryn(&["up", "--abort"], &pkg);
@@ -424,7 +577,11 @@ fn uncommitted_changes_are_refused() {
     std::fs::write(pkg.join("hello.spec"), "changed\n").unwrap();
     let out = env.zoryn(&["up"], &pkg);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    assert!(stderr(&out).contains("uncommitted changes in hello.spec"), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("uncommitted changes in hello.spec"),
+        "{}",
+        both(&out)
+    );
     assert_eq!(journal_files(&env), Vec::<String>::new());
 }
 
@@ -444,5 +601,12 @@ fn up_on_a_remote_and_a_local_builder() {
         names_in(&pkg.join("hasher_out/local")),
         ["hello-1.1-alt1.src.rpm", "hello-1.1-alt1.x86_64.rpm"]
     );
-    eprintln!("{}", stderr(&out).lines().filter(|l| l.starts_with("zoryn: up:")).collect::<Vec<_>>().join("\n"));
+    eprintln!(
+        "{}",
+        stderr(&out)
+            .lines()
+            .filter(|l| l.starts_with("zoryn: up:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

@@ -76,7 +76,11 @@ pub fn cmd_up(args: UpArgs, verbose: u8, quiet: bool) -> i32 {
         Ok(r) => r,
         Err(e) => {
             print_error(&e.message, e.hint.as_deref());
-            return if e.missing_tool { exit::INFRA } else { exit::USAGE };
+            return if e.missing_tool {
+                exit::INFRA
+            } else {
+                exit::USAGE
+            };
         }
     };
     let cancel = CancelToken::new();
@@ -168,7 +172,10 @@ pub fn cmd_up(args: UpArgs, verbose: u8, quiet: bool) -> i32 {
         }
         Ok(Outcome::Aborted) => {
             if !quiet {
-                eprintln!("zoryn: up: aborted; {} is as it was before `zoryn up`", root.display());
+                eprintln!(
+                    "zoryn: up: aborted; {} is as it was before `zoryn up`",
+                    root.display()
+                );
             }
             exit::OK
         }

@@ -55,14 +55,17 @@ pub fn changelog_date(unix_secs: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{weekday} {} {day:02} {year}",
-        MONTHS[(month - 1) as usize]
-    )
+    format!("{weekday} {} {day:02} {year}", MONTHS[(month - 1) as usize])
 }
 
 /// The header line (without newline): `* DATE PACKAGER [EPOCH:]V-R`.
-pub fn header(date: &str, packager: &str, epoch: Option<&str>, version: &str, release: &str) -> String {
+pub fn header(
+    date: &str,
+    packager: &str,
+    epoch: Option<&str>,
+    version: &str,
+    release: &str,
+) -> String {
     match epoch {
         Some(e) => format!("* {date} {packager} {e}:{version}-{release}"),
         None => format!("* {date} {packager} {version}-{release}"),

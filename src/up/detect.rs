@@ -62,7 +62,12 @@ pub fn tar_rule(rules: &str) -> Option<TarRule> {
 /// The scheme a repository uses: `-t` forces tarball; a tag base tree in
 /// the rules or an `upstream` remote means git; else a watch file means
 /// tarball; else git (tags in the repository).
-pub fn scheme(force_tarball: bool, rules: &str, has_upstream_remote: bool, watch: Option<&Path>) -> Scheme {
+pub fn scheme(
+    force_tarball: bool,
+    rules: &str,
+    has_upstream_remote: bool,
+    watch: Option<&Path>,
+) -> Scheme {
     if force_tarball {
         return Scheme::Tarball;
     }
@@ -145,16 +150,31 @@ pub fn parse_watch(text: &str) -> Result<Watch, (usize, String)> {
         let (page, pattern) = match words.as_slice() {
             [url] => match url.rsplit_once('/') {
                 Some((dir, pat)) if !pat.is_empty() => (format!("{dir}/"), pat.to_string()),
-                _ => return Err((line, format!("`{url}` has no file pattern after the last `/`"))),
+                _ => {
+                    return Err((
+                        line,
+                        format!("`{url}` has no file pattern after the last `/`"),
+                    ))
+                }
             },
             [url, pat, ..] => (url.to_string(), pat.to_string()),
             [] => continue,
         };
-        if !(page.starts_with("http://") || page.starts_with("https://") || page.starts_with("file://") || page.starts_with("ftp://")) {
-            return Err((line, format!("`{page}` is not an http(s)://, ftp:// or file:// URL")));
+        if !(page.starts_with("http://")
+            || page.starts_with("https://")
+            || page.starts_with("file://")
+            || page.starts_with("ftp://"))
+        {
+            return Err((
+                line,
+                format!("`{page}` is not an http(s)://, ftp:// or file:// URL"),
+            ));
         }
         if !pattern.contains('(') {
-            return Err((line, format!("pattern `{pattern}` has no (group) for the version")));
+            return Err((
+                line,
+                format!("pattern `{pattern}` has no (group) for the version"),
+            ));
         }
         return Ok(Watch {
             page_url: page,
@@ -162,15 +182,22 @@ pub fn parse_watch(text: &str) -> Result<Watch, (usize, String)> {
             line,
         });
     }
-    Err((0, "no source line (URL and pattern) in the watch file".into()))
+    Err((
+        0,
+        "no source line (URL and pattern) in the watch file".into(),
+    ))
 }
 
 /// Archives the page links to that match the watch pattern: version and
 /// absolute URL. Matches are whole names (an `href` value, or its last
 /// path component).
 pub fn archives_in_page(watch: &Watch, page: &str) -> Result<Vec<Candidate>, String> {
-    let re = Regex::new(&format!("^(?:{})$", watch.pattern))
-        .map_err(|e| format!("pattern `{}` is not a valid regular expression: {e}", watch.pattern))?;
+    let re = Regex::new(&format!("^(?:{})$", watch.pattern)).map_err(|e| {
+        format!(
+            "pattern `{}` is not a valid regular expression: {e}",
+            watch.pattern
+        )
+    })?;
     let mut out: Vec<Candidate> = Vec::new();
     let base = if watch.page_url.ends_with('/') {
         watch.page_url.clone()
@@ -195,7 +222,10 @@ pub fn archives_in_page(watch: &Watch, page: &str) -> Result<Vec<Candidate>, Str
                 word.clone()
             } else if let Some(abs) = word.strip_prefix('/') {
                 // Absolute path on the same host.
-                match base.find("://").and_then(|i| base[i + 3..].find('/').map(|j| i + 3 + j)) {
+                match base
+                    .find("://")
+                    .and_then(|i| base[i + 3..].find('/').map(|j| i + 3 + j))
+                {
                     Some(root) => format!("{}/{abs}", &base[..root]),
                     None => format!("{base}{abs}"),
                 }
@@ -259,7 +289,12 @@ fn list_file_dir(url: &str) -> Option<Result<String, UpError>> {
                 names.sort();
                 names.join("\n")
             })
-            .map_err(|e| UpError::infra(format!("cannot list {path}: {e}"), "check the watch file's URL")),
+            .map_err(|e| {
+                UpError::infra(
+                    format!("cannot list {path}: {e}"),
+                    "check the watch file's URL",
+                )
+            }),
     )
 }
 
@@ -320,29 +355,47 @@ mod tests {
                 line: 2
             })
         );
-        assert_eq!(tar_rule("tar.gz: hello name=x\n").map(|r| r.dir), Some("hello".into()));
+        assert_eq!(
+            tar_rule("tar.gz: hello name=x\n").map(|r| r.dir),
+            Some("hello".into())
+        );
         assert_eq!(tar_rule("spec: a.spec\n"), None);
     }
 
     #[test]
     fn scheme_choice() {
         let w = Path::new(".gear/a.watch");
-        assert_eq!(scheme(false, "tar: v@version@:.\n", false, Some(w)), Scheme::Git);
-        assert_eq!(scheme(false, "tar: hello\n", false, Some(w)), Scheme::Tarball);
-        assert_eq!(scheme(true, "tar: v@version@:.\n", true, None), Scheme::Tarball);
+        assert_eq!(
+            scheme(false, "tar: v@version@:.\n", false, Some(w)),
+            Scheme::Git
+        );
+        assert_eq!(
+            scheme(false, "tar: hello\n", false, Some(w)),
+            Scheme::Tarball
+        );
+        assert_eq!(
+            scheme(true, "tar: v@version@:.\n", true, None),
+            Scheme::Tarball
+        );
         assert_eq!(scheme(false, "tar: hello\n", true, Some(w)), Scheme::Git);
     }
 
     #[test]
     fn watch_forms() {
-        let w = parse_watch("version=4\n# c\nhttp://h/rel/ hello-(\\d[\\d.]*)\\.tar\\.gz\n").unwrap();
+        let w =
+            parse_watch("version=4\n# c\nhttp://h/rel/ hello-(\\d[\\d.]*)\\.tar\\.gz\n").unwrap();
         assert_eq!(w.page_url, "http://h/rel/");
         assert_eq!(w.pattern, "hello-(\\d[\\d.]*)\\.tar\\.gz");
         assert_eq!(w.line, 3);
-        let w = parse_watch("version=3\nopts=pgpmode=none \\\n  https://h/d/hello-(.*)\\.tar\\.xz\n").unwrap();
+        let w =
+            parse_watch("version=3\nopts=pgpmode=none \\\n  https://h/d/hello-(.*)\\.tar\\.xz\n")
+                .unwrap();
         assert_eq!(w.page_url, "https://h/d/");
         assert_eq!(w.pattern, "hello-(.*)\\.tar\\.xz");
-        assert_eq!(parse_watch("version=4\nhttp://h/ nogroup\n").unwrap_err().0, 2);
+        assert_eq!(
+            parse_watch("version=4\nhttp://h/ nogroup\n").unwrap_err().0,
+            2
+        );
         assert_eq!(parse_watch("version=4\n/tmp/x (\\d+)\n").unwrap_err().0, 2);
         assert_eq!(parse_watch("version=4\n").unwrap_err().0, 0);
     }

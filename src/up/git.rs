@@ -101,7 +101,10 @@ impl Git {
     /// Tracked files with changes (staged or not); untracked are ignored.
     pub fn dirty_files(&self) -> Result<Vec<String>, UpError> {
         let out = self.run(&["status", "--porcelain", "--untracked-files=no"])?;
-        Ok(out.lines().map(|l| l.get(3..).unwrap_or(l).to_string()).collect())
+        Ok(out
+            .lines()
+            .map(|l| l.get(3..).unwrap_or(l).to_string())
+            .collect())
     }
 
     /// Files with unresolved conflicts.
@@ -112,7 +115,11 @@ impl Git {
 
     /// `refs/tags/*` as (refname, object) pairs.
     pub fn tag_refs(&self) -> Result<Vec<(String, String)>, UpError> {
-        let out = self.run(&["for-each-ref", "--format=%(refname) %(objectname)", "refs/tags"])?;
+        let out = self.run(&[
+            "for-each-ref",
+            "--format=%(refname) %(objectname)",
+            "refs/tags",
+        ])?;
         Ok(out
             .lines()
             .filter_map(|l| l.split_once(' '))
@@ -128,7 +135,10 @@ impl Git {
     /// `git config --get KEY`, `None` if unset.
     pub fn config(&self, key: &str) -> Result<Option<String>, UpError> {
         let out = self.try_run(&["config", "--get", key])?;
-        Ok(out.ok.then(|| out.stdout.trim().to_string()).filter(|s| !s.is_empty()))
+        Ok(out
+            .ok
+            .then(|| out.stdout.trim().to_string())
+            .filter(|s| !s.is_empty()))
     }
 
     /// Whether there is a merge in progress.

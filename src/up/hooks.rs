@@ -31,7 +31,12 @@ pub fn hooks(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Run every hook; the names of those that ran.
-pub fn run_hooks(root: &Path, old: &str, new: &str, cancel: &CancelToken) -> Result<Vec<String>, UpError> {
+pub fn run_hooks(
+    root: &Path,
+    old: &str,
+    new: &str,
+    cancel: &CancelToken,
+) -> Result<Vec<String>, UpError> {
     let mut ran = Vec::new();
     for hook in hooks(root) {
         let name = hook
@@ -46,7 +51,10 @@ pub fn run_hooks(root: &Path, old: &str, new: &str, cancel: &CancelToken) -> Res
             .env("ZORYN_UP_REPO", root.as_os_str())
             .timeout(Duration::from_secs(3600));
         let out = capture(&spec, cancel).map_err(|e| {
-            UpError::stopped(format!("hook {name} cannot run: {e}"), "fix its #! line and permissions, then `zoryn up --continue`")
+            UpError::stopped(
+                format!("hook {name} cannot run: {e}"),
+                "fix its #! line and permissions, then `zoryn up --continue`",
+            )
         })?;
         if cancel.is_cancelled() {
             return Err(UpError::new(

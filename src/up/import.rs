@@ -27,7 +27,9 @@ pub fn upstream_dir(rules: &str, rules_name: &str) -> Result<String, UpError> {
         || dir == "."
         || dir.is_empty()
         || dir.starts_with('/')
-        || dir.split('/').any(|c| c == ".." || c == ".git" || c == ".gear")
+        || dir
+            .split('/')
+            .any(|c| c == ".." || c == ".git" || c == ".gear")
     {
         return Err(UpError::usage(
             format!(
@@ -42,7 +44,10 @@ pub fn upstream_dir(rules: &str, rules_name: &str) -> Result<String, UpError> {
 }
 
 fn io_err(what: &str, p: &Path, e: std::io::Error) -> UpError {
-    UpError::infra(format!("cannot {what} {}: {e}", p.display()), "check the disk space and permissions")
+    UpError::infra(
+        format!("cannot {what} {}: {e}", p.display()),
+        "check the disk space and permissions",
+    )
 }
 
 /// Unpack `archive` into `root/dir` (replacing it) and stage the change.
@@ -75,7 +80,10 @@ pub fn import_archive(git: &Git, archive: &Path, dir: &str, git_dir: &Path) -> R
         [one] if one.path().is_dir() => one.path(),
         [] => {
             let _ = std::fs::remove_dir_all(&staging);
-            return Err(UpError::infra(format!("{} is empty", archive.display()), "check the archive"));
+            return Err(UpError::infra(
+                format!("{} is empty", archive.display()),
+                "check the archive",
+            ));
         }
         _ => staging.clone(),
     };
@@ -87,14 +95,20 @@ pub fn import_archive(git: &Git, archive: &Path, dir: &str, git_dir: &Path) -> R
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_err("create", parent, e))?;
     }
-    std::fs::rename(&top, &target).map_err(|e| io_err("move the unpacked archive to", &target, e))?;
+    std::fs::rename(&top, &target)
+        .map_err(|e| io_err("move the unpacked archive to", &target, e))?;
     let _ = std::fs::remove_dir_all(&staging);
     git.run(&["add", "-A", "-f", "--", dir])?;
     Ok(())
 }
 
 /// Commit the staged import.
-pub fn commit_import(git: &Git, name: &str, version: &str, archive_name: &str) -> Result<(), UpError> {
+pub fn commit_import(
+    git: &Git,
+    name: &str,
+    version: &str,
+    archive_name: &str,
+) -> Result<(), UpError> {
     let msg = format!("{name}: import upstream {version} ({archive_name})");
     git.run(&["commit", "-q", "--allow-empty", "-m", &msg])?;
     Ok(())
@@ -106,7 +120,10 @@ mod tests {
 
     #[test]
     fn upstream_dir_from_rules() {
-        assert_eq!(upstream_dir("spec: a.spec\ntar: hello\n", ".gear/rules").unwrap(), "hello");
+        assert_eq!(
+            upstream_dir("spec: a.spec\ntar: hello\n", ".gear/rules").unwrap(),
+            "hello"
+        );
         let e = upstream_dir("tar: .\n", ".gear/rules").unwrap_err();
         assert!(e.message.contains(".gear/rules:1"), "{}", e.message);
         assert!(upstream_dir("tar: v@version@:.\n", ".gear/rules").is_err());

@@ -144,11 +144,18 @@ pub fn journal_path(state_dir: &Path, root: &Path) -> PathBuf {
         .unwrap_or_else(|| "repo".into());
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.+".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    state_dir
-        .join("up")
-        .join(format!("{safe}-{:016x}.json", fnv1a(canon.as_os_str().as_bytes())))
+    state_dir.join("up").join(format!(
+        "{safe}-{:016x}.json",
+        fnv1a(canon.as_os_str().as_bytes())
+    ))
 }
 
 /// The side directory of a journal (downloaded archives).
@@ -170,7 +177,10 @@ pub fn load(path: &Path) -> Result<Option<Journal>, UpError> {
     serde_json::from_str(&text).map(Some).map_err(|e| {
         UpError::usage(
             format!("the up journal {} is damaged: {e}", path.display()),
-            format!("undo by hand (`git reset --hard` to the commit before `up`) and delete {}", path.display()),
+            format!(
+                "undo by hand (`git reset --hard` to the commit before `up`) and delete {}",
+                path.display()
+            ),
         )
     })
 }
@@ -200,7 +210,10 @@ pub fn remove(path: &Path) -> Result<(), UpError> {
     let side = side_dir(path);
     if side.exists() {
         std::fs::remove_dir_all(&side).map_err(|e| {
-            UpError::infra(format!("cannot remove {}: {e}", side.display()), "remove it by hand")
+            UpError::infra(
+                format!("cannot remove {}: {e}", side.display()),
+                "remove it by hand",
+            )
         })?;
     }
     match std::fs::remove_file(path) {
@@ -249,7 +262,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = journal_path(dir.path(), Path::new("/r/hello"));
         assert!(p.starts_with(dir.path().join("up")));
-        assert!(p.file_name().unwrap().to_string_lossy().starts_with("hello-"));
+        assert!(p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("hello-"));
         let mut j = sample();
         j.record_mut(Stage::Detect).unwrap().state = StageState::Done;
         save(&p, &j).unwrap();
@@ -263,12 +280,21 @@ mod tests {
     #[test]
     fn keys_differ_per_repository() {
         let s = Path::new("/s");
-        assert_ne!(journal_path(s, Path::new("/a/x")), journal_path(s, Path::new("/b/x")));
+        assert_ne!(
+            journal_path(s, Path::new("/a/x")),
+            journal_path(s, Path::new("/b/x"))
+        );
     }
 
     #[test]
     fn plans_name_the_scheme_stage() {
-        let names: Vec<&str> = Stage::plan(Scheme::Tarball).iter().map(|s| s.name()).collect();
-        assert_eq!(names, ["detect", "fetch", "import", "hooks", "spec", "commit", "build"]);
+        let names: Vec<&str> = Stage::plan(Scheme::Tarball)
+            .iter()
+            .map(|s| s.name())
+            .collect();
+        assert_eq!(
+            names,
+            ["detect", "fetch", "import", "hooks", "spec", "commit", "build"]
+        );
     }
 }

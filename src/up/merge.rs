@@ -35,7 +35,11 @@ pub fn merge_tag(git: &Git, tag: &str, allow_unrelated: bool) -> Result<(), UpEr
         ));
     }
     Err(UpError::infra(
-        format!("`git merge {tag_ref}` failed in {}: {}", git.root.display(), why.trim()),
+        format!(
+            "`git merge {tag_ref}` failed in {}: {}",
+            git.root.display(),
+            why.trim()
+        ),
         "fix the cause, then `zoryn up --continue` (or `zoryn up --abort`)",
     ))
 }
@@ -61,12 +65,19 @@ pub fn finish_merge(git: &Git, tag: &str) -> Result<(), UpError> {
         git.run(&["commit", "--no-edit", "-q"])?;
     }
     let merged = git
-        .try_run(&["merge-base", "--is-ancestor", &format!("refs/tags/{tag}^{{commit}}"), "HEAD"])?
+        .try_run(&[
+            "merge-base",
+            "--is-ancestor",
+            &format!("refs/tags/{tag}^{{commit}}"),
+            "HEAD",
+        ])?
         .ok;
     if !merged {
         return Err(UpError::stopped(
             format!("upstream tag `{tag}` is not merged into HEAD"),
-            format!("merge it (`git merge {tag}`), then `zoryn up --continue`; or `zoryn up --abort`"),
+            format!(
+                "merge it (`git merge {tag}`), then `zoryn up --continue`; or `zoryn up --abort`"
+            ),
         ));
     }
     Ok(())
@@ -132,7 +143,10 @@ pub fn store_tag(git: &Git, tag: &str) -> Result<(), UpError> {
                     .and_then(|l| l.strip_prefix("object "))
                     .map(str::to_string)
                     .ok_or_else(|| {
-                        UpError::infra(format!("tag object {sha} has no `object` line"), "check the tag with `git cat-file tag`")
+                        UpError::infra(
+                            format!("tag object {sha} has no `object` line"),
+                            "check the tag with `git cat-file tag`",
+                        )
                     })?;
                 write_atomic(&tag_dir.join(&sha), body.as_bytes())?;
                 to_add.push(format!(".gear/tags/{sha}"));
@@ -169,6 +183,9 @@ mod tests {
             updated_list(&format!("{a} v1.0\n"), b, "v1.3"),
             format!("{a} v1.0\n{b} v1.3\n")
         );
-        assert_eq!(updated_list(&format!("{a} v1.0\n"), b, "v1.0"), format!("{b} v1.0\n"));
+        assert_eq!(
+            updated_list(&format!("{a} v1.0\n"), b, "v1.0"),
+            format!("{b} v1.0\n")
+        );
     }
 }

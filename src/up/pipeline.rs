@@ -81,7 +81,10 @@ pub struct Context {
 impl Context {
     pub fn new(git: Git, state_dir: &Path) -> Result<Context, UpError> {
         let root = git.root.clone();
-        let git_dir = git.run(&["rev-parse", "--absolute-git-dir"])?.trim().to_string();
+        let git_dir = git
+            .run(&["rev-parse", "--absolute-git-dir"])?
+            .trim()
+            .to_string();
         Ok(Context {
             journal_path: journal::journal_path(state_dir, &root),
             git,
@@ -132,7 +135,10 @@ pub fn run(
         Mode::Abort => {
             let Some(j) = existing else {
                 return Err(UpError::usage(
-                    format!("{}: no update in progress, nothing to abort", ctx.root.display()),
+                    format!(
+                        "{}: no update in progress, nothing to abort",
+                        ctx.root.display()
+                    ),
                     none_hint,
                 ));
             };
@@ -154,10 +160,18 @@ pub fn run(
                 Mode::Only(s) | Mode::From(s) => {
                     if j.record(s).is_none() {
                         return Err(UpError::usage(
-                            format!("stage `{}` is not part of this update ({} scheme)", s.name(), scheme_name(j.scheme)),
+                            format!(
+                                "stage `{}` is not part of this update ({} scheme)",
+                                s.name(),
+                                scheme_name(j.scheme)
+                            ),
                             format!(
                                 "stages: {}",
-                                j.stages.iter().map(|r| r.stage.name()).collect::<Vec<_>>().join(", ")
+                                j.stages
+                                    .iter()
+                                    .map(|r| r.stage.name())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ),
                         ));
                     }
@@ -210,14 +224,22 @@ fn begin(ctx: &Context, opts: &Options) -> Result<Journal, UpError> {
     let spec = SpecText::new(spec_text);
     if spec.version.is_empty() || spec.version.contains('%') {
         return Err(UpError::usage(
-            format!("{}: cannot read the package's Version (got `{}`)", repo.spec.display(), spec.version),
+            format!(
+                "{}: cannot read the package's Version (got `{}`)",
+                repo.spec.display(),
+                spec.version
+            ),
             "set `Version:` to a plain value or a macro the spec defines",
         ));
     }
     let orig_head = git.rev("HEAD")?.ok_or_else(|| {
-        UpError::usage(format!("{}: no commits yet", ctx.root.display()), "commit the package first")
+        UpError::usage(
+            format!("{}: no commits yet", ctx.root.display()),
+            "commit the package first",
+        )
     })?;
-    let rules_path = crate::source::repo::rules_file(&ctx.root).unwrap_or_else(|| ctx.root.join(".gear/rules"));
+    let rules_path =
+        crate::source::repo::rules_file(&ctx.root).unwrap_or_else(|| ctx.root.join(".gear/rules"));
     let rules = std::fs::read_to_string(&rules_path).unwrap_or_default();
     let has_upstream = git.remotes()?.iter().any(|r| r == detect::UPSTREAM_REMOTE);
     let watch = detect::watch_file(&ctx.root);
@@ -256,7 +278,10 @@ fn begin(ctx: &Context, opts: &Options) -> Result<Journal, UpError> {
 
 fn read(p: &Path) -> Result<String, UpError> {
     std::fs::read_to_string(p).map_err(|e| {
-        UpError::usage(format!("cannot read {}: {e}", p.display()), "check the file")
+        UpError::usage(
+            format!("cannot read {}: {e}", p.display()),
+            "check the file",
+        )
     })
 }
 
@@ -339,7 +364,13 @@ fn drive(
     Ok(Outcome::Finished(Box::new(j)))
 }
 
-fn set_state(j: &mut Journal, stage: Stage, state: StageState, secs: Option<f64>, note: Option<String>) {
+fn set_state(
+    j: &mut Journal,
+    stage: Stage,
+    state: StageState,
+    secs: Option<f64>,
+    note: Option<String>,
+) {
     if let Some(r) = j.record_mut(stage) {
         r.state = state;
         if secs.is_some() {
@@ -385,14 +416,20 @@ fn run_stage(
                         "check `git tag -l`, fetch it (`git fetch --tags upstream`), then `zoryn up --continue`",
                     )
                 })?;
-                Ok(StageResult::Done(Some(format!("{tag} is {}", &commit[..commit.len().min(12)]))))
+                Ok(StageResult::Done(Some(format!(
+                    "{tag} is {}",
+                    &commit[..commit.len().min(12)]
+                ))))
             }
             Scheme::Tarball => {
                 let url = need(&j.archive_url, "archive URL")?.to_string();
                 let name = archive_name(&url);
                 let side = journal::side_dir(&ctx.journal_path);
                 std::fs::create_dir_all(&side).map_err(|e| {
-                    UpError::infra(format!("cannot create {}: {e}", side.display()), "check $XDG_STATE_HOME")
+                    UpError::infra(
+                        format!("cannot create {}: {e}", side.display()),
+                        "check $XDG_STATE_HOME",
+                    )
                 })?;
                 let dest = side.join(&name);
                 detect::download(&url, &dest, &git.cancel)?;
@@ -404,7 +441,9 @@ fn run_stage(
         Stage::Merge => {
             let tag = need(&j.tag, "upstream tag")?.to_string();
             let tag_commit = format!("refs/tags/{tag}^{{commit}}");
-            let merged = git.try_run(&["merge-base", "--is-ancestor", &tag_commit, "HEAD"])?.ok;
+            let merged = git
+                .try_run(&["merge-base", "--is-ancestor", &tag_commit, "HEAD"])?
+                .ok;
             if !merged {
                 if git.merging() {
                     merge::finish_merge(git, &tag)?;
@@ -413,27 +452,47 @@ fn run_stage(
                 }
             }
             merge::store_tag(git, &tag)?;
-            Ok(StageResult::Done(Some(format!("merged {tag}; stored in .gear/tags"))))
+            Ok(StageResult::Done(Some(format!(
+                "merged {tag}; stored in .gear/tags"
+            ))))
         }
         Stage::Import => {
             let version = need(&j.new_version, "new version")?.to_string();
             let archive = j.archive.clone().ok_or_else(|| {
-                UpError::usage("the journal has no downloaded archive", "run `zoryn up --from fetch`")
+                UpError::usage(
+                    "the journal has no downloaded archive",
+                    "run `zoryn up --from fetch`",
+                )
             })?;
-            let rules_path = crate::source::repo::rules_file(&ctx.root).unwrap_or_else(|| ctx.root.join(".gear/rules"));
-            let rules_name = rules_path.strip_prefix(&ctx.root).unwrap_or(&rules_path).display().to_string();
+            let rules_path = crate::source::repo::rules_file(&ctx.root)
+                .unwrap_or_else(|| ctx.root.join(".gear/rules"));
+            let rules_name = rules_path
+                .strip_prefix(&ctx.root)
+                .unwrap_or(&rules_path)
+                .display()
+                .to_string();
             let dir = import::upstream_dir(&read(&rules_path)?, &rules_name)?;
             import::import_archive(git, &archive, &dir, &ctx.git_dir)?;
             let staged = !git.try_run(&["diff", "--cached", "--quiet"])?.ok;
             if staged {
-                import::commit_import(git, &j.package, &version, &archive_name(&archive.to_string_lossy()))?;
+                import::commit_import(
+                    git,
+                    &j.package,
+                    &version,
+                    &archive_name(&archive.to_string_lossy()),
+                )?;
             }
-            Ok(StageResult::Done(Some(format!("{} into {dir}/", archive_name(&archive.to_string_lossy())))))
+            Ok(StageResult::Done(Some(format!(
+                "{} into {dir}/",
+                archive_name(&archive.to_string_lossy())
+            ))))
         }
         Stage::Hooks => {
             let new = need(&j.new_version, "new version")?;
             let ran = hooks::run_hooks(&ctx.root, &j.old_version, new, &git.cancel)?;
-            Ok(StageResult::Done((!ran.is_empty()).then(|| format!("ran {}", ran.join(", ")))))
+            Ok(StageResult::Done(
+                (!ran.is_empty()).then(|| format!("ran {}", ran.join(", "))),
+            ))
         }
         Stage::Spec => spec_stage(ctx, j, opts),
         Stage::Commit => {
@@ -441,7 +500,10 @@ fn run_stage(
             let text = read(&spec_path)?;
             let (header, body) = top_changelog(&text).ok_or_else(|| {
                 UpError::usage(
-                    format!("{}: no %changelog entry to take the commit message from", j.spec.display()),
+                    format!(
+                        "{}: no %changelog entry to take the commit message from",
+                        j.spec.display()
+                    ),
                     "run `zoryn up --stage spec` first",
                 )
             })?;
@@ -486,7 +548,13 @@ fn archive_name(url: &str) -> String {
     let last = last.split(['?', '#']).next().unwrap_or(last);
     let safe: String = last
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.+~".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.+~".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if safe.is_empty() || safe.starts_with('.') {
         format!("upstream{safe}")
@@ -512,7 +580,11 @@ fn detect_stage(ctx: &Context, j: &mut Journal, opts: &Options) -> Result<StageR
                 ])?;
                 if !out.ok {
                     return Err(UpError::infra(
-                        format!("cannot fetch tags from remote `{}`: {}", detect::UPSTREAM_REMOTE, out.stderr.trim()),
+                        format!(
+                            "cannot fetch tags from remote `{}`: {}",
+                            detect::UPSTREAM_REMOTE,
+                            out.stderr.trim()
+                        ),
                         "check `git remote -v` and the network, then `zoryn up --continue`",
                     ));
                 }
@@ -525,13 +597,23 @@ fn detect_stage(ctx: &Context, j: &mut Journal, opts: &Options) -> Result<StageR
                     )
                 })?;
                 if git.rev(&format!("refs/tags/{tag}"))?.is_none() {
-                    return Err(UpError::usage(format!("--tag {tag}: no such tag"), "check `git tag -l`"));
+                    return Err(UpError::usage(
+                        format!("--tag {tag}: no such tag"),
+                        "check `git tag -l`",
+                    ));
                 }
                 j.tag = Some(tag.clone());
                 j.new_version = Some(v.clone());
-                return Ok(StageResult::Done(Some(format!("{} -> {v} (tag {tag}, given)", j.old_version))));
+                return Ok(StageResult::Done(Some(format!(
+                    "{} -> {v} (tag {tag}, given)",
+                    j.old_version
+                ))));
             }
-            let tags: Vec<String> = git.run(&["tag", "-l"])?.lines().map(str::to_string).collect();
+            let tags: Vec<String> = git
+                .run(&["tag", "-l"])?
+                .lines()
+                .map(str::to_string)
+                .collect();
             detect::tag_candidates(&tags, &j.package)
         }
         Scheme::Tarball => {
@@ -541,9 +623,16 @@ fn detect_stage(ctx: &Context, j: &mut Journal, opts: &Options) -> Result<StageR
                     "add .gear/NAME.watch (`version=4` and a line `URL-DIR PATTERN-with-(\\d[\\d.]*)`), or use upstream git tags",
                 )
             })?;
-            let rel = watch_path.strip_prefix(&ctx.root).unwrap_or(&watch_path).display().to_string();
+            let rel = watch_path
+                .strip_prefix(&ctx.root)
+                .unwrap_or(&watch_path)
+                .display()
+                .to_string();
             let watch = detect::parse_watch(&read(&watch_path)?).map_err(|(line, msg)| {
-                UpError::usage(format!("{rel}:{line}: {msg}"), "see uscan(1) for the watch file format")
+                UpError::usage(
+                    format!("{rel}:{line}: {msg}"),
+                    "see uscan(1) for the watch file format",
+                )
             })?;
             let page = detect::fetch_page(&watch.page_url, &git.cancel)?;
             detect::archives_in_page(&watch, &page).map_err(|msg| {
@@ -552,7 +641,9 @@ fn detect_stage(ctx: &Context, j: &mut Journal, opts: &Options) -> Result<StageR
         }
     };
     match version::choose(&j.old_version, &candidates, opts.force) {
-        Choice::UpToDate { skipped_prereleases } => Ok(StageResult::UpToDate(skipped_prereleases)),
+        Choice::UpToDate {
+            skipped_prereleases,
+        } => Ok(StageResult::UpToDate(skipped_prereleases)),
         Choice::Newer(c) => {
             j.new_version = Some(c.version.clone());
             let note = format!("{} -> {} ({})", j.old_version, c.version, c.origin);
@@ -609,7 +700,9 @@ fn spec_stage(ctx: &Context, j: &mut Journal, opts: &Options) -> Result<StageRes
         "alt1",
     );
     let body = changelog::render_template(
-        opts.template.as_deref().unwrap_or(changelog::DEFAULT_TEMPLATE),
+        opts.template
+            .as_deref()
+            .unwrap_or(changelog::DEFAULT_TEMPLATE),
         &changelog::TemplateVars {
             name: &j.package,
             old_version: &j.old_version,
@@ -626,13 +719,21 @@ fn spec_stage(ctx: &Context, j: &mut Journal, opts: &Options) -> Result<StageRes
     let tmp = path.with_extension("spec.zoryn-tmp");
     std::fs::write(&tmp, &updated)
         .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| UpError::infra(format!("cannot write {}: {e}", path.display()), "check permissions"))?;
+        .map_err(|e| {
+            UpError::infra(
+                format!("cannot write {}: {e}", path.display()),
+                "check permissions",
+            )
+        })?;
     Ok(StageResult::Done(Some(header)))
 }
 
 /// The first `%changelog` entry: its header line and its text.
 fn top_changelog(spec: &str) -> Option<(String, String)> {
-    let mut lines = spec.lines().skip_while(|l| l.trim() != "%changelog").skip(1);
+    let mut lines = spec
+        .lines()
+        .skip_while(|l| l.trim() != "%changelog")
+        .skip(1);
     let header = lines.next()?.trim_end().to_string();
     if !header.starts_with("* ") {
         return None;
@@ -707,7 +808,10 @@ mod tests {
 
     #[test]
     fn archive_names_are_safe() {
-        assert_eq!(archive_name("http://h/d/hello-1.3.tar.gz"), "hello-1.3.tar.gz");
+        assert_eq!(
+            archive_name("http://h/d/hello-1.3.tar.gz"),
+            "hello-1.3.tar.gz"
+        );
         assert_eq!(archive_name("http://h/d/x.tar.gz?raw=1"), "x.tar.gz");
         assert_eq!(archive_name("http://h/d/.."), "upstream..");
     }

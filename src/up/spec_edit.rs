@@ -27,9 +27,7 @@ fn find_tag<'a>(lines: &[&'a str], tag: &str) -> Option<(usize, usize, &'a str)>
             continue;
         }
         let after = name.len() + 1;
-        let value_start = after
-            + line[after..].len()
-            - line[after..].trim_start().len();
+        let value_start = after + line[after..].len() - line[after..].trim_start().len();
         return Some((i, value_start, line[value_start..].trim_end()));
     }
     None
@@ -113,12 +111,20 @@ pub fn update(text: &str, version: &str, entry: &str) -> Result<String, SpecEdit
             message: "no `Release:` line in the spec preamble".into(),
         });
     };
-    out[ri] = format!("{}{}", replace_value(bare[ri], rstart, rvalue, "alt1"), eol(ri));
+    out[ri] = format!(
+        "{}{}",
+        replace_value(bare[ri], rstart, rvalue, "alt1"),
+        eol(ri)
+    );
 
     match bare.iter().position(|l| l.trim() == "%changelog") {
         Some(ci) => {
             let sep = if ci + 1 < bare.len() { "\n" } else { "" };
-            out[ci] = format!("{}{}{entry}{sep}", bare[ci], if eol(ci).is_empty() { "\n" } else { eol(ci) });
+            out[ci] = format!(
+                "{}{}{entry}{sep}",
+                bare[ci],
+                if eol(ci).is_empty() { "\n" } else { eol(ci) }
+            );
         }
         None => {
             let mut last = out.pop().unwrap_or_default();
@@ -154,12 +160,20 @@ mod tests {
         assert!(s.starts_with("%define ver_major 1.3\n"), "{s}");
         assert!(s.contains("Version: %{ver_major}\n"), "{s}");
         assert!(s.contains("Release: alt1\n"), "{s}");
-        assert!(s.ends_with("%changelog\n* Sun Dec 06 2026 A <a@b> 1.3-alt1\n- 1.0 -> 1.3\n"), "{s}");
+        assert!(
+            s.ends_with("%changelog\n* Sun Dec 06 2026 A <a@b> 1.3-alt1\n- 1.0 -> 1.3\n"),
+            "{s}"
+        );
     }
 
     #[test]
     fn composite_or_undefined_macros_are_refused_with_the_line() {
-        let e = update("Name: a\nVersion: %major.%minor\nRelease: alt1\n", "2", ENTRY).unwrap_err();
+        let e = update(
+            "Name: a\nVersion: %major.%minor\nRelease: alt1\n",
+            "2",
+            ENTRY,
+        )
+        .unwrap_err();
         assert_eq!(e.line, Some(2));
         let e = update("Name: a\nVersion: %ver\nRelease: alt1\n", "2", ENTRY).unwrap_err();
         assert!(e.message.contains("does not define"), "{}", e.message);
@@ -174,7 +188,10 @@ mod tests {
     #[test]
     fn missing_changelog_section_is_added() {
         let s = update("Name: a\nVersion: 1\nRelease: alt1\n%files", "2", ENTRY).unwrap();
-        assert!(s.ends_with("%files\n\n%changelog\n* Sun Dec 06 2026 A <a@b> 1.3-alt1\n- 1.0 -> 1.3\n"), "{s}");
+        assert!(
+            s.ends_with("%files\n\n%changelog\n* Sun Dec 06 2026 A <a@b> 1.3-alt1\n- 1.0 -> 1.3\n"),
+            "{s}"
+        );
     }
 
     #[test]

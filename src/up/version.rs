@@ -61,7 +61,7 @@ pub fn is_prerelease(version: &str) -> bool {
     // Letters runs only: `1.3rc1` has the run `rc`.
     lower
         .split(|c: char| !c.is_ascii_alphabetic())
-        .any(|run| PRERELEASE_WORDS.iter().any(|w| run == *w))
+        .any(|run| PRERELEASE_WORDS.contains(&run))
 }
 
 /// What [`choose`] decided.
@@ -130,10 +130,22 @@ mod tests {
     fn usual_prefixes_map_to_versions() {
         assert_eq!(version_from_tag("v1.2", "hello").as_deref(), Some("1.2"));
         assert_eq!(version_from_tag("1.2", "hello").as_deref(), Some("1.2"));
-        assert_eq!(version_from_tag("hello-1.2", "hello").as_deref(), Some("1.2"));
-        assert_eq!(version_from_tag("hello_1_2_3", "hello").as_deref(), Some("1.2.3"));
-        assert_eq!(version_from_tag("hello-v2.0", "hello").as_deref(), Some("2.0"));
-        assert_eq!(version_from_tag("v1.3-rc1", "hello").as_deref(), Some("1.3.rc1"));
+        assert_eq!(
+            version_from_tag("hello-1.2", "hello").as_deref(),
+            Some("1.2")
+        );
+        assert_eq!(
+            version_from_tag("hello_1_2_3", "hello").as_deref(),
+            Some("1.2.3")
+        );
+        assert_eq!(
+            version_from_tag("hello-v2.0", "hello").as_deref(),
+            Some("2.0")
+        );
+        assert_eq!(
+            version_from_tag("v1.3-rc1", "hello").as_deref(),
+            Some("1.3.rc1")
+        );
         assert_eq!(version_from_tag("latest", "hello"), None);
         assert_eq!(version_from_tag("other-1.2", "hello"), None);
         assert_eq!(version_from_tag("debian/1.0-1", "hello"), None);
@@ -141,7 +153,14 @@ mod tests {
 
     #[test]
     fn prereleases_are_recognised() {
-        for v in ["1.3rc1", "1.3.rc1", "2.0.beta", "2.0alpha2", "1.0.pre3", "1.0.dev1"] {
+        for v in [
+            "1.3rc1",
+            "1.3.rc1",
+            "2.0.beta",
+            "2.0alpha2",
+            "1.0.pre3",
+            "1.0.dev1",
+        ] {
             assert!(is_prerelease(v), "{v}");
         }
         for v in ["1.3", "1.3.1", "2.0b", "1.0.p1", "7.0.precise"] {
@@ -183,7 +202,10 @@ mod tests {
     #[test]
     fn force_moves_a_prerelease_to_its_stable_release() {
         let c = cands(&["v1.3", "v1.3-rc1"]);
-        assert!(matches!(choose("1.3.rc1", &c, false), Choice::UpToDate { .. }));
+        assert!(matches!(
+            choose("1.3.rc1", &c, false),
+            Choice::UpToDate { .. }
+        ));
         match choose("1.3.rc1", &c, true) {
             Choice::Newer(n) => assert_eq!(n.version, "1.3"),
             other => panic!("{other:?}"),
