@@ -104,6 +104,7 @@ const PAGES: &[&str] = &[
     "zoryn-builder-remove.1",
     "zoryn-task.1",
     "zoryn-task-batch.1",
+    "zoryn-up.1",
     "zoryn-completions.1",
     "zoryn-man.1",
 ];

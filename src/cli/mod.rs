@@ -65,6 +65,7 @@ pub enum Command {
     #[command(subcommand)]
     Task(task::TaskCommand),
     /// Update the package to its new upstream version, then build it on the farm
+    #[command(long_about = up::LONG_ABOUT)]
     Up(up::UpArgs),
     /// Print a shell completion script (bash, zsh, fish, ...)
     Completions(generate::CompletionsArgs),

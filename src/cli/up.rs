@@ -17,6 +17,33 @@ use crate::up::journal::Stage;
 use crate::up::pipeline::{self, Context, Event, Mode, Options, Outcome};
 use crate::up::{UpError, UpErrorKind};
 
+/// `zoryn up --help` and the man page's DESCRIPTION.
+pub const LONG_ABOUT: &str = "Update the package in the current gear repository to its newest upstream \
+version, then build it on the farm exactly as `zoryn build` does (same flags, results, logs and exit codes). \
+Nothing is pushed, tagged for release or submitted.
+
+Stages, in order: detect, fetch, merge (git scheme) or import (tarball scheme), hooks, spec, commit, build.
+
+detect: git scheme (upstream history in the repository; `tar: v@version@:.` in .gear/rules or a remote \
+named `upstream`, whose tags are fetched first): versions from tags `v1.2`, `NAME-1.2`, `1.2`; tarball scheme \
+(-t, or a .gear/*.watch file): versions from the archives the uscan-style watch file matches, read over \
+http(s)://, ftp:// or file:// with curl. Versions compare as rpm compares them; prereleases (rc, beta, alpha, \
+pre, dev) only with -f. An up-to-date package exits 0 and nothing changes.
+fetch: the tag is checked, or the archive downloaded.
+merge: the tag is merged into the current branch and stored in .gear/tags (as gear-store-tags does). \
+import: the archive replaces the directory the `tar:` rule names (as gear-update does), committed.
+hooks: executable files in .gear/up.d/ run in name order in the repository root with ZORYN_UP_OLD_VERSION, \
+ZORYN_UP_NEW_VERSION and ZORYN_UP_REPO set; a failing hook stops the update.
+spec: Version (or the macro it names), Release: alt1, a %changelog entry from [add_changelog] up_template \
+(default `- {old_version} -> {new_version}`; also {name}) by --packager or git's user.name/user.email.
+commit: a commit in gear-commit style (VERSION-RELEASE, then the entry).
+build: `zoryn build` with the given flags.
+
+A conflict, a failing hook, a failed build or Ctrl-C stop the update; its journal \
+($XDG_STATE_HOME/zoryn/up/) keeps the state: --continue goes on, --abort puts the branch, index, work tree \
+and tags back as they were, --restart starts over, --stage S runs one stage, --from S runs from S on. \
+Build flags are taken from the command line of each run.";
+
 #[derive(Args, Debug)]
 pub struct UpArgs {
     /// Tarball scheme: take new versions from the watch file's release
