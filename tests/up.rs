@@ -610,3 +610,233 @@ fn up_on_a_remote_and_a_local_builder() {
             .join("\n")
     );
 }
+
+fn interrupt(child: &std::process::Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+}
+
+fn wait_for_file(p: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !p.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            p.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctrl_c_in_a_hook_exits_130_and_abort_restores_everything() {
+    let env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    let (_up, pkg) = git_layout(&env, &["1.1"], None);
+    std::fs::create_dir_all(pkg.join(".gear/up.d")).unwrap();
+    std::fs::write(
+        pkg.join(".gear/up.d/10-slow"),
+        "#!/bin/sh\ntouch \"$HOME/hook-started\"\nexec sleep 600\n",
+    )
+    .unwrap();
+    env.sh(
+        "chmod +x .gear/up.d/10-slow && git add -A && git commit -qm hook",
+        &pkg,
+    );
+    let before = snapshot(&env, &pkg);
+    let child = env.spawn_zoryn(&["up", "-b", "local"], &pkg);
+    wait_for_file(&env.home.join("hook-started"));
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("interrupted while hook .gear/up.d/10-slow ran"),
+        "{}",
+        both(&out)
+    );
+    // The journal was written: the update is resumable or abortable.
+    let journal = journal_files(&env);
+    assert_eq!(journal.len(), 1, "{journal:?}");
+    let text =
+        std::fs::read_to_string(env.home.join(".local/state/zoryn/up").join(&journal[0])).unwrap();
+    let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let hooks = j["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "hooks")
+        .unwrap();
+    assert_eq!(hooks["state"], "running", "{text}");
+    assert_eq!(j["new_version"], "1.1", "{text}");
+    let out = env.zoryn(&["up", "--abort"], &pkg);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(snapshot(&env, &pkg), before);
+    assert_eq!(journal_files(&env), Vec::<String>::new());
+}
+
+#[test]
+fn ctrl_c_in_the_build_keeps_the_commit_and_continue_builds() {
+    let mut env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    let (_up, pkg) = git_layout(&env, &["1.1"], None);
+    env.extra_env
+        .push(("HASHER_EMU_HANG".into(), "build".into()));
+    let child = env.spawn_zoryn(&["up", "-b", "local"], &pkg);
+    env.wait_for_event("build-start", std::time::Duration::from_secs(60));
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", both(&out));
+    let commit = git(&env, &pkg, "rev-parse HEAD");
+    assert_eq!(git(&env, &pkg, "log -1 --format=%s"), "1.1-alt1");
+    env.extra_env.clear();
+    let out = env.zoryn(&["up", "--continue", "-b", "local"], &pkg);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(
+        !stderr(&out).contains("zoryn: up: commit"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(git(&env, &pkg, "rev-parse HEAD"), commit);
+    assert_eq!(
+        names_in(&pkg.join("hasher_out/local")),
+        ["hello-1.1-alt1.src.rpm", "hello-1.1-alt1.x86_64.rpm"]
+    );
+}
+
+#[test]
+fn stage_runs_one_stage_and_from_goes_on_past_a_failing_hook() {
+    let env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    let (_up, pkg) = git_layout(&env, &["1.1"], None);
+    std::fs::create_dir_all(pkg.join(".gear/up.d")).unwrap();
+    std::fs::write(pkg.join(".gear/up.d/50-fail"), "#!/bin/sh\nexit 1\n").unwrap();
+    env.sh(
+        "chmod +x .gear/up.d/50-fail && git add -A && git commit -qm hook",
+        &pkg,
+    );
+    let out = env.zoryn(&["up", "-b", "local"], &pkg);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let head = git(&env, &pkg, "rev-parse HEAD");
+
+    // One stage: the spec is edited, nothing committed, nothing built.
+    let out = env.zoryn(&["up", "--stage", "spec"], &pkg);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let spec = std::fs::read_to_string(pkg.join("hello.spec")).unwrap();
+    assert!(spec.contains("Version: 1.1\n"), "{spec}");
+    assert_eq!(git(&env, &pkg, "rev-parse HEAD"), head);
+    assert!(!env.events_text().contains("build-start"));
+    assert_eq!(journal_files(&env).len(), 1);
+
+    // From a stage on: commit and build; the failed hook is not run again.
+    let out = env.zoryn(&["up", "--from", "commit", "-b", "local"], &pkg);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(!stderr(&out).contains("50-fail"), "{}", both(&out));
+    assert_eq!(git(&env, &pkg, "log -1 --format=%s"), "1.1-alt1");
+    assert_eq!(
+        names_in(&pkg.join("hasher_out/local")),
+        ["hello-1.1-alt1.src.rpm", "hello-1.1-alt1.x86_64.rpm"]
+    );
+    assert_eq!(journal_files(&env), Vec::<String>::new());
+
+    // A stage the scheme does not have is refused by name.
+    let out = env.zoryn(&["up", "--stage", "import"], &pkg);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+}
+
+#[test]
+fn restart_undoes_the_update_in_progress_and_runs_it_again() {
+    let mut env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    let (_up, pkg) = git_layout(&env, &["1.1"], None);
+    let orig = git(&env, &pkg, "rev-parse HEAD");
+    env.extra_env
+        .push(("HASHER_EMU_FAIL".into(), "build".into()));
+    let out = env.zoryn(&["up", "-b", "local"], &pkg);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    env.extra_env.clear();
+    let out = env.zoryn(&["up", "--restart", "-b", "local"], &pkg);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("zoryn: up: detect: 1.0 -> 1.1"),
+        "{}",
+        both(&out)
+    );
+    // One merge, one update commit on top of the original HEAD: the first
+    // attempt's commits are gone.
+    assert_eq!(git(&env, &pkg, "rev-parse HEAD^1^1"), orig);
+    assert_eq!(
+        git(&env, &pkg, &format!("rev-list --count {orig}..HEAD")),
+        "3"
+    );
+}
+
+#[test]
+fn given_tag_skips_detection() {
+    let env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    let (_up, pkg) = git_layout(&env, &["1.1", "1.2"], None);
+    let out = env.zoryn(&["up", "--tag", "v1.1", "-b", "local"], &pkg);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("1.0 -> 1.1 (tag v1.1, given)"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(
+        names_in(&pkg.join("hasher_out/local")),
+        ["hello-1.1-alt1.src.rpm", "hello-1.1-alt1.x86_64.rpm"]
+    );
+    let out = env.zoryn(&["up", "--tag", "v9.9"], &pkg);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("--tag v9.9: no such tag"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn unrelated_upstream_history_needs_the_flag() {
+    let env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    let up = env.home.join("upstream/hello");
+    std::fs::create_dir_all(&up).unwrap();
+    env.sh(
+        "git init -q . && echo 'hello 1.0' > README && git add -A && git commit -qm 1.0 && git tag -a v1.0 -m 1.0 \
+         && echo 'hello 1.1' > README && git commit -qam 1.1 && git tag -a v1.1 -m 1.1",
+        &up,
+    );
+    // Packaging that imported upstream without its history.
+    let pkg = env.home.join("src/hello");
+    std::fs::create_dir_all(pkg.join(".gear")).unwrap();
+    std::fs::write(pkg.join("hello.spec"), support::spec("hello", "")).unwrap();
+    std::fs::write(
+        pkg.join(".gear/rules"),
+        "spec: hello.spec\ntar: v@version@:.\n",
+    )
+    .unwrap();
+    env.sh(
+        &format!("git init -q -b sisyphus . && git add -A && git commit -qm 1.0-alt1 && git remote add upstream {}", up.display()),
+        &pkg,
+    );
+    let before = snapshot(&env, &pkg);
+    let out = env.zoryn(&["up", "-b", "local"], &pkg);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("--allow-unrelated-histories"),
+        "{}",
+        both(&out)
+    );
+    let out = env.zoryn(&["up", "--abort"], &pkg);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(snapshot(&env, &pkg), before);
+    let out = env.zoryn(&["up", "--allow-unrelated-histories", "-b", "local"], &pkg);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(
+        names_in(&pkg.join("hasher_out/local")),
+        ["hello-1.1-alt1.src.rpm", "hello-1.1-alt1.x86_64.rpm"]
+    );
+}

@@ -123,14 +123,14 @@ pub fn run(
                 ));
             }
             let j = begin(ctx, opts)?;
-            drive(ctx, j, None, opts, on_event, build)
+            drive_stages(ctx, j, None, None, opts, on_event, build)
         }
         Mode::Restart => {
             if let Some(j) = existing {
                 abort(ctx, &j)?;
             }
             let j = begin(ctx, opts)?;
-            drive(ctx, j, None, opts, on_event, build)
+            drive_stages(ctx, j, None, None, opts, on_event, build)
         }
         Mode::Abort => {
             let Some(j) = existing else {
@@ -149,7 +149,7 @@ pub fn run(
             let Some(mut j) = existing else {
                 if mode == Mode::From(Stage::Detect) {
                     let j = begin(ctx, opts)?;
-                    return drive(ctx, j, None, opts, on_event, build);
+                    return drive_stages(ctx, j, None, None, opts, on_event, build);
                 }
                 return Err(UpError::usage(
                     format!("{}: no update in progress", ctx.root.display()),
@@ -182,11 +182,14 @@ pub fn run(
                             r.state = StageState::Pending;
                         }
                     }
-                    matches!(mode, Mode::Only(_)).then_some(s)
+                    Some(s)
                 }
                 _ => None,
             };
-            drive(ctx, j, only, opts, on_event, build)
+            match mode {
+                Mode::Only(_) => drive_stages(ctx, j, only, None, opts, on_event, build),
+                _ => drive_stages(ctx, j, None, only, opts, on_event, build),
+            }
         }
     }
 }
@@ -285,18 +288,22 @@ fn read(p: &Path) -> Result<String, UpError> {
     })
 }
 
-/// Run the pending stages (or just `only`).
-fn drive(
+/// Run the pending stages: just `only`, or those from `from` on (earlier
+/// ones are left as they are), or all.
+fn drive_stages(
     ctx: &Context,
     mut j: Journal,
     only: Option<Stage>,
+    from: Option<Stage>,
     opts: &Options,
     on_event: &mut dyn FnMut(Event),
     build: &mut dyn FnMut() -> i32,
 ) -> Result<Outcome, UpError> {
     let stages: Vec<Stage> = j.stages.iter().map(|r| r.stage).collect();
+    let mut reached = from.is_none();
     for stage in stages {
-        if only.is_some_and(|o| o != stage) {
+        reached |= from == Some(stage);
+        if !reached || only.is_some_and(|o| o != stage) {
             continue;
         }
         if j.record(stage).is_some_and(|r| r.state == StageState::Done) {
@@ -357,7 +364,8 @@ fn drive(
             }
         }
     }
-    if j.stages.iter().all(|r| r.state == StageState::Done) {
+    let last_done = j.stages.last().is_some_and(|r| r.state == StageState::Done);
+    if j.stages.iter().all(|r| r.state == StageState::Done) || (only.is_none() && last_done) {
         // Finished: the journal has done its job.
         journal::remove(&ctx.journal_path)?;
     }
