@@ -563,10 +563,29 @@ fn bad_watch_file_names_file_and_line() {
         "{}",
         both(&out)
     );
-    // Nothing changed; the journal says detect failed: abort cleans it.
+    // Nothing changed and no update is in progress: fix and run again.
     assert_eq!(snapshot(&env, &pkg), before);
-    let out = env.zoryn(&["up", "--abort"], &pkg);
-    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(journal_files(&env), Vec::<String>::new());
+}
+
+#[test]
+fn unreachable_release_page_is_an_infrastructure_error_naming_the_url() {
+    let env = TestEnv::new();
+    let rel = env.root.join("releases");
+    release_archives(&env, &rel, &["1.1"]);
+    let (port, hits) = http_server(rel);
+    let pkg = tarball_repo(
+        &env,
+        &format!("version=4\nhttp://127.0.0.1:{port}/missing/ hello-(\\d[\\d.]*)\\.tar\\.gz\n"),
+    );
+    let out = env.zoryn(&["up"], &pkg);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(
+        stderr(&out).contains(&format!("cannot fetch http://127.0.0.1:{port}/missing/")),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
     assert_eq!(journal_files(&env), Vec::<String>::new());
 }
 
@@ -838,5 +857,61 @@ fn unrelated_upstream_history_needs_the_flag() {
     assert_eq!(
         names_in(&pkg.join("hasher_out/local")),
         ["hello-1.1-alt1.src.rpm", "hello-1.1-alt1.x86_64.rpm"]
+    );
+}
+
+#[test]
+fn version_macro_epoch_packager_and_up_template() {
+    let env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    env.write(
+        ".zoryn",
+        "[add_changelog]\nup_template = \"New version {new_version} of {name} (was {old_version}).\"\n",
+    );
+    let rel = env.root.join("releases");
+    release_archives(&env, &rel, &["1.0", "2.1"]);
+    let pkg = tarball_repo(
+        &env,
+        &format!(
+            "version=4\nfile://{}/ hello-(\\d[\\d.]*)\\.tar\\.gz\n",
+            rel.display()
+        ),
+    );
+    let spec = std::fs::read_to_string(pkg.join("hello.spec")).unwrap();
+    let spec = format!(
+        "%define ver 1.0\n{}",
+        spec.replace("Version: 1.0\n", "Version: %ver\nEpoch: 2\n")
+    );
+    std::fs::write(pkg.join("hello.spec"), spec).unwrap();
+    env.sh("git commit -qam 'version from a macro'", &pkg);
+    let out = env.zoryn(
+        &[
+            "up",
+            "-b",
+            "local",
+            "--packager",
+            "Other Packager <other@example.invalid>",
+        ],
+        &pkg,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let spec = std::fs::read_to_string(pkg.join("hello.spec")).unwrap();
+    assert!(spec.starts_with("%define ver 2.1\n"), "{spec}");
+    assert!(spec.contains("\nVersion: %ver\nEpoch: 2\n"), "{spec}");
+    let entry = spec.split("%changelog\n").nth(1).unwrap();
+    let mut lines = entry.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.ends_with(" Other Packager <other@example.invalid> 2:2.1-alt1"),
+        "{header}"
+    );
+    assert_eq!(lines.next(), Some("- New version 2.1 of hello (was 1.0)."));
+    assert_eq!(
+        git(&env, &pkg, "log -1 --format=%B"),
+        "2:2.1-alt1\n\n- New version 2.1 of hello (was 1.0)."
+    );
+    assert_eq!(
+        names_in(&pkg.join("hasher_out/local")),
+        ["hello-2.1-alt1.src.rpm", "hello-2.1-alt1.x86_64.rpm"]
     );
 }

@@ -352,6 +352,13 @@ fn drive_stages(
                 journal::save(&ctx.journal_path, &j)?;
                 return Ok(Outcome::BuildFailed(code, Box::new(j)));
             }
+            Err(e) if stage == Stage::Detect => {
+                // Nothing has changed yet: no update in progress, so the
+                // next `zoryn up` simply starts again.
+                restore_tags(&ctx.git, &j.orig_tags)?;
+                journal::remove(&ctx.journal_path)?;
+                return Err(e);
+            }
             Err(e) => {
                 let state = if e.kind == UpErrorKind::Interrupted {
                     StageState::Running
