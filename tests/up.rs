@@ -86,13 +86,23 @@ fn journal_files(env: &TestEnv) -> Vec<String> {
 fn git_layout_end_to_end_fetches_merges_stores_the_tag_edits_the_spec_commits_and_builds() {
     let env = TestEnv::new();
     env.hasher_slot("hasher", None);
-    let (_up, pkg) = git_layout(&env, &["1.1", "1.10", "1.9", "2.0rc1"], None);
+    let (up, pkg) = git_layout(&env, &["1.1", "1.10", "1.9", "2.0rc1"], None);
+    // A tag of another form: .gear/rules says `v@version@`, so gear could
+    // never find `2.5` from the spec's Version; it is not a candidate.
+    env.sh("git tag 2.5", &up);
     // A hook that edits a tracked file (committed with the update) and
     // records its environment.
     std::fs::create_dir_all(pkg.join(".gear/up.d")).unwrap();
     std::fs::write(
         pkg.join(".gear/up.d/10-notes"),
-        "#!/bin/sh\nset -e\necho \"$ZORYN_UP_OLD_VERSION -> $ZORYN_UP_NEW_VERSION in $ZORYN_UP_REPO ($(pwd))\" >> NOTES\n",
+        "#!/bin/sh\nset -e\necho \"$1: $ZORYN_UP_OLD_VERSION -> $ZORYN_UP_NEW_VERSION in $ZORYN_UP_REPO ($(pwd))\" >> NOTES\n",
+    )
+    .unwrap();
+    // The zoryn family's merge-up.d runs first, with the tag and commit.
+    std::fs::create_dir_all(pkg.join(".gear/merge-up.d")).unwrap();
+    std::fs::write(
+        pkg.join(".gear/merge-up.d/01-tag"),
+        "#!/bin/sh\necho \"merge-up $1 $TAG $COMMIT $SHORTCOMMIT\" >> NOTES\n",
     )
     .unwrap();
     std::fs::write(
@@ -102,7 +112,7 @@ fn git_layout_end_to_end_fetches_merges_stores_the_tag_edits_the_spec_commits_an
     .unwrap();
     std::fs::write(pkg.join("NOTES"), "notes\n").unwrap();
     env.sh(
-        "chmod +x .gear/up.d/10-notes && git add -A && git commit -qm hooks",
+        "chmod +x .gear/up.d/10-notes .gear/merge-up.d/01-tag && git add -A && git commit -qm hooks",
         &pkg,
     );
     let before = git(&env, &pkg, "rev-parse HEAD");
@@ -190,10 +200,12 @@ fn git_layout_end_to_end_fetches_merges_stores_the_tag_edits_the_spec_commits_an
     // its change is in the commit.
     let notes = git(&env, &pkg, "show HEAD:NOTES");
     let repo_path = pkg.canonicalize().unwrap();
+    let commit = git(&env, &pkg, "rev-parse v1.10^{commit}");
     assert_eq!(
         notes,
         format!(
-            "notes\n1.0 -> 1.10 in {} ({})",
+            "notes\nmerge-up 1.10 v1.10 {commit} {}\n1.10: 1.0 -> 1.10 in {} ({})",
+            &commit[..7],
             repo_path.display(),
             repo_path.display()
         )
@@ -201,7 +213,7 @@ fn git_layout_end_to_end_fetches_merges_stores_the_tag_edits_the_spec_commits_an
     // Nothing left behind: the journal is gone once every stage is done.
     assert_eq!(journal_files(&env), Vec::<String>::new());
     // Nothing pushed: the upstream repository has no packaging commit.
-    assert!(!git(&env, &_up, "log --all --format=%s").contains("1.10-alt1"));
+    assert!(!git(&env, &up, "log --all --format=%s").contains("1.10-alt1"));
 }
 
 #[test]

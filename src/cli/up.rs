@@ -25,15 +25,17 @@ Nothing is pushed, tagged for release or submitted.
 Stages, in order: detect, fetch, merge (git scheme) or import (tarball scheme), hooks, spec, commit, build.
 
 detect: git scheme (upstream history in the repository; `tar: v@version@:.` in .gear/rules or a remote \
-named `upstream`, whose tags are fetched first): versions from tags `v1.2`, `NAME-1.2`, `1.2`; tarball scheme \
+named `upstream`, whose tags are fetched first): versions from tags of the form the rules fix \
+(`v1.2` for `tar: v@version@:.`), else `v1.2`, `NAME-1.2`, `1.2`; tarball scheme \
 (-t, or a .gear/*.watch file): versions from the archives the uscan-style watch file matches, read over \
 http(s)://, ftp:// or file:// with curl. Versions compare as rpm compares them; prereleases (rc, beta, alpha, \
 pre, dev) only with -f. An up-to-date package exits 0 and nothing changes.
 fetch: the tag is checked, or the archive downloaded.
 merge: the tag is merged into the current branch and stored in .gear/tags (as gear-store-tags does). \
 import: the archive replaces the directory the `tar:` rule names (as gear-update does), committed.
-hooks: executable files in .gear/up.d/ run in name order in the repository root with ZORYN_UP_OLD_VERSION, \
-ZORYN_UP_NEW_VERSION and ZORYN_UP_REPO set; a failing hook stops the update.
+hooks: executable files in .gear/merge-up.d/, then in .gear/up.d/, run in name order in the repository \
+root with the new version as $1 and ZORYN_UP_OLD_VERSION, ZORYN_UP_NEW_VERSION, ZORYN_UP_REPO (git scheme: \
+also TAG, COMMIT, SHORTCOMMIT) set; a failing hook stops the update.
 spec: Version (or the macro it names), Release: alt1, a %changelog entry from [add_changelog] up_template \
 (default `- {old_version} -> {new_version}`; also {name}) by --packager or git's user.name/user.email.
 commit: a commit in gear-commit style (VERSION-RELEASE, then the entry).

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use regex_automata::meta::Regex;
 
-use super::version::{version_from_tag, Candidate};
+use super::version::{version_from_tag, version_from_tag_with_prefix, Candidate};
 use super::UpError;
 use crate::run::cancel::CancelToken;
 use crate::transport::runner::{capture, CommandSpec};
@@ -81,11 +81,32 @@ pub fn scheme(
     }
 }
 
+/// The tag prefix the rules fix: `v` for `tar: v@version@:.`, `` for
+/// `tar: @version@:.`; `None` when the base tree is no `PREFIX@version@`.
+pub fn rules_tag_prefix(rules: &str) -> Option<String> {
+    let base = tar_rule(rules)?.base?;
+    let prefix = base.strip_suffix("@version@")?;
+    (!prefix.contains('@')).then(|| prefix.to_string())
+}
+
+/// The version a tag names: with the rules' prefix when they fix one,
+/// else by the usual prefixes.
+pub fn tag_version(tag: &str, package: &str, rules_prefix: Option<&str>) -> Option<String> {
+    match rules_prefix {
+        Some(p) => version_from_tag_with_prefix(tag, p),
+        None => version_from_tag(tag, package),
+    }
+}
+
 /// Versions named by tags.
-pub fn tag_candidates(tags: &[String], package: &str) -> Vec<Candidate> {
+pub fn tag_candidates(
+    tags: &[String],
+    package: &str,
+    rules_prefix: Option<&str>,
+) -> Vec<Candidate> {
     tags.iter()
         .filter_map(|t| {
-            version_from_tag(t, package).map(|v| Candidate {
+            tag_version(t, package, rules_prefix).map(|v| Candidate {
                 version: v,
                 origin: t.clone(),
             })
@@ -360,6 +381,28 @@ mod tests {
             Some("hello".into())
         );
         assert_eq!(tar_rule("spec: a.spec\n"), None);
+    }
+
+    #[test]
+    fn rules_prefix_and_tag_versions() {
+        assert_eq!(
+            rules_tag_prefix("tar: v@version@:.\n").as_deref(),
+            Some("v")
+        );
+        assert_eq!(rules_tag_prefix("tar: @version@:.\n").as_deref(), Some(""));
+        assert_eq!(rules_tag_prefix("tar: hello\n"), None);
+        assert_eq!(rules_tag_prefix("tar: @name@-@version@:.\n"), None);
+        // The rules' form wins over the usual prefixes, verbatim.
+        assert_eq!(tag_version("v1.3-rc1", "hello", Some("v")), None);
+        assert_eq!(tag_version("hello-1.3", "hello", Some("v")), None);
+        assert_eq!(
+            tag_version("v1.3", "hello", Some("v")).as_deref(),
+            Some("1.3")
+        );
+        assert_eq!(
+            tag_version("hello-1.3", "hello", None).as_deref(),
+            Some("1.3")
+        );
     }
 
     #[test]

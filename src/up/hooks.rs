@@ -1,8 +1,11 @@
-//! `.gear/up.d/*`: the package's own update steps, run after the merge or
-//! import and before the spec is updated, in file-name order. Only
-//! executable regular files run; each gets `ZORYN_UP_OLD_VERSION`,
-//! `ZORYN_UP_NEW_VERSION` and `ZORYN_UP_REPO` (the repository root, also
-//! the working directory). A hook that fails stops the pipeline.
+//! Hooks: the package's own update steps, run after the merge or import
+//! and before the spec is updated. First `.gear/merge-up.d/*` (the zoryn
+//! family's name for this point), then `.gear/up.d/*`, each directory in
+//! file-name order; only executable regular files run. Each gets the new
+//! version as `$1`, `ZORYN_UP_OLD_VERSION`, `ZORYN_UP_NEW_VERSION`,
+//! `ZORYN_UP_REPO` (the repository root, also the working directory) and,
+//! in the git scheme, `TAG`, `COMMIT`, `SHORTCOMMIT` (the upstream tag and
+//! its commit). A hook that fails stops the pipeline.
 //!
 //! Must not: run anything else, or run hooks through a shell string.
 
@@ -14,9 +17,12 @@ use super::UpError;
 use crate::run::cancel::CancelToken;
 use crate::transport::runner::{capture, CommandSpec};
 
-/// The hooks that will run, in order.
-pub fn hooks(root: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(root.join(".gear/up.d")) else {
+/// The hook directories, in the order they run.
+pub const HOOK_DIRS: [&str; 2] = [".gear/merge-up.d", ".gear/up.d"];
+
+/// The hooks of one directory that will run, in order.
+pub fn hooks(root: &Path, dir: &str) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(root.join(dir)) else {
         return Vec::new();
     };
     let mut v: Vec<PathBuf> = rd
@@ -30,26 +36,32 @@ pub fn hooks(root: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Run every hook; the names of those that ran.
+/// Run every hook of `dir`; the names of those that ran.
 pub fn run_hooks(
     root: &Path,
+    dir: &str,
     old: &str,
     new: &str,
+    env: &[(String, String)],
     cancel: &CancelToken,
 ) -> Result<Vec<String>, UpError> {
     let mut ran = Vec::new();
-    for hook in hooks(root) {
+    for hook in hooks(root, dir) {
         let name = hook
             .strip_prefix(root)
             .unwrap_or(&hook)
             .display()
             .to_string();
-        let spec = CommandSpec::new([hook.as_os_str()])
+        let mut spec = CommandSpec::new([hook.as_os_str()])
+            .arg(new)
             .cwd(root)
             .env("ZORYN_UP_OLD_VERSION", old)
             .env("ZORYN_UP_NEW_VERSION", new)
             .env("ZORYN_UP_REPO", root.as_os_str())
             .timeout(Duration::from_secs(3600));
+        for (k, v) in env {
+            spec = spec.env(k, v);
+        }
         let out = capture(&spec, cancel).map_err(|e| {
             UpError::stopped(
                 format!("hook {name} cannot run: {e}"),

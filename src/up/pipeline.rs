@@ -504,7 +504,25 @@ fn run_stage(
         }
         Stage::Hooks => {
             let new = need(&j.new_version, "new version")?;
-            let ran = hooks::run_hooks(&ctx.root, &j.old_version, new, &git.cancel)?;
+            let mut env: Vec<(String, String)> = Vec::new();
+            if let Some(tag) = &j.tag {
+                env.push(("TAG".into(), tag.clone()));
+                if let Some(c) = git.rev(&format!("refs/tags/{tag}^{{commit}}"))? {
+                    env.push(("SHORTCOMMIT".into(), c.chars().take(7).collect()));
+                    env.push(("COMMIT".into(), c));
+                }
+            }
+            let mut ran = Vec::new();
+            for dir in hooks::HOOK_DIRS {
+                ran.extend(hooks::run_hooks(
+                    &ctx.root,
+                    dir,
+                    &j.old_version,
+                    new,
+                    &env,
+                    &git.cancel,
+                )?);
+            }
             Ok(StageResult::Done(
                 (!ran.is_empty()).then(|| format!("ran {}", ran.join(", "))),
             ))
@@ -582,6 +600,12 @@ fn detect_stage(ctx: &Context, j: &mut Journal, opts: &Options) -> Result<StageR
     let git = &ctx.git;
     let candidates = match j.scheme {
         Scheme::Git => {
+            // `tar: v@version@:.` fixes the tag form: gear must find the tag
+            // again from the new Version.
+            let rules_path = crate::source::repo::rules_file(&ctx.root)
+                .unwrap_or_else(|| ctx.root.join(".gear/rules"));
+            let prefix =
+                detect::rules_tag_prefix(&std::fs::read_to_string(&rules_path).unwrap_or_default());
             if git.remotes()?.iter().any(|r| r == detect::UPSTREAM_REMOTE) {
                 // Tags only: remote-tracking branches stay as they are, so an
                 // "up to date" run or an `--abort` leaves every other ref alone.
@@ -605,9 +629,12 @@ fn detect_stage(ctx: &Context, j: &mut Journal, opts: &Options) -> Result<StageR
                 }
             }
             if let Some(tag) = &opts.tag {
-                let v = version::version_from_tag(tag, &j.package).ok_or_else(|| {
+                let v = detect::tag_version(tag, &j.package, prefix.as_deref()).ok_or_else(|| {
                     UpError::usage(
-                        format!("--tag {tag}: no version in the tag name (expected forms: v1.2, {}-1.2, 1.2)", j.package),
+                        match &prefix {
+                            Some(p) => format!("--tag {tag}: not a tag of the form .gear/rules uses (`{p}` then an rpm version, e.g. {p}1.2)"),
+                            None => format!("--tag {tag}: no version in the tag name (expected forms: v1.2, {}-1.2, 1.2)", j.package),
+                        },
                         "name a release tag",
                     )
                 })?;
@@ -629,7 +656,7 @@ fn detect_stage(ctx: &Context, j: &mut Journal, opts: &Options) -> Result<StageR
                 .lines()
                 .map(str::to_string)
                 .collect();
-            detect::tag_candidates(&tags, &j.package)
+            detect::tag_candidates(&tags, &j.package, prefix.as_deref())
         }
         Scheme::Tarball => {
             let watch_path = detect::watch_file(&ctx.root).ok_or_else(|| {

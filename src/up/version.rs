@@ -55,6 +55,20 @@ pub fn version_from_tag(tag: &str, package: &str) -> Option<String> {
     Some(v)
 }
 
+/// The version a tag names when `.gear/rules` fixes the tag's form
+/// (`tar: PREFIX@version@:.`): the rest after PREFIX, verbatim, so that
+/// gear finds the tag again from the spec's Version. `None` for tags of
+/// another form, or whose rest is no rpm version (empty, not starting with
+/// a digit, or holding `-`).
+pub fn version_from_tag_with_prefix(tag: &str, prefix: &str) -> Option<String> {
+    let rest = tag.strip_prefix(prefix)?;
+    let ok = rest.starts_with(|c: char| c.is_ascii_digit())
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '~'));
+    ok.then(|| rest.to_string())
+}
+
 /// Whether a version is a prerelease (`1.3rc1`, `1.3.beta2`, `2.0-alpha`).
 pub fn is_prerelease(version: &str) -> bool {
     let lower = version.to_ascii_lowercase();
@@ -149,6 +163,25 @@ mod tests {
         assert_eq!(version_from_tag("latest", "hello"), None);
         assert_eq!(version_from_tag("other-1.2", "hello"), None);
         assert_eq!(version_from_tag("debian/1.0-1", "hello"), None);
+    }
+
+    #[test]
+    fn rules_prefix_maps_tags_verbatim() {
+        let p = "libssh2-";
+        assert_eq!(
+            version_from_tag_with_prefix("libssh2-1.11.0", p).as_deref(),
+            Some("1.11.0")
+        );
+        assert_eq!(version_from_tag_with_prefix("v1.11.0", p), None);
+        assert_eq!(version_from_tag_with_prefix("libssh2-1.11.0-rc1", p), None);
+        assert_eq!(
+            version_from_tag_with_prefix("v2.0rc1", "v").as_deref(),
+            Some("2.0rc1")
+        );
+        assert_eq!(
+            version_from_tag_with_prefix("1.2", "").as_deref(),
+            Some("1.2")
+        );
     }
 
     #[test]
