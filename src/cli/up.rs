@@ -173,6 +173,7 @@ pub fn cmd_up(args: UpArgs, verbose: u8, quiet: bool) -> i32 {
     };
     // The build stage is `zoryn build`, in the repository, with the flags
     // given to this `up`.
+    let json = args.build.json;
     let mut build_args = Some(args.build);
     let root_for_build = root.clone();
     let mut build = || {
@@ -189,7 +190,12 @@ pub fn cmd_up(args: UpArgs, verbose: u8, quiet: bool) -> i32 {
             skipped_prereleases,
         }) => {
             if !quiet {
-                println!("already up to date: {current}");
+                // stdout carries only JSON with --json.
+                if json {
+                    eprintln!("zoryn: up: already up to date: {current}");
+                } else {
+                    println!("already up to date: {current}");
+                }
                 if !skipped_prereleases.is_empty() {
                     eprintln!(
                         "zoryn: note: newer prereleases skipped: {} (take them with -f)",
