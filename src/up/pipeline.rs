@@ -333,6 +333,20 @@ fn drive_stages(
                     note,
                 });
             }
+            Ok(StageResult::UpToDate(_)) if !fresh(&j) => {
+                set_state(
+                    &mut j,
+                    stage,
+                    StageState::Failed,
+                    Some(secs),
+                    Some("nothing newer upstream".into()),
+                );
+                journal::save(&ctx.journal_path, &j)?;
+                return Err(UpError::usage(
+                    format!("detect found nothing newer than {} upstream; the update in progress is kept", j.old_version),
+                    "`zoryn up --from fetch` goes on with the version found before, `zoryn up --abort` undoes it",
+                ));
+            }
             Ok(StageResult::UpToDate(skipped)) => {
                 restore_tags(&ctx.git, &j.orig_tags)?;
                 journal::remove(&ctx.journal_path)?;
@@ -352,7 +366,7 @@ fn drive_stages(
                 journal::save(&ctx.journal_path, &j)?;
                 return Ok(Outcome::BuildFailed(code, Box::new(j)));
             }
-            Err(e) if stage == Stage::Detect => {
+            Err(e) if stage == Stage::Detect && fresh(&j) => {
                 // Nothing has changed yet: no update in progress, so the
                 // next `zoryn up` simply starts again.
                 restore_tags(&ctx.git, &j.orig_tags)?;
@@ -377,6 +391,14 @@ fn drive_stages(
         journal::remove(&ctx.journal_path)?;
     }
     Ok(Outcome::Finished(Box::new(j)))
+}
+
+/// Whether nothing but detection has run yet (nothing to undo but fetched
+/// tags).
+fn fresh(j: &Journal) -> bool {
+    j.stages
+        .iter()
+        .all(|r| r.stage == Stage::Detect || r.state == StageState::Pending)
 }
 
 fn set_state(
