@@ -487,8 +487,15 @@ fn tarball_layout_over_http_imports_the_newest_archive_and_builds() {
             "version=4\n# releases\nhttp://127.0.0.1:{port}/rel/ hello-(\\d[\\d.]*)\\.tar\\.gz\n"
         ),
     );
-    let out = env.zoryn(&["up", "-b", "local"], &pkg);
+    let out = env.zoryn(&["up", "-v", "-b", "local"], &pkg);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    // -v: each stage with its duration (the measurement in the report).
+    for l in stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with("zoryn: up: ") && l.ends_with(" s)"))
+    {
+        eprintln!("{l}");
+    }
     assert!(
         hits.load(Ordering::SeqCst) >= 2,
         "the HTTP server was not used"
