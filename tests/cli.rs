@@ -280,6 +280,8 @@ const TYPED: &[(&str, &str)] = &[
     ("zoryn task batch ph", "zoryn task batch php8.4 "),
     ("zoryn build -a x86_64,aa", "zoryn build -a x86_64,aarch64 "),
     ("zoryn build -B p1", "zoryn build -B p11 "),
+    ("zoryn up -b no", "zoryn up -b node2 "),
+    ("zoryn up --stage co", "zoryn up --stage commit "),
 ];
 
 #[test]
