@@ -827,6 +827,22 @@ fn given_tag_skips_detection() {
         names_in(&pkg.join("hasher_out/local")),
         ["hello-1.1-alt1.src.rpm", "hello-1.1-alt1.x86_64.rpm"]
     );
+    let before = snapshot(&env, &pkg);
+    let out = env.zoryn(&["up", "--tag", "v1.1"], &pkg);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(
+        stdout(&out).contains("already up to date: 1.1"),
+        "{}",
+        both(&out)
+    );
+    let out = env.zoryn(&["up", "--tag", "v1.0"], &pkg);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(
+        stderr(&out).contains("--tag v1.0: version 1.0 is older than the spec's 1.1"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(snapshot(&env, &pkg), before);
     let out = env.zoryn(&["up", "--tag", "v9.9"], &pkg);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
     assert!(

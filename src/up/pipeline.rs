@@ -666,6 +666,19 @@ fn detect_stage(ctx: &Context, j: &mut Journal, opts: &Options) -> Result<StageR
                         "check `git tag -l`",
                     ));
                 }
+                match crate::batch::deps::rpmvercmp(&v, &j.old_version) {
+                    std::cmp::Ordering::Equal => return Ok(StageResult::UpToDate(Vec::new())),
+                    std::cmp::Ordering::Less if !opts.force => {
+                        return Err(UpError::usage(
+                            format!(
+                                "--tag {tag}: version {v} is older than the spec's {}",
+                                j.old_version
+                            ),
+                            "add -f to go back to it on purpose",
+                        ))
+                    }
+                    _ => {}
+                }
                 j.tag = Some(tag.clone());
                 j.new_version = Some(v.clone());
                 return Ok(StageResult::Done(Some(format!(
