@@ -3,6 +3,7 @@
 //! The crate is laid out the way a build flows (see README "Architecture"):
 //! `config` + `cli` flags → `farm::selection` → `run::executor` (using
 //! `source`, `hasher`, `transport`) → `run::events` → `report`.
+//! `up` is `zoryn up`'s update pipeline; it ends in a `zoryn build`.
 
 pub mod batch;
 pub mod cli;
@@ -15,3 +16,4 @@ pub mod report;
 pub mod run;
 pub mod source;
 pub mod transport;
+pub mod up;

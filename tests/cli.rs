@@ -104,6 +104,7 @@ const PAGES: &[&str] = &[
     "zoryn-builder-remove.1",
     "zoryn-task.1",
     "zoryn-task-batch.1",
+    "zoryn-up.1",
     "zoryn-completions.1",
     "zoryn-man.1",
 ];
@@ -279,6 +280,8 @@ const TYPED: &[(&str, &str)] = &[
     ("zoryn task batch ph", "zoryn task batch php8.4 "),
     ("zoryn build -a x86_64,aa", "zoryn build -a x86_64,aarch64 "),
     ("zoryn build -B p1", "zoryn build -B p11 "),
+    ("zoryn up -b no", "zoryn up -b node2 "),
+    ("zoryn up --stage co", "zoryn up --stage commit "),
 ];
 
 #[test]

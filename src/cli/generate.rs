@@ -465,6 +465,14 @@ fn examples(page: &str) -> &'static [(&'static str, &'static str)] {
             ("Build it across the farm with the live view:", "zoryn task batch php8.4 -b @all --top"),
             ("Resume after an interruption:", "zoryn task batch php8.4 --continue"),
         ],
+        "zoryn-up" => &[
+            ("Update to the newest upstream release and build on every builder, with the live view:", "zoryn up -b @all -p --top"),
+            ("Merge a given upstream tag, build on the local builder:", "zoryn up --tag v2.0"),
+            ("Take prereleases too (rc, beta, alpha):", "zoryn up -f"),
+            ("After resolving a merge conflict (git add the files):", "zoryn up --continue"),
+            ("Undo everything the update did:", "zoryn up --abort"),
+            ("Build again only, after fixing the package:", "zoryn up --stage build -b @all"),
+        ],
         "zoryn-completions" => &[
             ("bash (also in ~/.bashrc):", "source <(zoryn completions bash)"),
             ("fish:", "zoryn completions fish > ~/.config/fish/completions/zoryn.fish"),

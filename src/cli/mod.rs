@@ -9,6 +9,7 @@ pub mod complete;
 pub mod generate;
 pub mod output;
 pub mod task;
+pub mod up;
 
 use clap::{Parser, Subcommand};
 
@@ -63,6 +64,9 @@ pub enum Command {
     /// Batches of packages (`zoryn task batch`)
     #[command(subcommand)]
     Task(task::TaskCommand),
+    /// Update the package to its new upstream version, then build it on the farm
+    #[command(long_about = up::LONG_ABOUT)]
+    Up(up::UpArgs),
     /// Print a shell completion script (bash, zsh, fish, ...)
     Completions(generate::CompletionsArgs),
     /// Print the man page (roff), or write every page with --out DIR
@@ -136,6 +140,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Build(args) => build::cmd_build(args, cli.verbose, cli.quiet),
         Command::Builder(cmd) => builder::cmd_builder(cmd),
         Command::Task(cmd) => task::cmd_task(cmd, cli.verbose, cli.quiet),
+        Command::Up(args) => up::cmd_up(args, cli.verbose, cli.quiet),
         Command::Completions(args) => generate::cmd_completions(args),
         Command::Man(args) => generate::cmd_man(args),
     }
