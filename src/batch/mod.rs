@@ -4,8 +4,6 @@
 //! planning modules know nothing about processes; the batch runner drives
 //! builds through the same executor pieces as `zoryn build`.
 
-pub mod chain;
-pub mod deps;
 pub mod file;
 pub mod graph;
 pub mod history;

@@ -24,25 +24,27 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::chain::ChainRepo;
-use super::deps::Capability;
 use super::file::{BatchFile, BatchPackage, PackageMode, Specsubst};
 use super::graph::{lower_bound, Graph, Node};
 use super::history::History;
 use super::journal::{now, JobOutcome, Journal, Record, RunStatus};
 use super::report::{BatchReport, JobReport, LaneReport};
 use super::schedule::{estimate_durations, simulate, JobState, LaneScheduler, Policy};
-use crate::config::Loaded;
+use crate::farm::loaded::Loaded;
 use crate::farm::{Builder, Location};
 use crate::hasher::build_mode::BuildMode;
 use crate::hasher::skip_checks::SkipChecks;
 use crate::run::busy::BusyPolicy;
-use crate::run::cancel::CancelToken;
+use crate::run::chain::ChainRepo;
+use crate::run::context::{Controls, RunContext};
+use crate::run::emitter::Emitter;
+use crate::run::events::info;
 use crate::run::events::{BuilderResult, EventKind, Outcome};
-use crate::run::executor::{info, Controls, Emitter, RunContext};
+use crate::source::deps::Capability;
 use crate::source::gear::{make_tarball_with, rules_specsubst, substitute, Tarball};
 use crate::source::repo::GearRepo;
 use crate::source::specdeps::{read_spec, SpecDeps};
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, CommandSpec};
 use crate::transport::ssh::Hosts;
 
@@ -815,7 +817,7 @@ impl<'a> BatchRun<'a> {
                                             global: &loaded.global,
                                             git_root: pkg.repo.root.clone(),
                                             home: loaded.paths.home.clone(),
-                                            host_arch: crate::farm::arch::local(),
+                                            host_arch: crate::config::arch::local(),
                                             tarball,
                                             rpmbuild_args,
                                             packager,

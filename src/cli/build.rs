@@ -6,20 +6,24 @@ use std::time::Instant;
 
 use clap::Args;
 
+use super::error::print_error;
+use super::exit;
 use super::output::{show_events, top_possible, OutputMode, SelectionArgs};
-use super::{exit, print_error};
-use crate::farm::arch;
+use crate::config::arch;
 use crate::farm::selection::choose;
 use crate::farm::Builder;
 use crate::hasher::build_mode::{BuildMode, Section};
 use crate::hasher::skip_checks::SkipChecks;
 use crate::report::summary;
 use crate::run::busy::BusyPolicy;
-use crate::run::cancel::{install_signal_handlers, CancelToken};
+use crate::run::context::{Controls, RunContext};
+use crate::run::emitter::Emitter;
+use crate::run::events::info;
 use crate::run::events::BuilderResult;
 use crate::run::events::EventKind;
-use crate::run::executor::{execute, exit_code, info, precheck, Controls, Emitter, RunContext};
+use crate::run::executor::{execute, exit_code, precheck};
 use crate::source::{gear, repo};
+use crate::transport::cancel::{install_signal_handlers, CancelToken};
 use crate::transport::ssh::{Hosts, SshSettings};
 
 #[derive(Args, Debug)]
@@ -95,7 +99,7 @@ fn on_path(program: &str) -> bool {
 }
 
 pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
-    let loaded = match crate::cli::load_config() {
+    let loaded = match crate::cli::load::load_config() {
         Ok(l) => l,
         Err(code) => return code,
     };

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 
+use super::error::print_error;
+use super::exit;
 use super::output::{show_events, top_possible, OutputMode, SelectionArgs};
-use super::{exit, print_error};
-use crate::batch::chain::ChainRepo;
 use crate::batch::file::{locate, BatchFile, PackageSource};
 use crate::batch::history::History;
 use crate::batch::journal::{now, state_of, AlreadyRunning, BatchLock, Journal, Record, RunStatus};
@@ -20,9 +20,11 @@ use crate::batch::runner::{plan_json, LeftOut};
 use crate::batch::sources;
 use crate::config::template::Vars;
 use crate::farm::selection::{choose, SelectionRequest};
-use crate::run::cancel::{install_signal_handlers, CancelToken};
+use crate::run::chain::ChainRepo;
+use crate::run::context::Controls;
+use crate::run::emitter::Emitter;
 use crate::run::events::EventKind;
-use crate::run::executor::{Controls, Emitter};
+use crate::transport::cancel::{install_signal_handlers, CancelToken};
 
 #[derive(Subcommand, Debug)]
 pub enum TaskCommand {
@@ -94,7 +96,7 @@ fn fail(message: &str, hint: &str, code: i32) -> i32 {
 }
 
 fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
-    let loaded = match crate::cli::load_config() {
+    let loaded = match crate::cli::load::load_config() {
         Ok(l) => l,
         Err(code) => return code,
     };

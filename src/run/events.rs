@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::farm::Builder;
 use crate::hasher::stage::Phase;
 
 /// What a builder is, as reporters show it.
@@ -163,4 +164,14 @@ pub struct Event {
     pub at: Duration,
     #[serde(flatten)]
     pub kind: EventKind,
+}
+
+/// The builder as events name it.
+pub fn info(b: &Builder) -> BuilderInfo {
+    BuilderInfo {
+        name: b.name.clone(),
+        host: b.host().to_string(),
+        arch: b.arch.clone(),
+        branch: b.branch.clone(),
+    }
 }

@@ -6,8 +6,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod busy;
-pub mod cancel;
+pub mod chain;
 pub mod checks;
+pub mod context;
+pub mod duration;
+pub mod emitter;
+pub mod ended;
 pub mod events;
 pub mod executor;
 pub mod job;

@@ -28,11 +28,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::busy;
+use super::context::RunContext;
+use super::emitter::Emitter;
+use super::ended::Ended;
 use super::events::{BuilderResult, EventKind};
-use super::executor::{Emitter, RunContext};
-use super::job::{
-    is_safe_result_name, keep_written, log_path, results_dir, run_logged, vars_for, Ended,
-};
+use super::job::{is_safe_result_name, keep_written, log_path, results_dir, run_logged, vars_for};
 use crate::config::global::GlobalConfig;
 use crate::farm::Builder;
 use crate::hasher::build_mode::{missing_chroot, BuildMode, Expected};
@@ -46,7 +46,7 @@ use crate::hasher::results::{ResultDirs, Snapshot};
 use crate::hasher::skip_checks::SkipChecks;
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::LockState;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::rsync;
 use crate::transport::runner::Outcome as RunOutcome;
 use crate::transport::ssh::{Host, HostFacts, TransportError};

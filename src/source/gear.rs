@@ -22,7 +22,7 @@ use super::cache::{source_key, TarballCache};
 use super::repo::GearRepo;
 use super::specdeps::SpecText;
 use super::SourceError;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{run, CommandSpec, Outcome};
 
 /// The packed source of one package.

@@ -23,7 +23,7 @@ use std::time::Duration;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 
 /// How long a cancelled process group gets after SIGINT before SIGTERM, and
 /// again before SIGKILL.

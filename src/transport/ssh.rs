@@ -18,9 +18,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::config::arch;
 use crate::config::global::GlobalConfig;
-use crate::farm::arch;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, Captured, CommandSpec};
 
 /// How long a connection may take to come up.

@@ -8,11 +8,12 @@ use std::collections::BTreeSet;
 
 use clap::Args;
 
-use super::{hosts, load, select_or_exit};
-use crate::cli::{exit, print_error};
+use super::pick::{hosts, load, select_or_exit};
+use crate::cli::error::print_error;
+use crate::cli::exit;
 use crate::farm::Builder;
-use crate::run::cancel::CancelToken;
 use crate::run::remote::REMOTE_BASE;
+use crate::transport::cancel::CancelToken;
 use crate::transport::site::Site;
 
 #[derive(Args, Debug)]
@@ -76,7 +77,7 @@ pub fn cmd_clean(args: CleanArgs) -> i32 {
     }
     let hosts = hosts(&loaded);
     let cancel = CancelToken::new();
-    let _ = crate::run::cancel::install_signal_handlers(&cancel);
+    let _ = crate::transport::cancel::install_signal_handlers(&cancel);
     let home = loaded.paths.home.to_string_lossy().into_owned();
     let mut code = exit::OK;
     let mut uploads_done = BTreeSet::new();

@@ -15,10 +15,11 @@ use std::path::{Component, Path, PathBuf};
 
 use clap::Args;
 
-use super::{hosts, load, one_builder};
-use crate::cli::{exit, print_error};
+use super::pick::{hosts, load, one_builder};
+use crate::cli::error::print_error;
+use crate::cli::exit;
 use crate::farm::Builder;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::rsync;
 use crate::transport::runner::{run, LineSplitter, Outcome};
 use crate::transport::site::Site;
@@ -145,7 +146,7 @@ pub fn cmd_copy(args: CopyArgs) -> i32 {
     };
     let hosts = hosts(&loaded);
     let cancel = CancelToken::new();
-    let _ = crate::run::cancel::install_signal_handlers(&cancel);
+    let _ = crate::transport::cancel::install_signal_handlers(&cancel);
     let home = loaded.paths.home.to_string_lossy().into_owned();
     let site = match Site::for_builder(b, &hosts, &home, &cancel) {
         Ok(s) => s,

@@ -4,10 +4,11 @@
 
 use clap::Args;
 
-use super::{hosts, load, select_or_exit};
-use crate::cli::{exit, print_error};
+use super::pick::{hosts, load, select_or_exit};
+use crate::cli::error::print_error;
+use crate::cli::exit;
 use crate::farm::Builder;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{run, LineSplitter, Outcome};
 use crate::transport::site::Site;
 
@@ -139,7 +140,7 @@ pub fn cmd_run(args: RunArgs) -> i32 {
     };
     let hosts = hosts(&loaded);
     let cancel = CancelToken::new();
-    let _ = crate::run::cancel::install_signal_handlers(&cancel);
+    let _ = crate::transport::cancel::install_signal_handlers(&cancel);
     let home = loaded.paths.home.to_string_lossy().into_owned();
     let prefix = chosen.len() > 1;
     let mut worst = exit::OK;
