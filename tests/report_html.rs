@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
-use zoryn::batch::html;
-use zoryn::batch::report::{BatchReport, JobReport, LaneReport};
+use zoryn::report::batch::html;
+use zoryn::report::batch::{BatchReport, JobReport, LaneReport};
 
 const WIDTH: u32 = 1400;
 const HEIGHT: u32 = 1000;

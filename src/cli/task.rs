@@ -411,7 +411,7 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
     if let Ok(text) = serde_json::to_string_pretty(&report) {
         let _ = crate::config::write_atomic(&json_path, &text);
     }
-    let _ = crate::config::write_atomic(&html_path, &crate::batch::html::render(&report));
+    let _ = crate::config::write_atomic(&html_path, &crate::report::batch::html::render(&report));
     if args.json {
         // The last line: the whole report, as in report.json.
         let mut v = serde_json::to_value(&report).unwrap_or_default();

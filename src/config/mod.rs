@@ -1,7 +1,7 @@
 //! Configuration: `~/.zoryn`, `builders.d/*.conf`, templates, validation.
 //!
 //! Everything here is pure parsing and checking of files into typed values;
-//! it never runs commands or touches the network. [`crate::farm::Loaded::load`]
+//! it never runs commands or touches the network. [`crate::farm::loaded::Loaded::load`]
 //! (config and farm together) is the one entry point the commands use.
 
 pub mod arch;

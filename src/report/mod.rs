@@ -1,10 +1,13 @@
 //! Reporters: consumers of the executor's event stream.
 //!
 //! [`plain`] draws live status lines on a terminal or stable lines
-//! elsewhere; [`json`] writes JSON lines; [`summary`] renders the final table;
-//! [`color`] decides whether and how result words are coloured.
-//! None of them can influence a build.
+//! elsewhere; [`json`] writes JSON lines; [`tui`] is `--top`; [`summary`]
+//! renders the final table; [`batch`] is a batch's report (table, JSON and
+//! the HTML page); [`notify`] runs the `[notify]` command; [`color`] decides
+//! whether and how result words are coloured. None of them can influence a
+//! build.
 
+pub mod batch;
 pub mod color;
 pub mod json;
 pub mod notify;

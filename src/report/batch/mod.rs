@@ -1,6 +1,8 @@
 //! The batch report: one row per package, one column per lane, plus the
 //! timeline of every slot — rendered as a table, JSON and a self-contained
-//! HTML page (`html.rs`).
+//! HTML page ([`html`]).
+
+pub mod html;
 
 use std::fmt::Write;
 

@@ -28,7 +28,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::{self, Write};
 
-use super::report::{BatchReport, JobReport, LaneReport};
+use super::{BatchReport, JobReport, LaneReport};
 
 /// The whole page for `report`.
 pub fn render(report: &BatchReport) -> String {
