@@ -63,7 +63,7 @@ fn lane_jobs(lane: &str, slots: &[&str], plan: &Plan) -> Vec<JobReport> {
         let mut j = JobReport {
             package: pkg.to_string(),
             lane: lane.to_string(),
-            result: result.to_string(),
+            result: (*result).into(),
             builder: None,
             start: None,
             end: None,

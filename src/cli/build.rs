@@ -403,7 +403,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
     if cancel.is_cancelled() {
         return exit::INTERRUPTED;
     }
-    let verdict = if code == 0 { "OK" } else { "FAILED" };
+    let verdict = if code == exit::OK { "OK" } else { "FAILED" };
     let body: Vec<String> = results
         .iter()
         .map(|r| {
@@ -420,7 +420,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         started.elapsed(),
         &format!("zoryn build {}: {verdict}", spec.name),
         &body.join("\n"),
-        code != 0,
+        code != exit::OK,
     );
     code
 }

@@ -1,7 +1,10 @@
-//! Exit codes (SPEC 8): the process exit of every command.
+//! Exit codes (SPEC 8) as the commands return them; the numbers are
+//! [`crate::run::exit_code::ExitCode`]'s.
 
-pub const OK: i32 = 0;
-pub const BUILD_FAILED: i32 = 1;
-pub const USAGE: i32 = 2;
-pub const INFRA: i32 = 3;
-pub const INTERRUPTED: i32 = 130;
+use crate::run::exit_code::ExitCode;
+
+pub const OK: i32 = ExitCode::Ok.code();
+pub const BUILD_FAILED: i32 = ExitCode::BuildFailed.code();
+pub const USAGE: i32 = ExitCode::Usage.code();
+pub const INFRA: i32 = ExitCode::Infra.code();
+pub const INTERRUPTED: i32 = ExitCode::Interrupted.code();

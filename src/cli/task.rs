@@ -430,7 +430,7 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
     }
     if !cancel.is_cancelled() {
-        let verdict = if report.exit_code == 0 {
+        let verdict = if report.exit_code == exit::OK {
             "OK"
         } else {
             "FAILED"

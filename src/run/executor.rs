@@ -13,6 +13,7 @@ use super::busy::BusyPolicy;
 use super::context::RunContext;
 use super::emitter::Emitter;
 use super::events::{info, BuilderResult, EventKind, Outcome};
+use super::exit_code::ExitCode;
 use crate::farm::{Builder, Farm, Location};
 use crate::hasher::workdir::LockState;
 use crate::transport::cancel::CancelToken;
@@ -228,19 +229,24 @@ fn prefer_free(ctx: &RunContext<'_>, builders: &[&Builder]) -> HashMap<String, B
 /// else 0 (skips are fine). A build failure wins over the cancellations that
 /// `--fail-fast` causes; the caller returns 130 for Ctrl-C regardless.
 pub fn exit_code(results: &[BuilderResult]) -> i32 {
+    exit_class(results).code()
+}
+
+/// [`exit_code`] as its class.
+pub fn exit_class(results: &[BuilderResult]) -> ExitCode {
     let has = |o: Outcome| results.iter().any(|r| r.outcome == o);
     if has(Outcome::Failed) {
-        1
+        ExitCode::BuildFailed
     } else if has(Outcome::Cancelled) {
-        130
+        ExitCode::Interrupted
     } else if has(Outcome::Unusable)
         || has(Outcome::Busy)
         || has(Outcome::Lost)
         || results.iter().any(|r| !r.rejected.is_empty())
     {
-        3
+        ExitCode::Infra
     } else {
-        0
+        ExitCode::Ok
     }
 }
 

@@ -14,6 +14,7 @@ pub mod emitter;
 pub mod ended;
 pub mod events;
 pub mod executor;
+pub mod exit_code;
 pub mod job;
 pub mod local;
 pub mod remote;
