@@ -23,7 +23,6 @@ use crate::run::events::BuilderResult;
 use crate::run::events::EventKind;
 use crate::run::executor::{execute, exit_code, precheck};
 use crate::source::{gear, repo};
-use crate::transport::cancel::{install_signal_handlers, CancelToken};
 use crate::transport::ssh::{Hosts, SshSettings};
 
 #[derive(Args, Debug)]
@@ -195,11 +194,13 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
     }
     let mode = BuildMode::from_flags(args.rebuild, args.section);
     let skip_checks = args.skip_check.clone().unwrap_or_default();
-    let cancel = CancelToken::new();
-    if let Err(e) = install_signal_handlers(&cancel) {
-        print_error(&format!("cannot install signal handlers: {e}"), None);
-        return exit::INFRA;
-    }
+    let cancel = match super::interrupt::token() {
+        Ok(t) => t,
+        Err(e) => {
+            print_error(&e, None);
+            return exit::INFRA;
+        }
+    };
     let run_token = cancel.child();
     let controls = Controls::new(run_token.clone(), &builders);
     let hosts = Hosts::new(SshSettings::from_config(

@@ -10,6 +10,7 @@ pub mod complete;
 pub mod error;
 pub mod exit;
 pub mod generate;
+pub mod interrupt;
 pub mod load;
 pub mod output;
 pub mod task;

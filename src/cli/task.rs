@@ -24,7 +24,6 @@ use crate::run::chain::ChainRepo;
 use crate::run::context::Controls;
 use crate::run::emitter::Emitter;
 use crate::run::events::EventKind;
-use crate::transport::cancel::{install_signal_handlers, CancelToken};
 
 #[derive(Subcommand, Debug)]
 pub enum TaskCommand {
@@ -149,14 +148,10 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         Ok(b) => b,
         Err(e) => return fail(&e.message, e.hint.as_deref().unwrap_or(""), exit::USAGE),
     };
-    let cancel = CancelToken::new();
-    if let Err(e) = install_signal_handlers(&cancel) {
-        return fail(
-            &format!("cannot install signal handlers: {e}"),
-            "",
-            exit::INFRA,
-        );
-    }
+    let cancel = match super::interrupt::token() {
+        Ok(t) => t,
+        Err(e) => return fail(&e, "", exit::INFRA),
+    };
 
     // Which packages: skip = true and --batch-pkgs leave some out.
     let describe = |p: &crate::batch::file::BatchPackage| match &p.source {

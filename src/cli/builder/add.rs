@@ -535,8 +535,8 @@ pub fn cmd_add(mut args: AddArgs) -> i32 {
         Err(code) => return code,
     };
     let hosts = hosts(&loaded);
-    let cancel = CancelToken::new();
-    let _ = crate::transport::cancel::install_signal_handlers(&cancel);
+    // Without handlers (very unlikely) a signal ends the command at once.
+    let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let interactive =
         args.name.is_none() && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if interactive {

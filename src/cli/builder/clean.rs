@@ -76,8 +76,8 @@ pub fn cmd_clean(args: CleanArgs) -> i32 {
         return exit::OK;
     }
     let hosts = hosts(&loaded);
-    let cancel = CancelToken::new();
-    let _ = crate::transport::cancel::install_signal_handlers(&cancel);
+    // Without handlers (very unlikely) a signal ends the command at once.
+    let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let home = loaded.paths.home.to_string_lossy().into_owned();
     let mut code = exit::OK;
     let mut uploads_done = BTreeSet::new();

@@ -145,8 +145,8 @@ pub fn cmd_copy(args: CopyArgs) -> i32 {
         Err(code) => return code,
     };
     let hosts = hosts(&loaded);
-    let cancel = CancelToken::new();
-    let _ = crate::transport::cancel::install_signal_handlers(&cancel);
+    // Without handlers (very unlikely) a signal ends the command at once.
+    let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let home = loaded.paths.home.to_string_lossy().into_owned();
     let site = match Site::for_builder(b, &hosts, &home, &cancel) {
         Ok(s) => s,

@@ -139,8 +139,8 @@ pub fn cmd_run(args: RunArgs) -> i32 {
         Err(code) => return code,
     };
     let hosts = hosts(&loaded);
-    let cancel = CancelToken::new();
-    let _ = crate::transport::cancel::install_signal_handlers(&cancel);
+    // Without handlers (very unlikely) a signal ends the command at once.
+    let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let home = loaded.paths.home.to_string_lossy().into_owned();
     let prefix = chosen.len() > 1;
     let mut worst = exit::OK;

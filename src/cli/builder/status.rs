@@ -203,8 +203,8 @@ pub fn cmd_status(args: StatusArgs) -> i32 {
         Err(code) => return code,
     };
     let hosts = hosts(&loaded);
-    let cancel = CancelToken::new();
-    let _ = crate::transport::cancel::install_signal_handlers(&cancel);
+    // Without handlers (very unlikely) a signal ends the command at once.
+    let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let home = loaded.paths.home.to_string_lossy().into_owned();
     let statuses: Vec<Status> = std::thread::scope(|s| {
         let handles: Vec<_> = chosen
