@@ -6,8 +6,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::error::print_error;
-use super::exit;
+use super::error::{finish, Error, ErrorKind};
 use super::output::{show_events, top_possible, OutputMode, SelectionArgs};
 use crate::config::arch;
 use crate::farm::selection::choose;
@@ -21,7 +20,8 @@ use crate::run::emitter::Emitter;
 use crate::run::events::info;
 use crate::run::events::BuilderResult;
 use crate::run::events::EventKind;
-use crate::run::executor::{execute, exit_code, precheck};
+use crate::run::executor::{execute, exit_class, exit_code, precheck};
+use crate::run::exit_code::ExitCode;
 use crate::source::{gear, repo};
 use crate::transport::ssh::{Hosts, SshSettings};
 
@@ -97,19 +97,21 @@ fn on_path(program: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// `zoryn build`: the process exit (its error, if any, printed).
 pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
+    finish(build(args, verbose, quiet))
+}
+
+/// `zoryn build` as a result: how the run ended, or the error that ended
+/// it before or around the builds.
+pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Error> {
     let loaded = match crate::cli::load::load_config() {
         Ok(l) => l,
-        Err(code) => return code,
+        // load_config printed its errors already.
+        Err(code) => return Ok(ExitCode::from_code(code)),
     };
     let req = args.select.request();
-    let builders = match choose(&loaded.farm, &loaded.global.builders, &req) {
-        Ok(b) => b,
-        Err(e) => {
-            print_error(&e.message, e.hint.as_deref());
-            return exit::USAGE;
-        }
-    };
+    let builders = choose(&loaded.farm, &loaded.global.builders, &req)?;
     let branch_parallel = match args.select.branch.as_slice() {
         [one] => loaded
             .global
@@ -138,17 +140,9 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
     };
     let git = &loaded.global.commands.git;
-    let root = match repo::git_root(git, &start_dir).and_then(|r| repo::open(&r)) {
-        Ok(r) => r,
-        Err(e) => {
-            print_error(&e.message, e.hint.as_deref());
-            return if e.missing_tool {
-                exit::INFRA
-            } else {
-                exit::USAGE
-            };
-        }
-    };
+    let root = repo::git_root(git, &start_dir)
+        .and_then(|r| repo::open(&r))
+        .map_err(|e| Error::source(e, ErrorKind::Usage))?;
     if builders.iter().any(|b| b.is_local()) {
         let hsh = loaded
             .global
@@ -177,30 +171,22 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
             prog.to_string()
         };
         if !on_path(&prog) {
-            print_error(
-                &format!("`{prog}` is not installed (or not in PATH)"),
-                Some("install hasher: apt-get install hasher (ALT package `hasher`), or set [commands] hsh in ~/.zoryn"),
-            );
-            return exit::INFRA;
+            return Err(Error::infra(
+                format!("`{prog}` is not installed (or not in PATH)"),
+                "install hasher: apt-get install hasher (ALT package `hasher`), or set [commands] hsh in ~/.zoryn",
+            ));
         }
     }
 
     if args.top && !top_possible() {
-        print_error(
+        return Err(Error::usage(
             "--top needs a terminal (stdin and stdout are not both one)",
-            Some("drop --top, or use --json for machine-readable progress"),
-        );
-        return exit::USAGE;
+            "drop --top, or use --json for machine-readable progress",
+        ));
     }
     let mode = BuildMode::from_flags(args.rebuild, args.section);
     let skip_checks = args.skip_check.clone().unwrap_or_default();
-    let cancel = match super::interrupt::token() {
-        Ok(t) => t,
-        Err(e) => {
-            print_error(&e, None);
-            return exit::INFRA;
-        }
-    };
+    let cancel = super::interrupt::token().map_err(|e| Error::new(ErrorKind::Infra, e, None))?;
     let run_token = cancel.child();
     let controls = Controls::new(run_token.clone(), &builders);
     let hosts = Hosts::new(SshSettings::from_config(
@@ -370,24 +356,18 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         worker.join()
     });
     let Ok((results, source_error)) = outcome else {
-        print_error(
+        return Err(Error::infra(
             "the build runner crashed",
-            Some("please report this with the command line you used"),
-        );
-        return exit::INFRA;
+            "please report this with the command line you used",
+        ));
     };
     if let Some(e) = source_error {
         if cancel.is_cancelled() {
-            return exit::INTERRUPTED;
+            return Ok(ExitCode::Interrupted);
         }
-        print_error(&e.message, e.hint.as_deref());
-        return if e.missing_tool {
-            exit::INFRA
-        } else {
-            exit::BUILD_FAILED
-        };
+        return Err(Error::source(e, ErrorKind::Build));
     }
-    let code = exit_code(&results);
+    let code = exit_class(&results);
     if !args.json {
         // The terminal may be gone (--top closed by a hangup): never panic here.
         let _ = std::io::Write::write_all(
@@ -402,9 +382,9 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         );
     }
     if cancel.is_cancelled() {
-        return exit::INTERRUPTED;
+        return Ok(ExitCode::Interrupted);
     }
-    let verdict = if code == exit::OK { "OK" } else { "FAILED" };
+    let verdict = if code.is_ok() { "OK" } else { "FAILED" };
     let body: Vec<String> = results
         .iter()
         .map(|r| {
@@ -421,7 +401,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         started.elapsed(),
         &format!("zoryn build {}: {verdict}", spec.name),
         &body.join("\n"),
-        code != exit::OK,
+        !code.is_ok(),
     );
-    code
+    Ok(code)
 }
