@@ -844,7 +844,7 @@ impl<'a> BatchRun<'a> {
                                                 crate::run::local::build(&ctx, b, emit, &token)
                                             }
                                             Location::Remote { host } => crate::run::remote::build(
-                                                &ctx, b, host, emit, &token,
+                                                &ctx, b, host, emit, &token, None,
                                             ),
                                         };
                                         emit.emit(EventKind::Finished(r.clone()));

@@ -1,5 +1,6 @@
 //! `zoryn build`: the package in this gear repository, on the selected builders.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Instant;
@@ -20,8 +21,9 @@ use crate::run::emitter::Emitter;
 use crate::run::events::info;
 use crate::run::events::BuilderResult;
 use crate::run::events::EventKind;
-use crate::run::executor::{execute, exit_class, exit_code, precheck};
+use crate::run::executor::{execute, exit_class, exit_code, precheck, Precheck};
 use crate::run::exit_code::ExitCode;
+use crate::run::remote::Prechecked;
 use crate::source::{gear, repo};
 use crate::transport::ssh::{Hosts, SshSettings};
 
@@ -196,13 +198,7 @@ pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Erro
     let spec = crate::source::specdeps::SpecText::new(
         std::fs::read_to_string(root.root.join(&root.spec)).unwrap_or_default(),
     );
-    let tar_name = format!(
-        "{}.tar",
-        root.spec
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "pkg".into())
-    );
+    let tar_name = gear::tar_name(&root);
     let plan_input = crate::run::remote::PlanInput {
         global: &loaded.global,
         builders_dir: &loaded.paths.builders_dir,
@@ -252,12 +248,28 @@ pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Erro
                         s.spawn(|| precheck(&plan_input, &loaded.paths.home, b, &hosts, &run_token))
                     })
                     .collect();
-                let checks: Vec<Option<BuilderResult>> = handles
+                let checks: Vec<Precheck> = handles
                     .into_iter()
-                    .map(|h| h.join().unwrap_or(None))
+                    .map(|h| h.join().unwrap_or(Precheck::Passed(None)))
                     .collect();
                 (checks, packing.join())
             });
+            // The builders that failed their check, in order; the plans and
+            // answers of the remote ones that passed go to their builds.
+            let mut plans: HashMap<String, Prechecked> = HashMap::new();
+            let prechecked: Vec<Option<BuilderResult>> = builders
+                .iter()
+                .zip(prechecked)
+                .map(|(b, checked)| match checked {
+                    Precheck::Passed(plan) => {
+                        if let Some(p) = plan {
+                            plans.insert(b.name.clone(), p);
+                        }
+                        None
+                    }
+                    Precheck::Failed(result) => Some(result),
+                })
+                .collect();
             for r in prechecked.iter().flatten() {
                 emitter.emit(EventKind::Finished(r.clone()));
             }
@@ -322,7 +334,7 @@ pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Erro
                         if let Err(e) = repo::exclude_from_git(git, &root.root, &excludes) {
                             tracing::warn!("could not update .git/info/exclude: {e}");
                         }
-                        built = execute(&ctx, &loaded.farm, &ready, parallel, &emitter);
+                        built = execute(&ctx, &loaded.farm, &ready, parallel, &emitter, plans);
                     }
                 }
             }

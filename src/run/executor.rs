@@ -14,6 +14,7 @@ use super::context::RunContext;
 use super::emitter::Emitter;
 use super::events::{info, BuilderResult, EventKind, Outcome};
 use super::exit_code::ExitCode;
+use super::remote::Prechecked;
 use crate::farm::{Builder, Farm, Location};
 use crate::hasher::workdir::LockState;
 use crate::transport::cancel::CancelToken;
@@ -46,7 +47,9 @@ pub fn execute(
     builders: &[&Builder],
     parallel: bool,
     emit: &Emitter,
+    prechecked: HashMap<String, Prechecked>,
 ) -> Vec<BuilderResult> {
+    let prechecked = Mutex::new(prechecked);
     // Builders sharing a hasher-priv slot take turns.
     let mut slot_locks: HashMap<String, Arc<Mutex<()>>> = HashMap::new();
     let lock_for = |b: &Builder, locks: &mut HashMap<String, Arc<Mutex<()>>>| {
@@ -78,7 +81,13 @@ pub fn execute(
             } else {
                 match &b.location {
                     Location::Local => super::local::build(ctx, b, emit, &token),
-                    Location::Remote { host } => super::remote::build(ctx, b, host, emit, &token),
+                    Location::Remote { host } => {
+                        let pre = prechecked
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&b.name);
+                        super::remote::build(ctx, b, host, emit, &token, pre)
+                    }
                 }
             }
         };
@@ -117,25 +126,35 @@ pub fn execute(
     }
 }
 
+/// How a builder's pre-check went.
+pub enum Precheck {
+    /// It can build; a remote builder's plan and pre-flight answer come
+    /// along for its build.
+    Passed(Option<Prechecked>),
+    /// It cannot: its final result.
+    Failed(BuilderResult),
+}
+
 /// Pre-flight that needs no source tarball, run before gear: for a local
 /// builder its workdir and hasher-priv setup (satellite users, the mount
 /// points its command asks for); for a remote one that its host answers
 /// (which also brings up the SSH master). A failure is the builder's final
-/// result; the rest of the pre-flight happens in the build itself.
+/// result; the rest of the pre-flight happens in the build itself, which a
+/// remote builder's [`Prechecked`] plan and answer go to.
 pub fn precheck(
     input: &super::remote::PlanInput<'_>,
     home: &std::path::Path,
     b: &Builder,
     hosts: &Hosts,
     cancel: &CancelToken,
-) -> Option<BuilderResult> {
+) -> Precheck {
     use super::ended::Ended;
     use crate::hasher::invocation::{hsh_argv, HshOptions};
     let global = input.global;
     let ended = match &b.location {
         Location::Remote { host } => {
             match super::remote::precheck(input, b, &hosts.get(host), cancel) {
-                Ok(()) => return None,
+                Ok(p) => return Precheck::Passed(Some(p)),
                 Err(e) => e,
             }
         }
@@ -163,7 +182,7 @@ pub fn precheck(
                     None => {
                         let workdir = hsh.workdir().unwrap_or_default();
                         match super::local::check_chroot(input.mode, b, workdir) {
-                            Ok(()) => return None,
+                            Ok(()) => return Precheck::Passed(None),
                             Err((message, hint)) => Ended::unusable(message, hint),
                         }
                     }
@@ -171,7 +190,7 @@ pub fn precheck(
             }
         }
     };
-    Some(ended.into_result(b, Duration::ZERO))
+    Precheck::Failed(ended.into_result(b, Duration::ZERO))
 }
 
 /// "Prefer free ones": a busy builder whose lane (arch and branch) also has a

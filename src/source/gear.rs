@@ -70,8 +70,9 @@ pub fn make_tarball_reusing(
     Ok(tarball)
 }
 
-/// The tarball's file name: the spec's stem, `.tar`.
-fn tar_name(repo: &GearRepo) -> String {
+/// The tarball's file name: the spec's stem, `.tar` (the one rule, for the
+/// local file and its remote upload alike).
+pub fn tar_name(repo: &GearRepo) -> String {
     let stem = repo
         .spec
         .file_stem()
