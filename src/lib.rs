@@ -2,7 +2,10 @@
 //!
 //! The crate is laid out the way a build flows (see README "Architecture"):
 //! `config` + `cli` flags → `farm::selection` → `run::executor` (using
-//! `source`, `hasher`, `transport`) → `run::events` → `report`.
+//! `source`, `hasher`, `transport`) → `run::events` → `report`; `batch`
+//! plans and drives many packages through the same executor. Imports run
+//! one way only, from the ground up: config, farm, hasher, transport,
+//! source, run, report, batch, cli (`tests/architecture.rs` checks it).
 
 pub mod batch;
 pub mod cli;

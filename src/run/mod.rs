@@ -1,5 +1,11 @@
 //! The executor: turns (tarball × selected builders) into builds and emits
 //! [`events::Event`]s. It never prints; reporters consume the events.
+//!
+//! [`executor`] decides when each builder runs; [`local`] and [`remote`] how
+//! (with [`busy`] waits and post-build [`checks`]); [`context`] is what a
+//! run's builds share, [`emitter`] their way out, [`ended`] how a job ends,
+//! [`exit_code`] the process exit they add up to, [`chain`] a batch's repo
+//! of built packages.
 
 // `job::Ended` (a build's final report) travels in `Err` to end a job early;
 // it is built once per build, so its size does not matter.
