@@ -831,7 +831,6 @@ impl<'a> BatchRun<'a> {
                                             mode: pkg.build_mode,
                                             skip_checks,
                                             cancel: run_token.clone(),
-                                            controls: Controls::new(run_token.clone(), &[]),
                                             busy: BusyPolicy::Fail,
                                             fail_fast: false,
                                             hosts,

@@ -306,7 +306,6 @@ pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Erro
                             mode,
                             skip_checks: skip_checks.clone(),
                             cancel: run_token.clone(),
-                            controls: controls.clone(),
                             busy: if args.fail_if_busy {
                                 BusyPolicy::Fail
                             } else if args.skip_busy {
@@ -334,7 +333,15 @@ pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Erro
                         if let Err(e) = repo::exclude_from_git(git, &root.root, &excludes) {
                             tracing::warn!("could not update .git/info/exclude: {e}");
                         }
-                        built = execute(&ctx, &loaded.farm, &ready, parallel, &emitter, plans);
+                        built = execute(
+                            &ctx,
+                            &loaded.farm,
+                            &ready,
+                            parallel,
+                            &emitter,
+                            &controls,
+                            plans,
+                        );
                     }
                 }
             }

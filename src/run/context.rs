@@ -64,9 +64,8 @@ pub struct RunContext<'a> {
     /// `--skip-check`.
     pub skip_checks: crate::hasher::skip_checks::SkipChecks,
     /// Stops the whole run (a child of the Ctrl-C token; `--fail-fast`
-    /// fires it). Each build has its own child in `controls`.
+    /// fires it). Each build has its own child in the run's [`Controls`].
     pub cancel: CancelToken,
-    pub controls: Controls,
     pub busy: BusyPolicy,
     pub fail_fast: bool,
     /// SSH hosts of this run (one master and session bound per host).

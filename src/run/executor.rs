@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::busy::BusyPolicy;
-use super::context::RunContext;
+use super::context::{Controls, RunContext};
 use super::emitter::Emitter;
 use super::events::{info, BuilderResult, EventKind, Outcome};
 use super::exit_code::ExitCode;
@@ -47,6 +47,7 @@ pub fn execute(
     builders: &[&Builder],
     parallel: bool,
     emit: &Emitter,
+    controls: &Controls,
     prechecked: HashMap<String, Prechecked>,
 ) -> Vec<BuilderResult> {
     let prechecked = Mutex::new(prechecked);
@@ -69,7 +70,7 @@ pub fn execute(
     };
     let first_failure: Mutex<Option<String>> = Mutex::new(None);
     let run_one = |b: &Builder, slot: &Mutex<()>| {
-        let token = ctx.controls.builder(&b.name);
+        let token = controls.builder(&b.name);
         let mut r = if let Some(r) = redirected.get(&b.name) {
             r.clone()
         } else if token.is_cancelled() {
