@@ -1,6 +1,5 @@
 //! `zoryn build`: the package in this gear repository, on the selected builders.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Instant;
@@ -9,21 +8,18 @@ use clap::Args;
 
 use super::error::{finish, Error, ErrorKind};
 use super::output::{show_events, top_possible, OutputMode, SelectionArgs};
-use crate::config::arch;
 use crate::farm::selection::choose;
-use crate::farm::Builder;
 use crate::hasher::build_mode::{BuildMode, Section};
 use crate::hasher::skip_checks::SkipChecks;
 use crate::report::summary;
 use crate::run::busy::BusyPolicy;
-use crate::run::context::{Controls, RunContext};
+use crate::run::context::Controls;
 use crate::run::emitter::Emitter;
 use crate::run::events::info;
-use crate::run::events::BuilderResult;
 use crate::run::events::EventKind;
-use crate::run::executor::{execute, exit_class, exit_code, precheck, Precheck};
+use crate::run::executor::exit_class;
 use crate::run::exit_code::ExitCode;
-use crate::run::remote::Prechecked;
+use crate::run::session::{BuildSession, SessionEnd};
 use crate::source::{gear, repo};
 use crate::transport::ssh::{Hosts, SshSettings};
 
@@ -213,6 +209,29 @@ pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Erro
     };
     let post_build_checks =
         super::output::post_build_checks(args.skip_check.as_ref(), &loaded.global.checks);
+    let session = BuildSession {
+        loaded: &loaded,
+        root: &root,
+        builders: &builders,
+        plan_input,
+        hosts: &hosts,
+        rpmbuild_args: args.rpmbuild_args.clone(),
+        packager: args.packager.clone(),
+        mode,
+        skip_checks: skip_checks.clone(),
+        busy: if args.fail_if_busy {
+            BusyPolicy::Fail
+        } else if args.skip_busy {
+            BusyPolicy::Skip
+        } else {
+            BusyPolicy::Wait
+        },
+        fail_fast: args.fail_fast,
+        parallel,
+        checks: post_build_checks,
+        run_token: run_token.clone(),
+        controls: &controls,
+    };
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();
     let emitter = Emitter::new(tx, started);
@@ -225,145 +244,7 @@ pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Erro
     let outcome = std::thread::scope(|s| {
         let worker = s.spawn(|| {
             let emitter = emitter;
-            // Pre-flight first (SPEC 5.1): a builder that cannot build is
-            // reported before any source is packed.
-            // gear packs the source while the builders are checked; a
-            // builder that fails its check is never started, and if none
-            // passes, the tarball is simply dropped.
-            let (prechecked, packed) = std::thread::scope(|s| {
-                let packing = s.spawn(|| {
-                    gear::make_tarball_reusing(
-                        &loaded.global.commands.gear,
-                        git,
-                        &crate::source::cache::TarballCache::new(
-                            loaded.paths.cache_dir.join("tarballs"),
-                        ),
-                        &root,
-                        &run_token,
-                    )
-                });
-                let handles: Vec<_> = builders
-                    .iter()
-                    .map(|b| {
-                        s.spawn(|| precheck(&plan_input, &loaded.paths.home, b, &hosts, &run_token))
-                    })
-                    .collect();
-                let checks: Vec<Precheck> = handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or(Precheck::Passed(None)))
-                    .collect();
-                (checks, packing.join())
-            });
-            // The builders that failed their check, in order; the plans and
-            // answers of the remote ones that passed go to their builds.
-            let mut plans: HashMap<String, Prechecked> = HashMap::new();
-            let prechecked: Vec<Option<BuilderResult>> = builders
-                .iter()
-                .zip(prechecked)
-                .map(|(b, checked)| match checked {
-                    Precheck::Passed(plan) => {
-                        if let Some(p) = plan {
-                            plans.insert(b.name.clone(), p);
-                        }
-                        None
-                    }
-                    Precheck::Failed(result) => Some(result),
-                })
-                .collect();
-            for r in prechecked.iter().flatten() {
-                emitter.emit(EventKind::Finished(r.clone()));
-            }
-            let ready: Vec<&Builder> = builders
-                .iter()
-                .zip(&prechecked)
-                .filter(|(_, p)| p.is_none())
-                .map(|(b, _)| *b)
-                .collect();
-            let mut built: Vec<BuilderResult> = Vec::new();
-            let mut source_error = None;
-            if !ready.is_empty() {
-                let packed = packed.unwrap_or_else(|_| {
-                    Err(crate::source::SourceError::new(
-                        "gear crashed",
-                        "run gear by hand to see why",
-                    ))
-                });
-                match packed {
-                    Err(e) => source_error = Some(e),
-                    Ok(tarball) => {
-                        emitter.emit(EventKind::SourceReady {
-                            tarball_bytes: tarball.size,
-                            reused: tarball.reused,
-                        });
-                        let ctx = RunContext {
-                            global: &loaded.global,
-                            git_root: root.root.clone(),
-                            home: loaded.paths.home.clone(),
-                            host_arch: arch::local(),
-                            tarball: &tarball,
-                            rpmbuild_args: args.rpmbuild_args.clone(),
-                            packager: args.packager.clone(),
-                            mode,
-                            skip_checks: skip_checks.clone(),
-                            cancel: run_token.clone(),
-                            busy: if args.fail_if_busy {
-                                BusyPolicy::Fail
-                            } else if args.skip_busy {
-                                BusyPolicy::Skip
-                            } else {
-                                BusyPolicy::Wait
-                            },
-                            fail_fast: args.fail_fast,
-                            hosts: &hosts,
-                            chain: None,
-                            builders_dir: loaded.paths.builders_dir.clone(),
-                            checks: post_build_checks.clone(),
-                            uploads: Default::default(),
-                        };
-                        let excludes: Vec<PathBuf> = ready
-                            .iter()
-                            .flat_map(|b| {
-                                let results = crate::run::job::results_dir(&ctx, b);
-                                [
-                                    crate::run::job::log_path(&ctx, b),
-                                    results.parent().map(PathBuf::from).unwrap_or(results),
-                                ]
-                            })
-                            .collect();
-                        if let Err(e) = repo::exclude_from_git(git, &root.root, &excludes) {
-                            tracing::warn!("could not update .git/info/exclude: {e}");
-                        }
-                        built = execute(
-                            &ctx,
-                            &loaded.farm,
-                            &ready,
-                            parallel,
-                            &emitter,
-                            &controls,
-                            plans,
-                        );
-                    }
-                }
-            }
-            // Results in the builders' order.
-            let mut built = built.into_iter();
-            let results: Vec<BuilderResult> = prechecked
-                .into_iter()
-                .filter_map(|p| {
-                    p.or_else(|| {
-                        if source_error.is_none() {
-                            built.next()
-                        } else {
-                            None
-                        }
-                    })
-                })
-                .collect();
-            emitter.emit(EventKind::RunFinished {
-                results: results.clone(),
-                exit_code: exit_code(&results),
-            });
-            (results, source_error)
+            session.run(&emitter)
         });
         let mode = OutputMode {
             json: args.json,
@@ -374,7 +255,11 @@ pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Erro
         show_events(rx, mode, &controls, &cancel, started);
         worker.join()
     });
-    let Ok((results, source_error)) = outcome else {
+    let Ok(SessionEnd {
+        results,
+        source_error,
+    }) = outcome
+    else {
         return Err(Error::infra(
             "the build runner crashed",
             "please report this with the command line you used",

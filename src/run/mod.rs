@@ -1,6 +1,8 @@
 //! The executor: turns (tarball × selected builders) into builds and emits
 //! [`events::Event`]s. It never prints; reporters consume the events.
 //!
+//! [`session`] is one build run of a package (pre-flight beside gear, the
+//! builds, the results in order), which `zoryn build` describes and renders;
 //! [`executor`] decides when each builder runs; [`local`] and [`remote`] how
 //! (with [`busy`] waits and post-build [`checks`]); [`context`] is what a
 //! run's builds share, [`emitter`] their way out, [`ended`] how a job ends,
@@ -24,3 +26,4 @@ pub mod exit_code;
 pub mod job;
 pub mod local;
 pub mod remote;
+pub mod session;
