@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
-use zoryn::batch::html;
-use zoryn::batch::report::{BatchReport, JobReport, LaneReport};
+use zoryn::report::batch::html;
+use zoryn::report::batch::{BatchReport, JobReport, LaneReport};
 
 const WIDTH: u32 = 1400;
 const HEIGHT: u32 = 1000;
@@ -63,7 +63,7 @@ fn lane_jobs(lane: &str, slots: &[&str], plan: &Plan) -> Vec<JobReport> {
         let mut j = JobReport {
             package: pkg.to_string(),
             lane: lane.to_string(),
-            result: result.to_string(),
+            result: (*result).into(),
             builder: None,
             start: None,
             end: None,

@@ -37,7 +37,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt::Write as _;
 
-use super::deps::{compare_evr, Capability, Requirement};
+use crate::source::deps::{compare_evr, Capability, Requirement};
 
 /// One package of the batch, as read for this lane's arch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -709,7 +709,7 @@ pub fn lower_bound(graph: &Graph, durations: &[f64], slots: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::deps::Op;
+    use crate::source::deps::Op;
 
     pub(crate) fn node(name: &str, provides: &[&str], requires: &[&str]) -> Node {
         Node {

@@ -1,17 +1,15 @@
 //! Batches: many packages across the farm in dependency order (SPEC 7).
 //!
-//! `deps` (capabilities, requirements, rpm version order) and the pure
-//! planning modules know nothing about processes; the batch runner drives
-//! builds through the same executor pieces as `zoryn build`.
+//! The pure planning modules ([`file`], [`graph`] over the capabilities of
+//! [`crate::source::deps`], [`schedule`], [`synthetic`]) know nothing about
+//! processes; the batch [`runner`] drives builds through the same executor
+//! pieces as `zoryn build` and keeps the [`journal`]. Its report is drawn by
+//! [`crate::report::batch`]; this module never prints.
 
-pub mod chain;
-pub mod deps;
 pub mod file;
 pub mod graph;
 pub mod history;
-pub mod html;
 pub mod journal;
-pub mod report;
 pub mod runner;
 pub mod schedule;
 pub mod sources;

@@ -24,25 +24,28 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::chain::ChainRepo;
-use super::deps::Capability;
 use super::file::{BatchFile, BatchPackage, PackageMode, Specsubst};
 use super::graph::{lower_bound, Graph, Node};
 use super::history::History;
 use super::journal::{now, JobOutcome, Journal, Record, RunStatus};
-use super::report::{BatchReport, JobReport, LaneReport};
 use super::schedule::{estimate_durations, simulate, JobState, LaneScheduler, Policy};
-use crate::config::Loaded;
+use crate::farm::loaded::Loaded;
 use crate::farm::{Builder, Location};
 use crate::hasher::build_mode::BuildMode;
 use crate::hasher::skip_checks::SkipChecks;
+use crate::report::batch::{BatchReport, JobReport, JobResult, LaneReport};
 use crate::run::busy::BusyPolicy;
-use crate::run::cancel::CancelToken;
+use crate::run::chain::ChainRepo;
+use crate::run::context::{Controls, RunContext};
+use crate::run::emitter::Emitter;
+use crate::run::events::{info, JobStatus};
 use crate::run::events::{BuilderResult, EventKind, Outcome};
-use crate::run::executor::{info, Controls, Emitter, RunContext};
+use crate::run::exit_code::ExitCode;
+use crate::source::deps::Capability;
 use crate::source::gear::{make_tarball_with, rules_specsubst, substitute, Tarball};
 use crate::source::repo::GearRepo;
 use crate::source::specdeps::{read_spec, SpecDeps};
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, CommandSpec};
 use crate::transport::ssh::Hosts;
 
@@ -563,13 +566,13 @@ impl<'a> BatchRun<'a> {
         let mut reports: HashMap<(usize, usize), JobReport> = HashMap::new();
         let job_event = |lane: &Lane,
                          job: usize,
-                         state: &str,
+                         state: JobStatus,
                          builder: Option<&str>,
                          detail: Option<String>| {
             emit.emit(EventKind::Job {
                 package: lane.sched.graph().nodes[job].name.clone(),
                 lane: lane.id.clone(),
-                state: state.to_string(),
+                state,
                 builder: builder.map(str::to_string),
                 detail,
             });
@@ -586,10 +589,10 @@ impl<'a> BatchRun<'a> {
                         .cloned()
                         .flatten()
                         .unwrap_or_else(|| format!("{name} excludes {}", lane.arch));
-                    job_event(lane, j, "skipped", None, Some(why.clone()));
+                    job_event(lane, j, JobStatus::Skipped, None, Some(why.clone()));
                     reports.insert(
                         (li, j),
-                        job_report(&name, &lane.id, "SKIP", None, Some(why)),
+                        job_report(&name, &lane.id, JobResult::Skip, None, Some(why)),
                     );
                     let _ = journal.append(&Record::JobFinished {
                         at: now(),
@@ -623,7 +626,7 @@ impl<'a> BatchRun<'a> {
                         let mut r = job_report(
                             &name,
                             &lane.id,
-                            "KEPT",
+                            JobResult::Kept,
                             None,
                             Some("built in an earlier run; results intact".into()),
                         );
@@ -632,7 +635,7 @@ impl<'a> BatchRun<'a> {
                         job_event(
                             lane,
                             j,
-                            "done",
+                            JobStatus::Done,
                             None,
                             Some("kept from the earlier run".into()),
                         );
@@ -715,12 +718,18 @@ impl<'a> BatchRun<'a> {
                                     job_report(
                                         &name,
                                         &lanes[li].id,
-                                        "FAIL",
+                                        JobResult::Fail,
                                         None,
                                         Some(msg.clone()),
                                     ),
                                 );
-                                job_event(&lanes[li], j, "failed", None, Some(msg.clone()));
+                                job_event(
+                                    &lanes[li],
+                                    j,
+                                    JobStatus::Failed,
+                                    None,
+                                    Some(msg.clone()),
+                                );
                                 let _ = journal.append(&Record::JobFinished {
                                     at: now(),
                                     pkg: name.clone(),
@@ -758,7 +767,7 @@ impl<'a> BatchRun<'a> {
                                 .min_by_key(|s| avoid.contains(s));
                             let Some(s) = pick else {
                                 if reported_waiting.insert((li, j)) {
-                                    job_event(lane, j, "waiting-for-slot", None, None);
+                                    job_event(lane, j, JobStatus::WaitingForSlot, None, None);
                                 }
                                 continue;
                             };
@@ -777,7 +786,7 @@ impl<'a> BatchRun<'a> {
                             job_event(
                                 lane,
                                 j,
-                                "running",
+                                JobStatus::Running,
                                 Some(&builders[s].name),
                                 (attempt > 1).then(|| format!("attempt {attempt}")),
                             );
@@ -815,14 +824,13 @@ impl<'a> BatchRun<'a> {
                                             global: &loaded.global,
                                             git_root: pkg.repo.root.clone(),
                                             home: loaded.paths.home.clone(),
-                                            host_arch: crate::farm::arch::local(),
+                                            host_arch: crate::config::arch::local(),
                                             tarball,
                                             rpmbuild_args,
                                             packager,
                                             mode: pkg.build_mode,
                                             skip_checks,
                                             cancel: run_token.clone(),
-                                            controls: Controls::new(run_token.clone(), &[]),
                                             busy: BusyPolicy::Fail,
                                             fail_fast: false,
                                             hosts,
@@ -835,7 +843,7 @@ impl<'a> BatchRun<'a> {
                                                 crate::run::local::build(&ctx, b, emit, &token)
                                             }
                                             Location::Remote { host } => crate::run::remote::build(
-                                                &ctx, b, host, emit, &token,
+                                                &ctx, b, host, emit, &token, None,
                                             ),
                                         };
                                         emit.emit(EventKind::Finished(r.clone()));
@@ -886,7 +894,7 @@ impl<'a> BatchRun<'a> {
                 let mut rep = job_report(
                     &name,
                     &lane_id,
-                    result.outcome.label(),
+                    JobResult::of(result.outcome),
                     Some(&builders[slot].name),
                     result.message.clone(),
                 );
@@ -926,7 +934,6 @@ impl<'a> BatchRun<'a> {
                         );
                         record(JobOutcome::Done, added, None, &mut journal);
                         lanes[li].sched.finish(job, true);
-                        rep.result = "OK".into();
                         if !result.rejected.is_empty() {
                             any_rejected = true;
                             rep.message = Some(format!(
@@ -940,11 +947,17 @@ impl<'a> BatchRun<'a> {
                             .iter()
                             .map(|p| p.display().to_string())
                             .collect();
-                        job_event(&lanes[li], job, "done", Some(&builders[slot].name), None);
+                        job_event(
+                            &lanes[li],
+                            job,
+                            JobStatus::Done,
+                            Some(&builders[slot].name),
+                            None,
+                        );
                         for r in lanes[li].sched.ready() {
                             let deps_done = lanes[li].sched.waiting_on(r).is_empty();
                             if deps_done && !reported_waiting.contains(&(li, r)) {
-                                job_event(&lanes[li], r, "ready", None, None);
+                                job_event(&lanes[li], r, JobStatus::Ready, None, None);
                             }
                         }
                         reports.insert((li, job), rep);
@@ -959,11 +972,10 @@ impl<'a> BatchRun<'a> {
                             &mut journal,
                         );
                         let blocked = lanes[li].sched.finish(job, false);
-                        rep.result = "FAIL".into();
                         job_event(
                             &lanes[li],
                             job,
-                            "failed",
+                            JobStatus::Failed,
                             Some(&builders[slot].name),
                             result.message.clone(),
                         );
@@ -990,7 +1002,6 @@ impl<'a> BatchRun<'a> {
                             &mut journal,
                         );
                         lanes[li].sched.requeue(job);
-                        rep.result = "CANCELLED".into();
                         reports.insert((li, job), rep);
                         stopping = true;
                     }
@@ -1002,7 +1013,7 @@ impl<'a> BatchRun<'a> {
                         job_event(
                             &lanes[li],
                             job,
-                            "waiting-for-slot",
+                            JobStatus::WaitingForSlot,
                             None,
                             Some(format!("{} is busy", builders[slot].name)),
                         );
@@ -1017,7 +1028,7 @@ impl<'a> BatchRun<'a> {
                         job_event(
                             &lanes[li],
                             job,
-                            "retry",
+                            JobStatus::Retry,
                             None,
                             Some(format!("{} is unusable: {msg}", builders[slot].name)),
                         );
@@ -1048,7 +1059,6 @@ impl<'a> BatchRun<'a> {
                         if attempt >= MAX_ATTEMPTS {
                             lanes[li].sched.finish(job, false);
                             any_failed = true;
-                            rep.result = "FAIL".into();
                             rep.message =
                                 Some(format!("gave up after {attempt} transport failures: {msg}"));
                             reports.insert((li, job), rep);
@@ -1059,7 +1069,7 @@ impl<'a> BatchRun<'a> {
                             job_event(
                                 &lanes[li],
                                 job,
-                                "retry",
+                                JobStatus::Retry,
                                 None,
                                 Some(format!(
                                     "{msg}; retrying on another slot in {:.1}s",
@@ -1076,7 +1086,6 @@ impl<'a> BatchRun<'a> {
                             &mut journal,
                         );
                         lanes[li].sched.finish(job, true);
-                        rep.result = "SKIP".into();
                         reports.insert((li, job), rep);
                     }
                 }
@@ -1097,11 +1106,11 @@ impl<'a> BatchRun<'a> {
                     let name = lane.sched.graph().nodes[j].name.clone();
                     let (res, msg) = match lane.sched.state(j) {
                         JobState::Blocked => (
-                            "BLOCKED",
+                            JobResult::Blocked,
                             Some("not built: a dependency failed".to_string()),
                         ),
                         _ => (
-                            "NOT RUN",
+                            JobResult::NotRun,
                             Some(if interrupted {
                                 "interrupted before it ran".to_string()
                             } else {
@@ -1116,17 +1125,18 @@ impl<'a> BatchRun<'a> {
         let mut jobs: Vec<JobReport> = reports.into_values().collect();
         jobs.sort_by(|a, b| a.package.cmp(&b.package).then(a.lane.cmp(&b.lane)));
         let exit_code = if interrupted {
-            130
+            ExitCode::Interrupted
         } else if jobs
             .iter()
-            .any(|j| matches!(j.result.as_str(), "FAIL" | "BLOCKED"))
+            .any(|j| matches!(j.result, JobResult::Fail | JobResult::Blocked))
         {
-            1
-        } else if any_rejected || jobs.iter().any(|j| j.result == "NOT RUN") {
-            3
+            ExitCode::BuildFailed
+        } else if any_rejected || jobs.iter().any(|j| j.result == JobResult::NotRun) {
+            ExitCode::Infra
         } else {
-            0
-        };
+            ExitCode::Ok
+        }
+        .code();
         BatchReport {
             batch: batch_name.clone(),
             started_unix,
@@ -1163,14 +1173,14 @@ impl<'a> BatchRun<'a> {
 fn job_report(
     pkg: &str,
     lane: &str,
-    result: &str,
+    result: JobResult,
     builder: Option<&str>,
     message: Option<String>,
 ) -> JobReport {
     JobReport {
         package: pkg.to_string(),
         lane: lane.to_string(),
-        result: result.to_string(),
+        result,
         builder: builder.map(str::to_string),
         start: None,
         end: None,
@@ -1197,7 +1207,7 @@ fn block(
         emit.emit(EventKind::Job {
             package: name.clone(),
             lane: lane.id.clone(),
-            state: "blocked".into(),
+            state: JobStatus::Blocked,
             builder: None,
             detail: Some(msg.clone()),
         });
@@ -1213,7 +1223,7 @@ fn block(
         });
         reports.insert(
             (li, *b),
-            job_report(&name, &lane.id, "BLOCKED", None, Some(msg)),
+            job_report(&name, &lane.id, JobResult::Blocked, None, Some(msg)),
         );
     }
 }

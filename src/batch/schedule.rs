@@ -19,8 +19,8 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
-use super::deps::Capability;
 use super::graph::{duration_of, lower_bound, Graph};
+use crate::source::deps::Capability;
 
 /// What a job of the lane is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -488,8 +488,8 @@ pub fn estimate_durations(names: &[String], history: &HashMap<String, f64>) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::deps::Requirement;
     use crate::batch::graph::Node;
+    use crate::source::deps::Requirement;
     use proptest::prelude::*;
 
     fn node(name: &str, requires: &[String]) -> Node {

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use super::file::{BatchPackage, PackageSource};
-use crate::run::cancel::CancelToken;
 use crate::source::repo::{self, GearRepo};
 use crate::source::SourceError;
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, CommandSpec};
 
 /// `$XDG_CACHE_HOME/zoryn/git` (default `~/.cache/zoryn/git`).

@@ -18,8 +18,8 @@
 //! of the rest very long (40–60 min). Randomness comes from [`SplitMix64`]; the node order is shuffled
 //! so indices carry no hint.
 
-use super::deps::{Capability, Requirement};
 use super::graph::{Graph, Node};
+use crate::source::deps::{Capability, Requirement};
 
 /// Small deterministic PRNG (Steele, Lea, Flood: SplitMix64).
 #[derive(Clone, Debug)]

@@ -6,19 +6,20 @@ use std::time::Instant;
 
 use clap::Args;
 
+use super::error::{finish, Error, ErrorKind};
 use super::output::{show_events, top_possible, OutputMode, SelectionArgs};
-use super::{exit, print_error};
-use crate::farm::arch;
 use crate::farm::selection::choose;
-use crate::farm::Builder;
 use crate::hasher::build_mode::{BuildMode, Section};
 use crate::hasher::skip_checks::SkipChecks;
 use crate::report::summary;
 use crate::run::busy::BusyPolicy;
-use crate::run::cancel::{install_signal_handlers, CancelToken};
-use crate::run::events::BuilderResult;
+use crate::run::context::Controls;
+use crate::run::emitter::Emitter;
+use crate::run::events::info;
 use crate::run::events::EventKind;
-use crate::run::executor::{execute, exit_code, info, precheck, Controls, Emitter, RunContext};
+use crate::run::executor::exit_class;
+use crate::run::exit_code::ExitCode;
+use crate::run::session::{BuildSession, SessionEnd};
 use crate::source::{gear, repo};
 use crate::transport::ssh::{Hosts, SshSettings};
 
@@ -94,19 +95,21 @@ fn on_path(program: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// `zoryn build`: the process exit (its error, if any, printed).
 pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
-    let loaded = match crate::cli::load_config() {
+    finish(build(args, verbose, quiet))
+}
+
+/// `zoryn build` as a result: how the run ended, or the error that ended
+/// it before or around the builds.
+pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Error> {
+    let loaded = match crate::cli::load::load_config() {
         Ok(l) => l,
-        Err(code) => return code,
+        // load_config printed its errors already.
+        Err(code) => return Ok(ExitCode::from_code(code)),
     };
     let req = args.select.request();
-    let builders = match choose(&loaded.farm, &loaded.global.builders, &req) {
-        Ok(b) => b,
-        Err(e) => {
-            print_error(&e.message, e.hint.as_deref());
-            return exit::USAGE;
-        }
-    };
+    let builders = choose(&loaded.farm, &loaded.global.builders, &req)?;
     let branch_parallel = match args.select.branch.as_slice() {
         [one] => loaded
             .global
@@ -135,17 +138,9 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
     };
     let git = &loaded.global.commands.git;
-    let root = match repo::git_root(git, &start_dir).and_then(|r| repo::open(&r)) {
-        Ok(r) => r,
-        Err(e) => {
-            print_error(&e.message, e.hint.as_deref());
-            return if e.missing_tool {
-                exit::INFRA
-            } else {
-                exit::USAGE
-            };
-        }
-    };
+    let root = repo::git_root(git, &start_dir)
+        .and_then(|r| repo::open(&r))
+        .map_err(|e| Error::source(e, ErrorKind::Usage))?;
     if builders.iter().any(|b| b.is_local()) {
         let hsh = loaded
             .global
@@ -174,28 +169,22 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
             prog.to_string()
         };
         if !on_path(&prog) {
-            print_error(
-                &format!("`{prog}` is not installed (or not in PATH)"),
-                Some("install hasher: apt-get install hasher (ALT package `hasher`), or set [commands] hsh in ~/.zoryn"),
-            );
-            return exit::INFRA;
+            return Err(Error::infra(
+                format!("`{prog}` is not installed (or not in PATH)"),
+                "install hasher: apt-get install hasher (ALT package `hasher`), or set [commands] hsh in ~/.zoryn",
+            ));
         }
     }
 
     if args.top && !top_possible() {
-        print_error(
+        return Err(Error::usage(
             "--top needs a terminal (stdin and stdout are not both one)",
-            Some("drop --top, or use --json for machine-readable progress"),
-        );
-        return exit::USAGE;
+            "drop --top, or use --json for machine-readable progress",
+        ));
     }
     let mode = BuildMode::from_flags(args.rebuild, args.section);
     let skip_checks = args.skip_check.clone().unwrap_or_default();
-    let cancel = CancelToken::new();
-    if let Err(e) = install_signal_handlers(&cancel) {
-        print_error(&format!("cannot install signal handlers: {e}"), None);
-        return exit::INFRA;
-    }
+    let cancel = super::interrupt::token().map_err(|e| Error::new(ErrorKind::Infra, e, None))?;
     let run_token = cancel.child();
     let controls = Controls::new(run_token.clone(), &builders);
     let hosts = Hosts::new(SshSettings::from_config(
@@ -205,13 +194,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
     let spec = crate::source::specdeps::SpecText::new(
         std::fs::read_to_string(root.root.join(&root.spec)).unwrap_or_default(),
     );
-    let tar_name = format!(
-        "{}.tar",
-        root.spec
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "pkg".into())
-    );
+    let tar_name = gear::tar_name(&root);
     let plan_input = crate::run::remote::PlanInput {
         global: &loaded.global,
         builders_dir: &loaded.paths.builders_dir,
@@ -226,6 +209,29 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
     };
     let post_build_checks =
         super::output::post_build_checks(args.skip_check.as_ref(), &loaded.global.checks);
+    let session = BuildSession {
+        loaded: &loaded,
+        root: &root,
+        builders: &builders,
+        plan_input,
+        hosts: &hosts,
+        rpmbuild_args: args.rpmbuild_args.clone(),
+        packager: args.packager.clone(),
+        mode,
+        skip_checks: skip_checks.clone(),
+        busy: if args.fail_if_busy {
+            BusyPolicy::Fail
+        } else if args.skip_busy {
+            BusyPolicy::Skip
+        } else {
+            BusyPolicy::Wait
+        },
+        fail_fast: args.fail_fast,
+        parallel,
+        checks: post_build_checks,
+        run_token: run_token.clone(),
+        controls: &controls,
+    };
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();
     let emitter = Emitter::new(tx, started);
@@ -238,122 +244,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
     let outcome = std::thread::scope(|s| {
         let worker = s.spawn(|| {
             let emitter = emitter;
-            // Pre-flight first (SPEC 5.1): a builder that cannot build is
-            // reported before any source is packed.
-            // gear packs the source while the builders are checked; a
-            // builder that fails its check is never started, and if none
-            // passes, the tarball is simply dropped.
-            let (prechecked, packed) = std::thread::scope(|s| {
-                let packing = s.spawn(|| {
-                    gear::make_tarball_reusing(
-                        &loaded.global.commands.gear,
-                        git,
-                        &crate::source::cache::TarballCache::new(
-                            loaded.paths.cache_dir.join("tarballs"),
-                        ),
-                        &root,
-                        &run_token,
-                    )
-                });
-                let handles: Vec<_> = builders
-                    .iter()
-                    .map(|b| {
-                        s.spawn(|| precheck(&plan_input, &loaded.paths.home, b, &hosts, &run_token))
-                    })
-                    .collect();
-                let checks: Vec<Option<BuilderResult>> = handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or(None))
-                    .collect();
-                (checks, packing.join())
-            });
-            for r in prechecked.iter().flatten() {
-                emitter.emit(EventKind::Finished(r.clone()));
-            }
-            let ready: Vec<&Builder> = builders
-                .iter()
-                .zip(&prechecked)
-                .filter(|(_, p)| p.is_none())
-                .map(|(b, _)| *b)
-                .collect();
-            let mut built: Vec<BuilderResult> = Vec::new();
-            let mut source_error = None;
-            if !ready.is_empty() {
-                let packed = packed.unwrap_or_else(|_| {
-                    Err(crate::source::SourceError::new(
-                        "gear crashed",
-                        "run gear by hand to see why",
-                    ))
-                });
-                match packed {
-                    Err(e) => source_error = Some(e),
-                    Ok(tarball) => {
-                        emitter.emit(EventKind::SourceReady {
-                            tarball_bytes: tarball.size,
-                            reused: tarball.reused,
-                        });
-                        let ctx = RunContext {
-                            global: &loaded.global,
-                            git_root: root.root.clone(),
-                            home: loaded.paths.home.clone(),
-                            host_arch: arch::local(),
-                            tarball: &tarball,
-                            rpmbuild_args: args.rpmbuild_args.clone(),
-                            packager: args.packager.clone(),
-                            mode,
-                            skip_checks: skip_checks.clone(),
-                            cancel: run_token.clone(),
-                            controls: controls.clone(),
-                            busy: if args.fail_if_busy {
-                                BusyPolicy::Fail
-                            } else if args.skip_busy {
-                                BusyPolicy::Skip
-                            } else {
-                                BusyPolicy::Wait
-                            },
-                            fail_fast: args.fail_fast,
-                            hosts: &hosts,
-                            chain: None,
-                            builders_dir: loaded.paths.builders_dir.clone(),
-                            checks: post_build_checks.clone(),
-                            uploads: Default::default(),
-                        };
-                        let excludes: Vec<PathBuf> = ready
-                            .iter()
-                            .flat_map(|b| {
-                                let results = crate::run::job::results_dir(&ctx, b);
-                                [
-                                    crate::run::job::log_path(&ctx, b),
-                                    results.parent().map(PathBuf::from).unwrap_or(results),
-                                ]
-                            })
-                            .collect();
-                        if let Err(e) = repo::exclude_from_git(git, &root.root, &excludes) {
-                            tracing::warn!("could not update .git/info/exclude: {e}");
-                        }
-                        built = execute(&ctx, &loaded.farm, &ready, parallel, &emitter);
-                    }
-                }
-            }
-            // Results in the builders' order.
-            let mut built = built.into_iter();
-            let results: Vec<BuilderResult> = prechecked
-                .into_iter()
-                .filter_map(|p| {
-                    p.or_else(|| {
-                        if source_error.is_none() {
-                            built.next()
-                        } else {
-                            None
-                        }
-                    })
-                })
-                .collect();
-            emitter.emit(EventKind::RunFinished {
-                results: results.clone(),
-                exit_code: exit_code(&results),
-            });
-            (results, source_error)
+            session.run(&emitter)
         });
         let mode = OutputMode {
             json: args.json,
@@ -364,25 +255,23 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         show_events(rx, mode, &controls, &cancel, started);
         worker.join()
     });
-    let Ok((results, source_error)) = outcome else {
-        print_error(
+    let Ok(SessionEnd {
+        results,
+        source_error,
+    }) = outcome
+    else {
+        return Err(Error::infra(
             "the build runner crashed",
-            Some("please report this with the command line you used"),
-        );
-        return exit::INFRA;
+            "please report this with the command line you used",
+        ));
     };
     if let Some(e) = source_error {
         if cancel.is_cancelled() {
-            return exit::INTERRUPTED;
+            return Ok(ExitCode::Interrupted);
         }
-        print_error(&e.message, e.hint.as_deref());
-        return if e.missing_tool {
-            exit::INFRA
-        } else {
-            exit::BUILD_FAILED
-        };
+        return Err(Error::source(e, ErrorKind::Build));
     }
-    let code = exit_code(&results);
+    let code = exit_class(&results);
     if !args.json {
         // The terminal may be gone (--top closed by a hangup): never panic here.
         let _ = std::io::Write::write_all(
@@ -397,9 +286,9 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         );
     }
     if cancel.is_cancelled() {
-        return exit::INTERRUPTED;
+        return Ok(ExitCode::Interrupted);
     }
-    let verdict = if code == 0 { "OK" } else { "FAILED" };
+    let verdict = if code.is_ok() { "OK" } else { "FAILED" };
     let body: Vec<String> = results
         .iter()
         .map(|r| {
@@ -416,7 +305,7 @@ pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
         started.elapsed(),
         &format!("zoryn build {}: {verdict}", spec.name),
         &body.join("\n"),
-        code != 0,
+        !code.is_ok(),
     );
-    code
+    Ok(code)
 }

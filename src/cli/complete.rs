@@ -14,9 +14,10 @@ use std::path::Path;
 
 use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
 
+use crate::config::arch;
 use crate::config::builder_file::{BuilderFile, BuilderKind};
 use crate::config::paths::Paths;
-use crate::farm::{arch, BUILTIN_LOCAL, DEFAULT_BRANCH, LOCALHOST};
+use crate::farm::{BUILTIN_LOCAL, DEFAULT_BRANCH, LOCALHOST};
 
 /// What the farm's files name, read leniently.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

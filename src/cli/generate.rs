@@ -9,9 +9,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::CommandFactory;
-
-use super::{exit, print_error, Cli};
+use super::error::print_error;
+use super::exit;
 
 /// The environment variable that switches the binary into completion mode
 /// (`ZORYN_COMPLETE=bash zoryn` prints the registration script; the script
@@ -148,10 +147,11 @@ pub fn completer_program() -> String {
 
 /// The dynamic registration script for bash, zsh and fish; the static one
 /// for the rest.
-pub fn cmd_completions(args: CompletionsArgs) -> i32 {
+/// `root` is zoryn's whole command line (`Cli::command()`).
+pub fn cmd_completions(args: CompletionsArgs, root: clap::Command) -> i32 {
     use clap_complete::env::EnvCompleter;
     use clap_complete::Shell;
-    let mut cmd = Cli::command();
+    let mut cmd = root;
     let mut buf = Vec::new();
     let dynamic: Option<&dyn EnvCompleter> = match args.shell {
         Shell::Bash => Some(&Bash),
@@ -181,8 +181,8 @@ pub fn cmd_completions(args: CompletionsArgs) -> i32 {
     }
 }
 
-pub fn cmd_man(args: ManArgs) -> i32 {
-    let pages = match man_pages() {
+pub fn cmd_man(args: ManArgs, root: clap::Command) -> i32 {
+    let pages = match man_pages(root) {
         Ok(p) => p,
         Err(e) => {
             print_error(&format!("cannot render the man pages: {e}"), None);
@@ -230,8 +230,8 @@ pub struct ManPage {
 }
 
 /// Every page: `zoryn` and each subcommand, recursively.
-pub fn man_pages() -> std::io::Result<Vec<ManPage>> {
-    let mut root = Cli::command().disable_help_subcommand(true);
+pub fn man_pages(root: clap::Command) -> std::io::Result<Vec<ManPage>> {
+    let mut root = root.disable_help_subcommand(true);
     root.build();
     let mut pages = Vec::new();
     render_tree(&root, None, &mut pages)?;
@@ -489,7 +489,7 @@ mod tests {
 
     #[test]
     fn every_see_also_names_a_page() {
-        let pages = man_pages().unwrap();
+        let pages = man_pages(<crate::cli::Cli as clap::CommandFactory>::command()).unwrap();
         let files: Vec<&str> = pages.iter().map(|p| p.file.as_str()).collect();
         for p in &pages {
             let text = String::from_utf8_lossy(&p.text);

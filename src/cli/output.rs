@@ -12,9 +12,9 @@ use crate::farm::selection::SelectionRequest;
 use crate::report::json::JsonReporter;
 use crate::report::plain::PlainReporter;
 use crate::report::Reporter;
-use crate::run::cancel::CancelToken;
+use crate::run::context::Controls;
 use crate::run::events::Event;
-use crate::run::executor::Controls;
+use crate::transport::cancel::CancelToken;
 
 /// `-b`, `-a`, `-B`.
 #[derive(Args, Debug, Clone, Default)]

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 
+use super::error::{finish, Error, ErrorKind};
 use super::output::{show_events, top_possible, OutputMode, SelectionArgs};
-use super::{exit, print_error};
-use crate::batch::chain::ChainRepo;
 use crate::batch::file::{locate, BatchFile, PackageSource};
 use crate::batch::history::History;
 use crate::batch::journal::{now, state_of, AlreadyRunning, BatchLock, Journal, Record, RunStatus};
@@ -20,9 +19,11 @@ use crate::batch::runner::{plan_json, LeftOut};
 use crate::batch::sources;
 use crate::config::template::Vars;
 use crate::farm::selection::{choose, SelectionRequest};
-use crate::run::cancel::{install_signal_handlers, CancelToken};
+use crate::run::chain::ChainRepo;
+use crate::run::context::Controls;
+use crate::run::emitter::Emitter;
 use crate::run::events::EventKind;
-use crate::run::executor::{Controls, Emitter};
+use crate::run::exit_code::ExitCode;
 
 #[derive(Subcommand, Debug)]
 pub enum TaskCommand {
@@ -88,30 +89,22 @@ pub fn cmd_task(cmd: TaskCommand, verbose: u8, quiet: bool) -> i32 {
     }
 }
 
-fn fail(message: &str, hint: &str, code: i32) -> i32 {
-    print_error(message, Some(hint));
-    code
+fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
+    finish(batch(args, verbose, quiet))
 }
 
-fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
-    let loaded = match crate::cli::load_config() {
+/// `zoryn task batch` as a result: how the batch ended, or the error that
+/// ended it.
+fn batch(args: BatchArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Error> {
+    let loaded = match crate::cli::load::load_config() {
         Ok(l) => l,
-        Err(code) => return code,
+        // load_config printed its errors already.
+        Err(code) => return Ok(ExitCode::from_code(code)),
     };
-    let path = match locate(&args.batch, &loaded.paths.config_dir.join("batch")) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("zoryn: error: {e}");
-            return exit::USAGE;
-        }
-    };
-    let file = match BatchFile::load(&path, &loaded.paths.home) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("zoryn: error: {e}");
-            return exit::USAGE;
-        }
-    };
+    let path = locate(&args.batch, &loaded.paths.config_dir.join("batch"))
+        .map_err(|e| Error::new(ErrorKind::Usage, e.to_string(), None))?;
+    let file = BatchFile::load(&path, &loaded.paths.home)
+        .map_err(|e| Error::new(ErrorKind::Usage, e.to_string(), None))?;
     let state_dir = loaded.paths.state_dir.join("batches").join(&file.name);
     let lock_path = state_dir.join("batch.lock");
     let journal_path = state_dir.join("journal.jsonl");
@@ -145,16 +138,18 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
     };
     let builders = match choose(&loaded.farm, &loaded.global.builders, &req) {
         Ok(b) => b,
-        Err(e) => return fail(&e.message, e.hint.as_deref().unwrap_or(""), exit::USAGE),
+        Err(e) => {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                &e.message,
+                Some(e.hint.as_deref().unwrap_or("")),
+            ))
+        }
     };
-    let cancel = CancelToken::new();
-    if let Err(e) = install_signal_handlers(&cancel) {
-        return fail(
-            &format!("cannot install signal handlers: {e}"),
-            "",
-            exit::INFRA,
-        );
-    }
+    let cancel = match super::interrupt::token() {
+        Ok(t) => t,
+        Err(e) => return Err(Error::new(ErrorKind::Infra, &e, Some(""))),
+    };
 
     // Which packages: skip = true and --batch-pkgs leave some out.
     let describe = |p: &crate::batch::file::BatchPackage| match &p.source {
@@ -164,15 +159,15 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
     for wanted in &args.batch_pkgs {
         if !file.packages.iter().any(|p| &p.name == wanted) {
             let names: Vec<&str> = file.packages.iter().map(|p| p.name.as_str()).collect();
-            return fail(
-                &format!(
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
                     "--batch-pkgs: no package `{wanted}` in the batch {} ({})",
                     file.name,
                     path.display()
                 ),
-                &format!("the batch's packages: {}", names.join(", ")),
-                exit::USAGE,
-            );
+                Some(&format!("the batch's packages: {}", names.join(", "))),
+            ));
         }
     }
     let mut left_out: Vec<LeftOut> = Vec::new();
@@ -195,11 +190,11 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         }
     }
     if chosen.is_empty() {
-        return fail(
-            &format!("batch {}: every package is left out", file.name),
-            "remove skip = true from a package, or name others with --batch-pkgs",
-            exit::USAGE,
-        );
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("batch {}: every package is left out", file.name),
+            Some("remove skip = true from a package, or name others with --batch-pkgs"),
+        ));
     }
 
     // The packages, on disk.
@@ -211,44 +206,44 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
             Ok(r) => r,
             Err(e) => {
                 let code = if e.missing_tool {
-                    exit::INFRA
+                    ErrorKind::Infra
                 } else {
-                    exit::USAGE
+                    ErrorKind::Usage
                 };
-                return fail(
-                    &format!(
+                return Err(Error::new(
+                    code,
+                    format!(
                         "{}:{}: package {what}: {}",
                         path.display(),
                         p.line,
                         e.message
                     ),
-                    e.hint.as_deref().unwrap_or(""),
-                    code,
-                );
+                    Some(e.hint.as_deref().unwrap_or("")),
+                ));
             }
         };
         let pkg = match Package::new(repo, p, &file) {
             Ok(p) => p,
             Err(e) => {
-                return fail(
-                    &format!("{}:{}: package {what}: {e}", path.display(), p.line),
-                    "check the repository, and the batch's specsubst values",
-                    exit::USAGE,
-                )
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!("{}:{}: package {what}: {e}", path.display(), p.line),
+                    Some("check the repository, and the batch's specsubst values"),
+                ))
             }
         };
         if let Some(other) = packages.iter().find(|o| o.name == pkg.name) {
-            return fail(
-                &format!(
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
                     "{}:{}: package {what} is `{}`, which [{}] already is",
                     path.display(),
                     p.line,
                     pkg.name,
                     other.batch_name
                 ),
-                "list every package once",
-                exit::USAGE,
-            );
+                Some("list every package once"),
+            ));
         }
         packages.push(pkg);
     }
@@ -263,7 +258,7 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
                 render_plan(&file.name, &lanes, &builders, &packages, &left_out)
             );
         }
-        return exit::OK;
+        return Ok(ExitCode::Ok);
     }
 
     // One run at a time per batch.
@@ -271,31 +266,31 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         Ok(Ok(l)) => l,
         Ok(Err(AlreadyRunning { pid })) => {
             let who = pid.map_or("another process".to_string(), |p| format!("pid {p}"));
-            return fail(
-                &format!("batch {} is already running ({who})", file.name),
-                &format!(
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("batch {} is already running ({who})", file.name),
+                Some(&format!(
                     "wait for it, watch it, or stop it with `zoryn task batch {} --abort`",
                     args.batch
-                ),
-                exit::USAGE,
-            );
+                )),
+            ));
         }
         Err(e) => {
-            return fail(
-                &format!("cannot lock {}: {e}", lock_path.display()),
-                "check $XDG_STATE_HOME",
-                exit::INFRA,
-            )
+            return Err(Error::new(
+                ErrorKind::Infra,
+                format!("cannot lock {}: {e}", lock_path.display()),
+                Some("check $XDG_STATE_HOME"),
+            ))
         }
     };
     let (records, torn) = match Journal::read(&journal_path) {
         Ok(r) => r,
         Err(e) => {
-            return fail(
-                &e.to_string(),
-                "move the damaged journal away and use --restart",
-                exit::USAGE,
-            )
+            return Err(Error::new(
+                ErrorKind::Usage,
+                e.to_string(),
+                Some("move the damaged journal away and use --restart"),
+            ))
         }
     };
     if let Some(t) = torn {
@@ -313,11 +308,7 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
                 .started_at
                 .map(|t| format!(" (started {:.0} s ago)", now() - t))
                 .unwrap_or_default();
-            return fail(
-                &format!("batch {} has an unfinished run{when}", file.name),
-                &format!("resume it with `zoryn task batch {0} --continue`, or `--restart` to start over, or `--abort`", args.batch),
-                exit::USAGE,
-            );
+            return Err(Error::new(ErrorKind::Usage, format!("batch {} has an unfinished run{when}", file.name), Some(&format!("resume it with `zoryn task batch {0} --continue`, or `--restart` to start over, or `--abort`", args.batch))));
         }
         if previous.has_run {
             let archived = state_dir.join(format!("journal.{}.jsonl", now() as u64));
@@ -329,11 +320,11 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
     let journal = match Journal::open(&journal_path) {
         Ok(j) => j,
         Err(e) => {
-            return fail(
-                &format!("cannot write {}: {e}", journal_path.display()),
-                "check $XDG_STATE_HOME",
-                exit::INFRA,
-            )
+            return Err(Error::new(
+                ErrorKind::Infra,
+                format!("cannot write {}: {e}", journal_path.display()),
+                Some("check $XDG_STATE_HOME"),
+            ))
         }
     };
     let kept = if start == Start::Continue {
@@ -343,11 +334,11 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
     };
 
     if args.top && !top_possible() {
-        return fail(
+        return Err(Error::new(
+            ErrorKind::Usage,
             "--top needs a terminal (stdin and stdout are not both one)",
-            "drop --top, or use --json",
-            exit::USAGE,
-        );
+            Some("drop --top, or use --json"),
+        ));
     }
     let run_token = cancel.child();
     let controls = Controls::new(run_token, &builders);
@@ -398,18 +389,18 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         worker.join()
     });
     let Ok(report) = report else {
-        return fail(
+        return Err(Error::new(
+            ErrorKind::Infra,
             "the batch runner crashed",
-            "run again with --continue",
-            exit::INFRA,
-        );
+            Some("run again with --continue"),
+        ));
     };
     let json_path = state_dir.join("report.json");
     let html_path = state_dir.join("report.html");
     if let Ok(text) = serde_json::to_string_pretty(&report) {
         let _ = crate::config::write_atomic(&json_path, &text);
     }
-    let _ = crate::config::write_atomic(&html_path, &crate::batch::html::render(&report));
+    let _ = crate::config::write_atomic(&html_path, &crate::report::batch::html::render(&report));
     if args.json {
         // The last line: the whole report, as in report.json.
         let mut v = serde_json::to_value(&report).unwrap_or_default();
@@ -428,7 +419,7 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
         let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
     }
     if !cancel.is_cancelled() {
-        let verdict = if report.exit_code == 0 {
+        let verdict = if report.exit_code == ExitCode::Ok.code() {
             "OK"
         } else {
             "FAILED"
@@ -438,10 +429,10 @@ fn cmd_batch(args: BatchArgs, verbose: u8, quiet: bool) -> i32 {
             started.elapsed(),
             &format!("zoryn task batch {}: {verdict}", report.batch),
             &format!("report: {}", html_path.display()),
-            report.exit_code != 0,
+            report.exit_code != ExitCode::Ok.code(),
         );
     }
-    report.exit_code
+    Ok(ExitCode::from_code(report.exit_code))
 }
 
 /// `--abort`: stop a running batch (SIGINT to it: it cancels its builds,
@@ -452,7 +443,7 @@ fn abort(
     lock_path: &std::path::Path,
     journal_path: &std::path::Path,
     chain: &ChainRepo,
-) -> i32 {
+) -> Result<ExitCode, Error> {
     if let Some(pid) = BatchLock::holder(lock_path) {
         println!("stopping the running batch {name} (pid {pid})...");
         let _ = nix::sys::signal::kill(
@@ -462,11 +453,11 @@ fn abort(
         let deadline = Instant::now() + Duration::from_secs(120);
         while BatchLock::holder(lock_path).is_some() {
             if Instant::now() > deadline {
-                return fail(
-                    &format!("batch {name} (pid {pid}) did not stop within 120 s"),
-                    &format!("kill it: kill {pid}"),
-                    exit::INFRA,
-                );
+                return Err(Error::new(
+                    ErrorKind::Infra,
+                    format!("batch {name} (pid {pid}) did not stop within 120 s"),
+                    Some(&format!("kill it: kill {pid}")),
+                ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -474,11 +465,11 @@ fn abort(
     let _lock = match BatchLock::acquire(lock_path) {
         Ok(Ok(l)) => l,
         _ => {
-            return fail(
-                &format!("batch {name} started again while aborting"),
-                "try --abort again",
-                exit::INFRA,
-            )
+            return Err(Error::new(
+                ErrorKind::Infra,
+                format!("batch {name} started again while aborting"),
+                Some("try --abort again"),
+            ))
         }
     };
     if journal_path.exists() {
@@ -490,12 +481,12 @@ fn abort(
         }
     }
     if let Err(e) = chain.clear() {
-        return fail(
-            &format!("cannot remove {}: {e}", chain.root().display()),
-            "remove it by hand",
-            exit::INFRA,
-        );
+        return Err(Error::new(
+            ErrorKind::Infra,
+            format!("cannot remove {}: {e}", chain.root().display()),
+            Some("remove it by hand"),
+        ));
     }
     println!("aborted batch {name}; removed {}", chain.root().display());
-    exit::OK
+    Ok(ExitCode::Ok)
 }

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::build::{cmd_build, BuildArgs};
-use super::{exit, print_error};
-use crate::run::cancel::{install_signal_handlers, CancelToken};
+use super::error::print_error;
+use super::exit;
 use crate::up::git::Git;
 use crate::up::journal::Stage;
 use crate::up::pipeline::{self, Context, Event, Mode, Options, Outcome};
@@ -92,7 +92,7 @@ fn report(e: &UpError) -> i32 {
 }
 
 pub fn cmd_up(args: UpArgs, verbose: u8, quiet: bool) -> i32 {
-    let loaded = match crate::cli::load_config() {
+    let loaded = match crate::cli::load::load_config() {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -112,11 +112,13 @@ pub fn cmd_up(args: UpArgs, verbose: u8, quiet: bool) -> i32 {
             };
         }
     };
-    let cancel = CancelToken::new();
-    if let Err(e) = install_signal_handlers(&cancel) {
-        print_error(&format!("cannot install signal handlers: {e}"), None);
-        return exit::INFRA;
-    }
+    let cancel = match super::interrupt::token() {
+        Ok(t) => t,
+        Err(e) => {
+            print_error(&e, None);
+            return exit::INFRA;
+        }
+    };
     let git = Git::new(&git_cmd, &root, cancel.clone());
     let ctx = match Context::new(git, &loaded.paths.state_dir) {
         Ok(c) => c,

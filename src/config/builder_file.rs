@@ -10,7 +10,7 @@ use super::error::ConfigError;
 use super::global::{read_command, read_template};
 use super::template::{CommandTemplate, Template};
 use super::toml_reader::TomlFile;
-use crate::farm::arch;
+use crate::config::arch;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BuilderKind {

@@ -1,42 +1,16 @@
 //! Configuration: `~/.zoryn`, `builders.d/*.conf`, templates, validation.
 //!
 //! Everything here is pure parsing and checking of files into typed values;
-//! it never runs commands or touches the network. [`Loaded::load`] is the one
-//! entry point the commands use.
+//! it never runs commands or touches the network. [`crate::farm::loaded::Loaded::load`]
+//! (config and farm together) is the one entry point the commands use.
 
+pub mod arch;
 pub mod builder_file;
 pub mod error;
 pub mod global;
 pub mod paths;
 pub mod template;
 pub mod toml_reader;
-
-use crate::farm::{arch, Farm};
-use error::ConfigError;
-use global::GlobalConfig;
-use paths::Paths;
-
-/// Paths, global settings and the farm, loaded together.
-pub struct Loaded {
-    pub paths: Paths,
-    pub global: GlobalConfig,
-    pub farm: Farm,
-}
-
-impl Loaded {
-    pub fn load() -> Result<Loaded, Vec<ConfigError>> {
-        let paths = Paths::from_env()
-            .map_err(|m| vec![ConfigError::whole_file(std::path::Path::new("$HOME"), m)])?;
-        let global = GlobalConfig::load(&paths.config_file, paths.config_file_from_env)
-            .map_err(|e| vec![e])?;
-        let farm = Farm::load(&paths.builders_dir, &paths.home, &arch::local())?;
-        Ok(Loaded {
-            paths,
-            global,
-            farm,
-        })
-    }
-}
 
 /// Write `text` to `path` atomically: a temporary file in the same
 /// directory, fsynced, then renamed over the target. A crash leaves either

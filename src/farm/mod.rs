@@ -11,7 +11,7 @@
 //! Selection of builders by pattern lives in [`selection`].
 
 pub mod apt;
-pub mod arch;
+pub mod loaded;
 pub mod release;
 pub mod selection;
 

@@ -1,10 +1,13 @@
 //! Reporters: consumers of the executor's event stream.
 //!
 //! [`plain`] draws live status lines on a terminal or stable lines
-//! elsewhere; [`json`] writes JSON lines; [`summary`] renders the final table;
-//! [`color`] decides whether and how result words are coloured.
-//! None of them can influence a build.
+//! elsewhere; [`json`] writes JSON lines; [`tui`] is `--top`; [`summary`]
+//! renders the final table; [`batch`] is a batch's report (table, JSON and
+//! the HTML page); [`notify`] runs the `[notify]` command; [`color`] decides
+//! whether and how result words are coloured. None of them can influence a
+//! build.
 
+pub mod batch;
 pub mod color;
 pub mod json;
 pub mod notify;
@@ -14,6 +17,7 @@ pub mod tui;
 
 use std::path::{Path, PathBuf};
 
+pub use crate::run::duration::human_duration;
 use crate::run::events::Event;
 
 /// Something that shows events as they come.
@@ -32,31 +36,4 @@ pub fn short_path(path: &Path) -> PathBuf {
         .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| path.to_path_buf())
-}
-
-/// "3.2s", "1m05s", "1h02m".
-pub fn human_duration(secs: f64) -> String {
-    if secs < 60.0 {
-        format!("{secs:.1}s")
-    } else if secs < 3600.0 {
-        format!("{}m{:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64)
-    } else {
-        format!(
-            "{}h{:02}m",
-            (secs / 3600.0) as u64,
-            ((secs % 3600.0) / 60.0) as u64
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_duration(3.21), "3.2s");
-        assert_eq!(human_duration(65.0), "1m05s");
-        assert_eq!(human_duration(3720.0), "1h02m");
-    }
 }

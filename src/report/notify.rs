@@ -12,7 +12,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use crate::config::global::NotifySection;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, CommandSpec};
 
 /// How a run's end is announced.

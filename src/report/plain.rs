@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crossterm::{cursor, terminal, QueueableCommand};
 
 use super::{human_duration, short_path, Reporter};
-use crate::run::events::{Event, EventKind, Outcome};
+use crate::run::events::{Event, EventKind, JobStatus, Outcome};
 
 struct Row {
     name: String,
@@ -291,7 +291,12 @@ impl<W: Write> Reporter for PlainReporter<W> {
                 }
                 // Live mode shows builders; job transitions that matter
                 // (finished ones) still get a line above the block.
-                if !self.live || matches!(state.as_str(), "done" | "failed" | "blocked" | "retry") {
+                if !self.live
+                    || matches!(
+                        state,
+                        JobStatus::Done | JobStatus::Failed | JobStatus::Blocked | JobStatus::Retry
+                    )
+                {
                     self.say(&text);
                 }
             }

@@ -9,12 +9,12 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use super::cancel::CancelToken;
+use super::duration::human_duration;
+use super::emitter::Emitter;
+use super::ended::Ended;
 use super::events::EventKind;
-use super::executor::Emitter;
-use super::job::Ended;
 use crate::hasher::workdir::LockState;
-use crate::report::human_duration;
+use crate::transport::cancel::CancelToken;
 
 /// What to do with a busy builder.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

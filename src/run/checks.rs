@@ -14,12 +14,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::cancel::CancelToken;
+use super::emitter::Emitter;
+use super::ended::{Ended, TAIL_LINES};
 use super::events::{CheckResult, EventKind, Outcome};
-use super::executor::Emitter;
-use super::job::{Ended, TAIL_LINES};
 use crate::config::global::ChecksSection;
 use crate::hasher::stage::Phase;
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{run, CommandSpec, LineSplitter, Outcome as RunOutcome};
 
 /// One configured check: its name and its argv (without the packages).

@@ -1,13 +1,13 @@
 //! Typed build events: the only thing the executor tells the outside world.
 //!
-//! Plain output, `--json` and (later) `--top` are consumers of this one
-//! stream. Every event carries the time since the run started.
+//! Plain output, `--json` and `--top` are consumers of this one stream. Every event carries the time since the run started.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::farm::Builder;
 use crate::hasher::stage::Phase;
 
 /// What a builder is, as reporters show it.
@@ -50,6 +50,85 @@ impl Outcome {
             Outcome::Busy => "BUSY",
             Outcome::Lost => "LOST",
         }
+    }
+}
+
+/// A batch job's state as events carry it; `--json` and the plain lines
+/// write its kebab-case name (`waiting-for-slot`).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobStatus {
+    /// Its dependencies are built; it waits for a builder of its lane.
+    Ready,
+    /// Every builder of its lane is taken.
+    WaitingForSlot,
+    Running,
+    /// Built (now or, kept, in an earlier run).
+    Done,
+    Failed,
+    /// A dependency failed.
+    Blocked,
+    /// Its lane's arch is excluded by the spec.
+    Skipped,
+    /// Its builder was lost or unusable; it goes back to the queue.
+    Retry,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Ready => "ready",
+            JobStatus::WaitingForSlot => "waiting-for-slot",
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+            JobStatus::Blocked => "blocked",
+            JobStatus::Skipped => "skipped",
+            JobStatus::Retry => "retry",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// The job will not change any more in this run.
+    pub fn is_settled(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Done
+                | JobStatus::Failed
+                | JobStatus::Blocked
+                | JobStatus::Skipped
+                | JobStatus::Cancelled
+        )
+    }
+}
+
+impl std::str::FromStr for JobStatus {
+    type Err = String;
+
+    /// The kebab-case name back (as `--json` writes it).
+    fn from_str(s: &str) -> Result<JobStatus, String> {
+        use JobStatus::*;
+        [
+            Ready,
+            WaitingForSlot,
+            Running,
+            Done,
+            Failed,
+            Blocked,
+            Skipped,
+            Retry,
+            Cancelled,
+        ]
+        .into_iter()
+        .find(|j| j.as_str() == s)
+        .ok_or_else(|| format!("unknown job state `{s}`"))
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -142,12 +221,11 @@ pub enum EventKind {
         line: String,
     },
     Finished(BuilderResult),
-    /// A batch job changed state: ready, waiting-for-dependency,
-    /// waiting-for-slot, running, done, failed, blocked, skipped, retry.
+    /// A batch job changed state.
     Job {
         package: String,
         lane: String,
-        state: String,
+        state: JobStatus,
         builder: Option<String>,
         detail: Option<String>,
     },
@@ -163,4 +241,39 @@ pub struct Event {
     pub at: Duration,
     #[serde(flatten)]
     pub kind: EventKind,
+}
+
+/// The builder as events name it.
+pub fn info(b: &Builder) -> BuilderInfo {
+    BuilderInfo {
+        name: b.name.clone(),
+        host: b.host().to_string(),
+        arch: b.arch.clone(),
+        branch: b.branch.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_states_serialize_to_their_names() {
+        for word in [
+            "ready",
+            "waiting-for-slot",
+            "running",
+            "done",
+            "failed",
+            "blocked",
+            "skipped",
+            "retry",
+            "cancelled",
+        ] {
+            let s: JobStatus = word.parse().unwrap();
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{word}\""));
+            assert_eq!(s.to_string(), word);
+        }
+        assert!("waiting".parse::<JobStatus>().is_err());
+    }
 }

@@ -3,161 +3,22 @@
 //! The executor decides *when* each builder runs (all at once, one by one,
 //! never two builders of one hasher-priv slot together) and turns the
 //! results into an exit code. *How* a builder builds lives in [`super::local`]
-//! (and later the remote transport).
+//! and [`super::remote`].
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::busy::BusyPolicy;
-use super::cancel::CancelToken;
-use super::events::{BuilderInfo, BuilderResult, Event, EventKind, Outcome};
-use crate::config::global::GlobalConfig;
+use super::context::{Controls, RunContext};
+use super::emitter::Emitter;
+use super::events::{info, BuilderResult, EventKind, Outcome};
+use super::exit_code::ExitCode;
+use super::remote::Prechecked;
 use crate::farm::{Builder, Farm, Location};
 use crate::hasher::workdir::LockState;
-use crate::source::gear::Tarball;
-use crate::transport::rsync;
-use crate::transport::ssh::{Host, Hosts, TransportError};
-
-/// Sends events stamped with the time since the run started.
-#[derive(Clone)]
-pub struct Emitter {
-    tx: Sender<Event>,
-    started: Instant,
-}
-
-impl Emitter {
-    pub fn new(tx: Sender<Event>, started: Instant) -> Self {
-        Emitter { tx, started }
-    }
-
-    pub fn emit(&self, kind: EventKind) {
-        let _ = self.tx.send(Event {
-            at: self.started.elapsed(),
-            kind,
-        });
-    }
-}
-
-/// Cancel handles for a run: the whole run, and each build on its own (the
-/// TUI's "cancel selected").
-#[derive(Clone)]
-pub struct Controls {
-    pub run: CancelToken,
-    per_builder: Arc<HashMap<String, CancelToken>>,
-}
-
-impl Controls {
-    pub fn new(run: CancelToken, builders: &[&Builder]) -> Controls {
-        let per_builder = builders
-            .iter()
-            .map(|b| (b.name.clone(), run.child()))
-            .collect();
-        Controls {
-            run,
-            per_builder: Arc::new(per_builder),
-        }
-    }
-
-    /// The token of one build (the run's when unknown).
-    pub fn builder(&self, name: &str) -> CancelToken {
-        self.per_builder
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| self.run.clone())
-    }
-}
-
-/// The outcome of one upload, shared by every builder on its host.
-pub type UploadCell = OnceLock<Result<u64, TransportError>>;
-
-/// Everything a build needs besides the builder.
-pub struct RunContext<'a> {
-    /// RPMs built earlier in a batch, placed into the builder's hasher repo
-    /// before its build (batches only).
-    pub chain: Option<&'a crate::batch::chain::ChainRepo>,
-    pub global: &'a GlobalConfig,
-    pub git_root: PathBuf,
-    pub home: PathBuf,
-    pub host_arch: String,
-    pub tarball: &'a Tarball,
-    pub rpmbuild_args: Option<String>,
-    pub packager: Option<String>,
-    /// `hsh`, or `hsh-rebuild` in the existing chroot (`-r`, `--section`;
-    /// in a batch, the job's package decides).
-    pub mode: crate::hasher::build_mode::BuildMode,
-    /// `--skip-check`.
-    pub skip_checks: crate::hasher::skip_checks::SkipChecks,
-    /// Stops the whole run (a child of the Ctrl-C token; `--fail-fast`
-    /// fires it). Each build has its own child in `controls`.
-    pub cancel: CancelToken,
-    pub controls: Controls,
-    pub busy: BusyPolicy,
-    pub fail_fast: bool,
-    /// SSH hosts of this run (one master and session bound per host).
-    pub hosts: &'a Hosts,
-    /// `builders.d`, where each builder's generated apt config lives.
-    pub builders_dir: PathBuf,
-    /// Post-build checks to run on each builder's packages, the skipped
-    /// ones (`--skip-check`) already left out.
-    pub checks: Vec<super::checks::PostBuildCheck>,
-    /// One upload of the tarball per host and run.
-    pub uploads: Mutex<HashMap<String, Arc<UploadCell>>>,
-}
-
-impl RunContext<'_> {
-    /// `builders.d/NAME/apt`.
-    pub fn apt_dir(&self, builder: &str) -> PathBuf {
-        self.builders_dir.join(builder).join("apt")
-    }
-
-    /// Upload the tarball to `remote_path` on `host` unless this run already
-    /// did; returns the bytes sent (0 for the second caller): the whole file
-    /// up to [`crate::transport::stream::STREAM_UP_LIMIT`], else rsync's delta.
-    pub fn upload_once(&self, host: &Host, remote_path: &str) -> Result<u64, TransportError> {
-        let key = format!("{}\0{remote_path}", host.destination);
-        let cell = {
-            let mut map = self.uploads.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(key).or_default().clone()
-        };
-        let mut first = false;
-        let r = cell.get_or_init(|| {
-            first = true;
-            if self.tarball.size <= crate::transport::stream::STREAM_UP_LIMIT {
-                crate::transport::stream::put_file(
-                    host,
-                    &self.tarball.path,
-                    remote_path,
-                    &self.cancel,
-                )
-            } else {
-                rsync::upload_file(
-                    &self.global.commands.rsync,
-                    host,
-                    &self.tarball.path,
-                    remote_path,
-                    &self.cancel,
-                )
-                .map(|s| s.bytes_sent)
-            }
-        });
-        match r {
-            Ok(bytes) => Ok(if first { *bytes } else { 0 }),
-            Err(e) => Err(e.clone()),
-        }
-    }
-}
-
-pub fn info(b: &Builder) -> BuilderInfo {
-    BuilderInfo {
-        name: b.name.clone(),
-        host: b.host().to_string(),
-        arch: b.arch.clone(),
-        branch: b.branch.clone(),
-    }
-}
+use crate::transport::cancel::CancelToken;
+use crate::transport::ssh::Hosts;
 
 /// A result for a build that never ran (its fields filled by the caller).
 pub fn cancelled_result(b: &Builder) -> BuilderResult {
@@ -186,7 +47,10 @@ pub fn execute(
     builders: &[&Builder],
     parallel: bool,
     emit: &Emitter,
+    controls: &Controls,
+    prechecked: HashMap<String, Prechecked>,
 ) -> Vec<BuilderResult> {
+    let prechecked = Mutex::new(prechecked);
     // Builders sharing a hasher-priv slot take turns.
     let mut slot_locks: HashMap<String, Arc<Mutex<()>>> = HashMap::new();
     let lock_for = |b: &Builder, locks: &mut HashMap<String, Arc<Mutex<()>>>| {
@@ -206,7 +70,7 @@ pub fn execute(
     };
     let first_failure: Mutex<Option<String>> = Mutex::new(None);
     let run_one = |b: &Builder, slot: &Mutex<()>| {
-        let token = ctx.controls.builder(&b.name);
+        let token = controls.builder(&b.name);
         let mut r = if let Some(r) = redirected.get(&b.name) {
             r.clone()
         } else if token.is_cancelled() {
@@ -218,7 +82,13 @@ pub fn execute(
             } else {
                 match &b.location {
                     Location::Local => super::local::build(ctx, b, emit, &token),
-                    Location::Remote { host } => super::remote::build(ctx, b, host, emit, &token),
+                    Location::Remote { host } => {
+                        let pre = prechecked
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&b.name);
+                        super::remote::build(ctx, b, host, emit, &token, pre)
+                    }
                 }
             }
         };
@@ -257,25 +127,35 @@ pub fn execute(
     }
 }
 
+/// How a builder's pre-check went.
+pub enum Precheck {
+    /// It can build; a remote builder's plan and pre-flight answer come
+    /// along for its build.
+    Passed(Option<Prechecked>),
+    /// It cannot: its final result.
+    Failed(BuilderResult),
+}
+
 /// Pre-flight that needs no source tarball, run before gear: for a local
 /// builder its workdir and hasher-priv setup (satellite users, the mount
 /// points its command asks for); for a remote one that its host answers
 /// (which also brings up the SSH master). A failure is the builder's final
-/// result; the rest of the pre-flight happens in the build itself.
+/// result; the rest of the pre-flight happens in the build itself, which a
+/// remote builder's [`Prechecked`] plan and answer go to.
 pub fn precheck(
     input: &super::remote::PlanInput<'_>,
     home: &std::path::Path,
     b: &Builder,
     hosts: &Hosts,
     cancel: &CancelToken,
-) -> Option<BuilderResult> {
-    use super::job::Ended;
+) -> Precheck {
+    use super::ended::Ended;
     use crate::hasher::invocation::{hsh_argv, HshOptions};
     let global = input.global;
     let ended = match &b.location {
         Location::Remote { host } => {
             match super::remote::precheck(input, b, &hosts.get(host), cancel) {
-                Ok(()) => return None,
+                Ok(p) => return Precheck::Passed(Some(p)),
                 Err(e) => e,
             }
         }
@@ -286,7 +166,7 @@ pub fn precheck(
             vars.home = Some(home_s.into_owned());
             let apt = input.builders_dir.join(&b.name).join("apt/apt.conf");
             let opts = HshOptions {
-                host_arch: crate::farm::arch::local(),
+                host_arch: crate::config::arch::local(),
                 workdir,
                 apt_config: apt.is_file().then(|| apt.to_string_lossy().into_owned()),
                 package: input.tar_name.to_string(),
@@ -303,7 +183,7 @@ pub fn precheck(
                     None => {
                         let workdir = hsh.workdir().unwrap_or_default();
                         match super::local::check_chroot(input.mode, b, workdir) {
-                            Ok(()) => return None,
+                            Ok(()) => return Precheck::Passed(None),
                             Err((message, hint)) => Ended::unusable(message, hint),
                         }
                     }
@@ -311,7 +191,7 @@ pub fn precheck(
             }
         }
     };
-    Some(ended.into_result(b, Duration::ZERO))
+    Precheck::Failed(ended.into_result(b, Duration::ZERO))
 }
 
 /// "Prefer free ones": a busy builder whose lane (arch and branch) also has a
@@ -369,25 +249,31 @@ fn prefer_free(ctx: &RunContext<'_>, builders: &[&Builder]) -> HashMap<String, B
 /// else 0 (skips are fine). A build failure wins over the cancellations that
 /// `--fail-fast` causes; the caller returns 130 for Ctrl-C regardless.
 pub fn exit_code(results: &[BuilderResult]) -> i32 {
+    exit_class(results).code()
+}
+
+/// [`exit_code`] as its class.
+pub fn exit_class(results: &[BuilderResult]) -> ExitCode {
     let has = |o: Outcome| results.iter().any(|r| r.outcome == o);
     if has(Outcome::Failed) {
-        1
+        ExitCode::BuildFailed
     } else if has(Outcome::Cancelled) {
-        130
+        ExitCode::Interrupted
     } else if has(Outcome::Unusable)
         || has(Outcome::Busy)
         || has(Outcome::Lost)
         || results.iter().any(|r| !r.rejected.is_empty())
     {
-        3
+        ExitCode::Infra
     } else {
-        0
+        ExitCode::Ok
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::events::BuilderInfo;
 
     fn r(o: Outcome) -> BuilderResult {
         BuilderResult {

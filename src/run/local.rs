@@ -12,10 +12,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::busy;
-use super::cancel::CancelToken;
+use super::context::RunContext;
+use super::emitter::Emitter;
+use super::ended::Ended;
 use super::events::{BuilderResult, EventKind};
-use super::executor::{Emitter, RunContext};
-use super::job::{build_vars, keep_written, log_path, results_dir, run_logged, Ended};
+use super::job::{build_vars, keep_written, log_path, results_dir, run_logged};
 use crate::config::template::CommandTemplate;
 use crate::farm::Builder;
 use crate::hasher::build_mode::{missing_chroot, section_script, BuildMode, Expected};
@@ -25,6 +26,7 @@ use crate::hasher::priv_config::{self, Caller, Membership, PrivProblem};
 use crate::hasher::results::{copy_results, ResultDirs, Snapshot};
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::{self, LockState};
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{CommandSpec, Outcome as RunOutcome};
 
 pub fn build(

@@ -28,11 +28,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::busy;
+use super::context::RunContext;
+use super::emitter::Emitter;
+use super::ended::Ended;
 use super::events::{BuilderResult, EventKind};
-use super::executor::{Emitter, RunContext};
-use super::job::{
-    is_safe_result_name, keep_written, log_path, results_dir, run_logged, vars_for, Ended,
-};
+use super::job::{is_safe_result_name, keep_written, log_path, results_dir, run_logged, vars_for};
 use crate::config::global::GlobalConfig;
 use crate::farm::Builder;
 use crate::hasher::build_mode::{missing_chroot, BuildMode, Expected};
@@ -46,9 +46,9 @@ use crate::hasher::results::{ResultDirs, Snapshot};
 use crate::hasher::skip_checks::SkipChecks;
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::LockState;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::rsync;
-use crate::transport::runner::Outcome as RunOutcome;
+use crate::transport::runner::{Captured, Outcome as RunOutcome};
 use crate::transport::ssh::{Host, HostFacts, TransportError};
 use crate::transport::stream::{self, FetchError, RemoteFile};
 
@@ -148,9 +148,10 @@ pub fn build(
     host_name: &str,
     emit: &Emitter,
     cancel: &CancelToken,
+    prechecked: Option<Prechecked>,
 ) -> BuilderResult {
     let started = Instant::now();
-    let ended = build_inner(ctx, b, host_name, emit, cancel);
+    let ended = build_inner(ctx, b, host_name, emit, cancel, prechecked);
     let ended =
         super::checks::run_after_build(&ctx.checks, ended, &ctx.git_root, emit, &b.name, cancel);
     ended.into_result(b, started.elapsed())
@@ -195,8 +196,16 @@ pub struct Plan {
     mode: BuildMode,
     /// A section's `--rebuild-prog` script on the host.
     remote_section: Option<String>,
-    /// The pre-flight query (its argv is also the key of a kept answer).
+    /// The pre-flight query.
     preflight: Vec<String>,
+}
+
+/// A remote builder that passed its pre-check: the plan, made once, and the
+/// host's pre-flight answer, handed to the build so it starts with the
+/// upload instead of asking again.
+pub struct Prechecked {
+    plan: Plan,
+    answer: Captured,
 }
 
 /// The parts of a run a [`Plan`] depends on.
@@ -328,15 +337,16 @@ impl Plan {
         }
     }
 
-    /// Ask the host the pre-flight questions (or take the answer the
-    /// pre-check kept) and check the answer.
+    /// Ask the host the pre-flight questions (unless the pre-check's
+    /// `answer` is at hand) and check the answer.
     fn preflight(
         &self,
         host: &Host,
         b: &Builder,
+        answer: Option<Captured>,
         cancel: &CancelToken,
     ) -> Result<Preflight, Ended> {
-        let out = match host.take_kept(&self.preflight) {
+        let out = match answer {
             Some(out) => out,
             None => host
                 .query(&self.preflight, cancel)
@@ -429,14 +439,14 @@ pub fn workdir_problem(
 
 /// The pre-check of a remote builder, run while gear packs the source: the
 /// host's facts and the whole pre-flight (workdir, hasher-priv, zoryn's
-/// directories, lock). The answer is kept for the build, which so starts
-/// with the upload.
+/// directories, lock). The plan and the answer go to the build, which so
+/// starts with the upload.
 pub fn precheck(
     input: &PlanInput<'_>,
     b: &Builder,
     host: &Host,
     cancel: &CancelToken,
-) -> Result<(), Ended> {
+) -> Result<Prechecked, Ended> {
     let facts = host
         .facts(cancel)
         .map_err(|e| transport_failure(e.clone()))?
@@ -449,8 +459,7 @@ pub fn precheck(
         return Err(transport_failure(host.error_from(&out.stderr, out.code())));
     }
     plan.check(&parse_preflight(&out.stdout), host, b)?;
-    host.keep(plan.preflight, out);
-    Ok(())
+    Ok(Prechecked { plan, answer: out })
 }
 
 fn build_inner(
@@ -459,6 +468,7 @@ fn build_inner(
     host_name: &str,
     emit: &Emitter,
     cancel: &CancelToken,
+    prechecked: Option<Prechecked>,
 ) -> Ended {
     if let Some(why) = ctx.tarball.spec.skip_reason(&b.arch) {
         return Ended::skipped(why);
@@ -468,8 +478,11 @@ fn build_inner(
         Ok(f) => f.clone(),
         Err(e) => return transport_failure(e.clone()),
     };
-    let plan = Plan::new(&PlanInput::of(ctx), b, &facts);
-    let pre = match plan.preflight(&host, b, cancel) {
+    let (plan, answer) = match prechecked {
+        Some(p) => (p.plan, Some(p.answer)),
+        None => (Plan::new(&PlanInput::of(ctx), b, &facts), None),
+    };
+    let pre = match plan.preflight(&host, b, answer, cancel) {
         Ok(p) => p,
         Err(e) => return e,
     };

@@ -33,7 +33,7 @@
 //! `armh` in `%arm` (ALT's 32-bit ARM target since 2012; `l/lsb/lsb.spec`
 //! `%ifarch armh`, config.sub "Added armh support"), the `%e2k` group (used
 //! by many specs; kernel-modules specs list `e2k e2kv4 e2kv5 e2kv6`; `e2kv7`
-//! is the newest Elbrus target, as in [`crate::farm::arch`]), `%mips`,
+//! is the newest Elbrus target, as in [`crate::config::arch`]), `%mips`,
 //! `%mips32` (boost, ffmpeg, lapack changelogs), `loongarch64` (r/rpm/rpm.spec
 //! 4.13.0.1-alt38 "Add support for loongarch64"), `%_libsuff`/`%_is_libsuff`
 //! (r/rpm/rpm.spec: `%{?_is_libsuff:(%{_libsuff}bit)}`). The members of

@@ -24,7 +24,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, CommandSpec};
 
 /// Entries kept at most.

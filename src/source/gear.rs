@@ -22,7 +22,7 @@ use super::cache::{source_key, TarballCache};
 use super::repo::GearRepo;
 use super::specdeps::SpecText;
 use super::SourceError;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{run, CommandSpec, Outcome};
 
 /// The packed source of one package.
@@ -70,8 +70,9 @@ pub fn make_tarball_reusing(
     Ok(tarball)
 }
 
-/// The tarball's file name: the spec's stem, `.tar`.
-fn tar_name(repo: &GearRepo) -> String {
+/// The tarball's file name: the spec's stem, `.tar` (the one rule, for the
+/// local file and its remote upload alike).
+pub fn tar_name(repo: &GearRepo) -> String {
     let stem = repo
         .spec
         .file_stem()

@@ -7,6 +7,7 @@
 
 pub mod alt_macros;
 pub mod cache;
+pub mod deps;
 pub mod gear;
 pub mod repo;
 pub mod specdeps;

@@ -25,11 +25,12 @@ pub fn git_root(git: &[String], dir: &Path) -> Result<PathBuf, SourceError> {
         .arg("-C")
         .arg(dir)
         .args(["rev-parse", "--show-toplevel"]);
-    let out = capture(&spec, &crate::run::cancel::CancelToken::new()).map_err(|e| SourceError {
-        message: format!("cannot run git: {e}"),
-        hint: Some("install git (ALT and Debian package: git)".into()),
-        missing_tool: true,
-    })?;
+    let out =
+        capture(&spec, &crate::transport::cancel::CancelToken::new()).map_err(|e| SourceError {
+            message: format!("cannot run git: {e}"),
+            hint: Some("install git (ALT and Debian package: git)".into()),
+            missing_tool: true,
+        })?;
     if !out.success() {
         return Err(git_refusal(dir, &out.stderr));
     }
@@ -181,7 +182,7 @@ fn exclude_file(git: &[String], root: &Path) -> std::io::Result<PathBuf> {
         .arg("-C")
         .arg(root)
         .args(["rev-parse", "--git-path", "info/exclude"]);
-    let out = capture(&spec, &crate::run::cancel::CancelToken::new())
+    let out = capture(&spec, &crate::transport::cancel::CancelToken::new())
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     if !out.success() {
         return Err(std::io::Error::other(out.stderr));

@@ -25,11 +25,11 @@
 //! It owns spec *reading* only. It must not run anything (no `rpmspec`, no
 //! `%(shell)`, no lua), touch the file system, or decide anything about
 //! ordering — the batch graph does that with the
-//! [`Capability`]/[`Requirement`] types of [`crate::batch::deps`].
+//! [`Capability`]/[`Requirement`] types of [`crate::source::deps`].
 
 use std::collections::HashMap;
 
-use crate::batch::deps::{Capability, Op, Requirement};
+use crate::source::deps::{Capability, Op, Requirement};
 
 /// Everything the batch planner needs from one spec, evaluated for one target arch.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

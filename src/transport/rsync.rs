@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::runner::{run, CommandSpec, Outcome};
 use super::ssh::{Host, TransportError};
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 
 /// What an rsync run reported.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

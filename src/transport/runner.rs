@@ -1,6 +1,6 @@
 //! The one way zoryn runs an external command.
 //!
-//! Every process zoryn starts — `git`, `gear`, `hsh`, later `ssh` and `rsync` —
+//! Every process zoryn starts — `git`, `gear`, `hsh`, `ssh` and `rsync` —
 //! goes through [`run`] (streamed, cancellable) or [`capture`] (short queries).
 //! The runner owns: the argv (never a shell string), extra environment, the
 //! working directory, merging stdout+stderr into one ordered stream, and
@@ -23,7 +23,7 @@ use std::time::Duration;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 
 /// How long a cancelled process group gets after SIGINT before SIGTERM, and
 /// again before SIGKILL.

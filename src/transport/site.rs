@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use super::runner::{capture, CommandSpec};
 use super::ssh::{Host, Hosts, TransportError};
-use crate::farm::{arch, Builder, Location};
+use crate::config::arch;
+use crate::farm::{Builder, Location};
 use crate::hasher::priv_config::Caller;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 
 pub struct Site {
     pub host: Option<Arc<Host>>,

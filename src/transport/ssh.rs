@@ -18,10 +18,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::config::arch;
 use crate::config::global::GlobalConfig;
-use crate::farm::arch;
-use crate::run::cancel::CancelToken;
-use crate::transport::runner::{capture, Captured, CommandSpec};
+use crate::transport::cancel::CancelToken;
+use crate::transport::runner::{capture, CommandSpec};
 
 /// How long a connection may take to come up.
 pub const CONNECT_TIMEOUT_SECS: u32 = 15;
@@ -171,9 +171,6 @@ pub struct Host {
     master_pid: Mutex<Option<u32>>,
     sessions: Sessions,
     facts: OnceLock<Result<HostFacts, TransportError>>,
-    /// Answers to queries asked ahead (a builder's pre-flight while gear
-    /// runs), taken once by the same query later.
-    kept: Mutex<HashMap<Vec<String>, Captured>>,
 }
 
 impl Host {
@@ -189,24 +186,7 @@ impl Host {
                 cv: Condvar::new(),
             },
             facts: OnceLock::new(),
-            kept: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// Keep the answer to `argv` for the next [`Host::take_kept`] of it.
-    pub fn keep(&self, argv: Vec<String>, answer: Captured) {
-        self.kept
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(argv, answer);
-    }
-
-    /// The kept answer to `argv`, if one was kept (once).
-    pub fn take_kept(&self, argv: &[String]) -> Option<Captured> {
-        self.kept
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(argv)
     }
 
     /// Wait for a free session slot on this host.

@@ -21,7 +21,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::runner::capture_stream;
 use super::ssh::{Host, TransportError};
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 
 /// A file to fetch: the remote directory and the bare file name in it.
 #[derive(Debug, Clone, PartialEq, Eq)]

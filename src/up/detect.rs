@@ -13,7 +13,7 @@ use regex_automata::meta::Regex;
 
 use super::version::{version_from_tag, version_from_tag_with_prefix, Candidate};
 use super::UpError;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, CommandSpec};
 
 /// The remote `up` fetches tags from before detecting (when configured).

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::UpError;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, CommandSpec};
 
 /// git in one repository, with the user's git command (`[commands] git`).

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::UpError;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, CommandSpec};
 
 /// The hook directories, in the order they run.

@@ -584,7 +584,7 @@ fn run_stage(
             let code = build();
             if code == 0 {
                 Ok(StageResult::Done(None))
-            } else if code == crate::cli::exit::INTERRUPTED {
+            } else if code == crate::run::exit_code::ExitCode::Interrupted.code() {
                 Err(UpError::new(
                     UpErrorKind::Interrupted,
                     "the build was interrupted",
@@ -666,7 +666,7 @@ fn detect_stage(ctx: &Context, j: &mut Journal, opts: &Options) -> Result<StageR
                         "check `git tag -l`",
                     ));
                 }
-                match crate::batch::deps::rpmvercmp(&v, &j.old_version) {
+                match crate::source::deps::rpmvercmp(&v, &j.old_version) {
                     std::cmp::Ordering::Equal => return Ok(StageResult::UpToDate(Vec::new())),
                     std::cmp::Ordering::Less if !opts.force => {
                         return Err(UpError::usage(

@@ -5,7 +5,7 @@
 
 use std::cmp::Ordering;
 
-use crate::batch::deps::rpmvercmp;
+use crate::source::deps::rpmvercmp;
 
 /// A version found upstream and where it came from (a tag name or an
 /// archive URL).

@@ -9,71 +9,24 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
-
-use super::{hosts, load};
-use crate::cli::{exit, print_error};
+pub use super::add_args::{AddArgs, KindArg};
+use super::pick::{hosts, load};
+use crate::cli::error::print_error;
+use crate::cli::exit;
+use crate::config::arch;
 use crate::config::builder_file::{check_name, BuilderFile, BuilderKind};
 use crate::config::template::{Template, Vars};
-use crate::config::{write_atomic, Loaded};
+use crate::config::write_atomic;
+use crate::farm::loaded::Loaded;
 use crate::farm::{
-    apt, arch, release, DEFAULT_BRANCH, DEFAULT_HASHER_DIR, DEFAULT_NUMBERED_HASHER_DIR, LOCALHOST,
+    apt, release, DEFAULT_BRANCH, DEFAULT_HASHER_DIR, DEFAULT_NUMBERED_HASHER_DIR, LOCALHOST,
 };
 use crate::hasher::priv_config::{self, Caller, LocalTree, PrivTree};
 use crate::hasher::remote::{parse_preflight, preflight_argv};
-use crate::run::cancel::CancelToken;
 use crate::run::remote::apt_dir as remote_apt_dir;
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, display_join, CommandSpec};
 use crate::transport::ssh::{Host, Hosts};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum KindArg {
-    Local,
-    Remote,
-}
-
-#[derive(Args, Debug, Default, Clone)]
-pub struct AddArgs {
-    /// Builder name (with --multi-add: the prefix, numbers are appended)
-    #[arg(long)]
-    pub name: Option<String>,
-    /// local or remote (default: remote when --host is given)
-    #[arg(long = "type", value_enum)]
-    pub kind: Option<KindArg>,
-    /// ssh destination or ~/.ssh/config alias of a remote builder
-    #[arg(long)]
-    pub host: Option<String>,
-    /// Target architecture (default: detected with `uname -m` on the host)
-    #[arg(long)]
-    pub arch: Option<String>,
-    /// Branch (default: from the repo's release file, else sisyphus)
-    #[arg(long)]
-    pub branch: Option<String>,
-    /// Hasher workdir on the builder's host (template; ~ is that host's home)
-    #[arg(long = "hasher-dir", value_name = "DIR")]
-    pub hasher_dir: Option<String>,
-    /// Hasher number (hsh --number=N)
-    #[arg(long, value_name = "N")]
-    pub number: Option<u32>,
-    /// apt repository for the generated apt config (repeatable with --multi-add)
-    #[arg(long = "repo", value_name = "REPO")]
-    pub repo: Vec<String>,
-    /// Create N builders per --repo with consecutive names and hasher numbers
-    #[arg(long = "multi-add", value_name = "N")]
-    pub multi_add: Option<u32>,
-    /// First hasher number for --multi-add (default 1)
-    #[arg(long = "start-number", value_name = "K")]
-    pub start_number: Option<u32>,
-    /// Do not run `sudo hasher-useradd` for missing satellite users
-    #[arg(long = "no-create-hasher-users")]
-    pub no_create_hasher_users: bool,
-    /// Print the files and commands, change nothing
-    #[arg(long = "dry-run")]
-    pub dry_run: bool,
-    /// Do not ask; replace builders whose settings differ
-    #[arg(short = 'y', long = "yes")]
-    pub yes: bool,
-}
 
 /// One builder to define, fully resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -582,8 +535,8 @@ pub fn cmd_add(mut args: AddArgs) -> i32 {
         Err(code) => return code,
     };
     let hosts = hosts(&loaded);
-    let cancel = CancelToken::new();
-    let _ = crate::run::cancel::install_signal_handlers(&cancel);
+    // Without handlers (very unlikely) a signal ends the command at once.
+    let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let interactive =
         args.name.is_none() && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if interactive {

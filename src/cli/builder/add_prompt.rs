@@ -10,12 +10,13 @@ use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::{Context, Editor, Helper, Highlighter, Hinter, Validator};
 
-use super::add::{AddArgs, KindArg};
+use super::add_args::{AddArgs, KindArg};
 use crate::cli::exit;
+use crate::config::arch;
 use crate::config::builder_file::check_name;
-use crate::config::Loaded;
-use crate::farm::{arch, DEFAULT_HASHER_DIR, DEFAULT_NUMBERED_HASHER_DIR};
-use crate::run::cancel::CancelToken;
+use crate::farm::loaded::Loaded;
+use crate::farm::{DEFAULT_HASHER_DIR, DEFAULT_NUMBERED_HASHER_DIR};
+use crate::transport::cancel::CancelToken;
 use crate::transport::ssh::{Host, Hosts};
 
 /// Lists `PREFIX*` on the remote host, directories with a trailing `/`.
@@ -80,7 +81,7 @@ fn editor(
     cancel: &CancelToken,
 ) -> Result<Editor<PathHelper, rustyline::history::DefaultHistory>, i32> {
     let mut ed = Editor::new().map_err(|e| {
-        crate::cli::print_error(
+        crate::cli::error::print_error(
             &format!("cannot use the terminal: {e}"),
             Some("pass the settings as flags (see zoryn builder add --help)"),
         );
@@ -118,7 +119,7 @@ fn ask_line(
             Err(exit::INTERRUPTED)
         }
         Err(e) => {
-            crate::cli::print_error(&format!("cannot read the answer: {e}"), None);
+            crate::cli::error::print_error(&format!("cannot read the answer: {e}"), None);
             Err(exit::USAGE)
         }
     }

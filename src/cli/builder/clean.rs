@@ -8,11 +8,12 @@ use std::collections::BTreeSet;
 
 use clap::Args;
 
-use super::{hosts, load, select_or_exit};
-use crate::cli::{exit, print_error};
+use super::pick::{hosts, load, select_or_exit};
+use crate::cli::error::print_error;
+use crate::cli::exit;
 use crate::farm::Builder;
-use crate::run::cancel::CancelToken;
 use crate::run::remote::REMOTE_BASE;
+use crate::transport::cancel::CancelToken;
 use crate::transport::site::Site;
 
 #[derive(Args, Debug)]
@@ -75,8 +76,8 @@ pub fn cmd_clean(args: CleanArgs) -> i32 {
         return exit::OK;
     }
     let hosts = hosts(&loaded);
-    let cancel = CancelToken::new();
-    let _ = crate::run::cancel::install_signal_handlers(&cancel);
+    // Without handlers (very unlikely) a signal ends the command at once.
+    let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let home = loaded.paths.home.to_string_lossy().into_owned();
     let mut code = exit::OK;
     let mut uploads_done = BTreeSet::new();

@@ -12,15 +12,16 @@ use std::path::Path;
 
 use clap::Args;
 
-use super::{hosts, load};
+use super::pick::{hosts, load};
 use crate::cli::exit;
+use crate::config::arch;
 use crate::config::global::DEFAULT_COMMAND;
 use crate::config::toml_reader::line_col;
-use crate::config::Loaded;
-use crate::farm::{arch, Builder, Location};
+use crate::farm::loaded::Loaded;
+use crate::farm::{Builder, Location};
 use crate::hasher::invocation::{hsh_argv, HshOptions};
-use crate::run::cancel::CancelToken;
 use crate::run::job::vars_for;
+use crate::transport::cancel::CancelToken;
 use crate::transport::site::Site;
 
 #[derive(Args, Debug)]
@@ -163,7 +164,7 @@ pub fn cmd_config(args: ConfigArgs) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let b = match super::one_builder(&loaded.farm, &args.builder) {
+    let b = match super::pick::one_builder(&loaded.farm, &args.builder) {
         Ok(b) => b,
         Err(code) => return code,
     };
@@ -222,7 +223,7 @@ pub fn cmd_config(args: ConfigArgs) -> i32 {
         Ok(cmd) => cmd.argv,
         Err(e) => {
             let (message, hint) = crate::run::local::template_error(b, template, &e);
-            crate::cli::print_error(&format!("builder {}: {message}", b.name), Some(&hint));
+            crate::cli::error::print_error(&format!("builder {}: {message}", b.name), Some(&hint));
             return exit::USAGE;
         }
     };

@@ -15,10 +15,11 @@ use std::path::{Component, Path, PathBuf};
 
 use clap::Args;
 
-use super::{hosts, load, one_builder};
-use crate::cli::{exit, print_error};
+use super::pick::{hosts, load, one_builder};
+use crate::cli::error::print_error;
+use crate::cli::exit;
 use crate::farm::Builder;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::rsync;
 use crate::transport::runner::{run, LineSplitter, Outcome};
 use crate::transport::site::Site;
@@ -144,8 +145,8 @@ pub fn cmd_copy(args: CopyArgs) -> i32 {
         Err(code) => return code,
     };
     let hosts = hosts(&loaded);
-    let cancel = CancelToken::new();
-    let _ = crate::run::cancel::install_signal_handlers(&cancel);
+    // Without handlers (very unlikely) a signal ends the command at once.
+    let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let home = loaded.paths.home.to_string_lossy().into_owned();
     let site = match Site::for_builder(b, &hosts, &home, &cancel) {
         Ok(s) => s,

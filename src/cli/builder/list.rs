@@ -8,8 +8,9 @@
 use clap::Args;
 use serde::Serialize;
 
-use super::select_or_exit;
-use crate::cli::{exit, print_error};
+use super::pick::select_or_exit;
+use crate::cli::error::print_error;
+use crate::cli::exit;
 use crate::farm::selection::{choose_explained, glob_match, Verdict};
 use crate::farm::Builder;
 
@@ -100,7 +101,7 @@ struct Row {
 }
 
 pub fn cmd_list(args: ListArgs) -> i32 {
-    let loaded = match super::load() {
+    let loaded = match super::pick::load() {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -229,7 +230,7 @@ pub fn cmd_list(args: ListArgs) -> i32 {
     exit::OK
 }
 
-fn explain(loaded: &crate::config::Loaded, args: &ListArgs) -> i32 {
+fn explain(loaded: &crate::farm::loaded::Loaded, args: &ListArgs) -> i32 {
     let req = args.select.request();
     let mut choice = match choose_explained(&loaded.farm, &loaded.global.builders, &req) {
         Ok(c) => c,

@@ -1,23 +1,19 @@
 //! `zoryn builder ...`: add, inspect, use and remove builders.
-//! One file per subcommand; shared loading and selection helpers here.
+//! One file per subcommand; loading the farm and picking builders in [`pick`].
 
 pub mod add;
+mod add_args;
 mod add_prompt;
 pub mod clean;
 pub mod config;
 pub mod copy;
 pub mod list;
+pub mod pick;
 pub mod remove;
 pub mod shell;
 pub mod status;
 
 use clap::Subcommand;
-
-use crate::cli::{exit, print_error};
-use crate::config::Loaded;
-use crate::farm::selection::select;
-use crate::farm::{Builder, Farm};
-use crate::transport::ssh::{Hosts, SshSettings};
 
 #[derive(Subcommand, Debug)]
 pub enum BuilderCommand {
@@ -52,41 +48,5 @@ pub fn cmd_builder(cmd: BuilderCommand) -> i32 {
         BuilderCommand::Remove(a) => remove::cmd_remove(a),
         BuilderCommand::Config(a) => config::cmd_config(a),
         BuilderCommand::Copy(a) => copy::cmd_copy(a),
-    }
-}
-
-/// Load the configuration or print every error (exit 2).
-pub fn load() -> Result<Loaded, i32> {
-    crate::cli::load_config()
-}
-
-pub fn hosts(loaded: &Loaded) -> Hosts {
-    Hosts::new(SshSettings::from_config(
-        &loaded.global,
-        loaded.paths.runtime_dir.clone(),
-    ))
-}
-
-/// The builder named exactly `name`, or print what exists (exit 2).
-pub fn one_builder<'f>(farm: &'f Farm, name: &str) -> Result<&'f Builder, i32> {
-    farm.get(name).ok_or_else(|| {
-        let names: Vec<&str> = farm.builders.iter().map(|b| b.name.as_str()).collect();
-        let hint = match crate::config::error::did_you_mean(name, names.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`? builders: {}", names.join(", ")),
-            None => format!("builders: {}", names.join(", ")),
-        };
-        print_error(&format!("no builder named `{name}`"), Some(&hint));
-        exit::USAGE
-    })
-}
-
-/// Builders matching `pattern` (all when `None`), or print the error (exit 2).
-pub fn select_or_exit<'f>(farm: &'f Farm, pattern: Option<&str>) -> Result<Vec<&'f Builder>, i32> {
-    match pattern {
-        None => Ok(farm.builders.iter().collect()),
-        Some(p) => select(farm, p).map_err(|e| {
-            print_error(&e.message, e.hint.as_deref());
-            exit::USAGE
-        }),
     }
 }

@@ -6,8 +6,9 @@
 
 use clap::Args;
 
-use super::load;
-use crate::cli::{exit, print_error};
+use super::pick::load;
+use crate::cli::error::print_error;
+use crate::cli::exit;
 use crate::config::error::did_you_mean;
 
 #[derive(Args, Debug)]

@@ -4,10 +4,11 @@
 
 use clap::Args;
 
-use super::{hosts, load, select_or_exit};
-use crate::cli::{exit, print_error};
+use super::pick::{hosts, load, select_or_exit};
+use crate::cli::error::print_error;
+use crate::cli::exit;
 use crate::farm::Builder;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{run, LineSplitter, Outcome};
 use crate::transport::site::Site;
 
@@ -138,8 +139,8 @@ pub fn cmd_run(args: RunArgs) -> i32 {
         Err(code) => return code,
     };
     let hosts = hosts(&loaded);
-    let cancel = CancelToken::new();
-    let _ = crate::run::cancel::install_signal_handlers(&cancel);
+    // Without handlers (very unlikely) a signal ends the command at once.
+    let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let home = loaded.paths.home.to_string_lossy().into_owned();
     let prefix = chosen.len() > 1;
     let mut worst = exit::OK;

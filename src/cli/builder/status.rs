@@ -7,7 +7,7 @@
 use clap::Args;
 use serde::Serialize;
 
-use super::{hosts, load, select_or_exit};
+use super::pick::{hosts, load, select_or_exit};
 use crate::cli::exit;
 use crate::config::global::GlobalConfig;
 use crate::farm::Builder;
@@ -16,7 +16,7 @@ use crate::hasher::priv_config::{self, LocalTree, Membership, PrivProblem};
 use crate::hasher::remote::{parse_preflight, preflight_argv};
 use crate::hasher::workdir::{self, LockState};
 use crate::report::human_duration;
-use crate::run::cancel::CancelToken;
+use crate::transport::cancel::CancelToken;
 use crate::transport::site::Site;
 use crate::transport::ssh::Hosts;
 
@@ -203,8 +203,8 @@ pub fn cmd_status(args: StatusArgs) -> i32 {
         Err(code) => return code,
     };
     let hosts = hosts(&loaded);
-    let cancel = CancelToken::new();
-    let _ = crate::run::cancel::install_signal_handlers(&cancel);
+    // Without handlers (very unlikely) a signal ends the command at once.
+    let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let home = loaded.paths.home.to_string_lossy().into_owned();
     let statuses: Vec<Status> = std::thread::scope(|s| {
         let handles: Vec<_> = chosen
@@ -230,7 +230,7 @@ pub fn cmd_status(args: StatusArgs) -> i32 {
         match serde_json::to_string_pretty(&statuses) {
             Ok(s) => println!("{s}"),
             Err(e) => {
-                crate::cli::print_error(&format!("cannot encode JSON: {e}"), None);
+                crate::cli::error::print_error(&format!("cannot encode JSON: {e}"), None);
                 return exit::INFRA;
             }
         }

@@ -24,9 +24,9 @@ use ratatui::Terminal;
 
 use model::{Action, Key, Model};
 
-use crate::run::cancel::CancelToken;
+use crate::run::context::Controls;
 use crate::run::events::Event;
-use crate::run::executor::Controls;
+use crate::transport::cancel::CancelToken;
 
 /// Redraw at most this often while events stream in.
 const FRAME: Duration = Duration::from_millis(100);

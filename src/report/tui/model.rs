@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::hasher::stage::Phase;
-use crate::run::events::{BuilderInfo, Event, EventKind, Outcome};
+use crate::run::events::{BuilderInfo, Event, EventKind, JobStatus, Outcome};
 
 /// Log lines kept per builder for the log pane.
 pub const LOG_LINES: usize = 2000;
@@ -185,7 +185,7 @@ pub struct Model {
     /// Builds ended so far, by outcome (see [`Totals`]).
     ended: [usize; 4],
     /// A batch's jobs: (package, lane) → latest state.
-    jobs: BTreeMap<(String, String), String>,
+    jobs: BTreeMap<(String, String), JobStatus>,
 }
 
 impl Model {
@@ -305,8 +305,7 @@ impl Model {
                 state,
                 ..
             } => {
-                self.jobs
-                    .insert((package.clone(), lane.clone()), state.clone());
+                self.jobs.insert((package.clone(), lane.clone()), *state);
             }
             EventKind::RunFinished { exit_code, .. } => {
                 self.finished = true;
@@ -331,12 +330,7 @@ impl Model {
         }
         !self.rows.is_empty()
             && self.rows.iter().all(|r| !r.running())
-            && self.jobs.values().all(|s| {
-                matches!(
-                    s.as_str(),
-                    "done" | "failed" | "blocked" | "skipped" | "cancelled"
-                )
-            })
+            && self.jobs.values().all(|s| s.is_settled())
     }
 
     pub fn totals(&self) -> Totals {
@@ -359,12 +353,12 @@ impl Model {
         if !self.jobs.is_empty() {
             let mut q = Queue::default();
             for s in self.jobs.values() {
-                match s.as_str() {
-                    "running" => q.running += 1,
-                    "done" => q.done += 1,
-                    "failed" => q.failed += 1,
-                    "blocked" => q.blocked += 1,
-                    "skipped" => q.skipped += 1,
+                match s {
+                    JobStatus::Running => q.running += 1,
+                    JobStatus::Done => q.done += 1,
+                    JobStatus::Failed => q.failed += 1,
+                    JobStatus::Blocked => q.blocked += 1,
+                    JobStatus::Skipped => q.skipped += 1,
                     _ => q.queued += 1,
                 }
             }
@@ -708,7 +702,7 @@ mod tests {
                 EventKind::Job {
                     package: pkg.into(),
                     lane: "x86_64/sisyphus".into(),
-                    state: state.into(),
+                    state: state.parse().expect("known state"),
                     builder: None,
                     detail: None,
                 },
@@ -756,7 +750,7 @@ mod tests {
                 EventKind::Job {
                     package: pkg.into(),
                     lane: "x86_64/sisyphus".into(),
-                    state: state.into(),
+                    state: state.parse().expect("known state"),
                     builder: None,
                     detail: None,
                 },

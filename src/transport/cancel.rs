@@ -1,11 +1,10 @@
 //! Cancellation: one token shared by everything that can be interrupted.
 //!
-//! Ctrl-C (SIGINT), SIGTERM and SIGHUP are caught in one place
-//! ([`install_signal_handlers`]) and turned into [`CancelToken::cancel`];
-//! running commands subscribe to the token and stop their process groups.
-//! Child tokens let one build (TUI "cancel selected") or the rest of a run
-//! (`--fail-fast`) stop without stopping everything. Nothing else in zoryn
-//! handles signals.
+//! Ctrl-C (SIGINT), SIGTERM and SIGHUP become [`CancelToken::cancel`]
+//! through [`install_signal_handlers`], which only `cli::interrupt` calls
+//! (once per process); running commands subscribe to the token and stop
+//! their process groups. Child tokens let one build (TUI "cancel selected")
+//! or the rest of a run (`--fail-fast`) stop without stopping everything.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};

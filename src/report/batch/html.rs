@@ -28,7 +28,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::{self, Write};
 
-use super::report::{BatchReport, JobReport, LaneReport};
+use super::{BatchReport, JobReport, LaneReport};
 
 /// The whole page for `report`.
 pub fn render(report: &BatchReport) -> String {
@@ -427,7 +427,7 @@ fn exit_meaning(code: i32) -> (&'static str, &'static str) {
 fn counts(r: &BatchReport) -> Vec<(&str, usize)> {
     let mut by: BTreeMap<(usize, &str), usize> = BTreeMap::new();
     for j in &r.jobs {
-        *by.entry((kind(&j.result).0, j.result.as_str()))
+        *by.entry((kind(j.result.as_str()).0, j.result.as_str()))
             .or_default() += 1;
     }
     by.into_iter().map(|((_, res), n)| (res, n)).collect()
@@ -536,11 +536,15 @@ fn matrix(out: &mut String, r: &BatchReport) -> fmt::Result {
 }
 
 fn cell(out: &mut String, j: &JobReport) -> fmt::Result {
-    write!(out, "<td class=\"cell {}\"", class_of(&j.result))?;
+    write!(out, "<td class=\"cell {}\"", class_of(j.result.as_str()))?;
     if let Some(m) = &j.message {
         write!(out, " title=\"{}\"", escape(m))?;
     }
-    write!(out, "><span class=\"res\">{}</span>", escape(&j.result))?;
+    write!(
+        out,
+        "><span class=\"res\">{}</span>",
+        escape(j.result.as_str())
+    )?;
     let mut meta = Vec::new();
     if let Some(b) = &j.builder {
         meta.push(escape(b));
@@ -603,8 +607,8 @@ fn problems(out: &mut String, r: &BatchReport) -> fmt::Result {
              <td><span class=\"badge {}\">{}</span></td><td class=\"m\">{}</td><td class=\"l\">{log}</td></tr>",
             escape(&j.package),
             escape(&j.lane),
-            class_of(&j.result),
-            escape(&j.result),
+            class_of(j.result.as_str()),
+            escape(j.result.as_str()),
             j.message.as_deref().map(escape).unwrap_or_default(),
         )?;
     }
@@ -1022,7 +1026,7 @@ fn job_bar(
     writeln!(
         out,
         "<g class=\"jb {}\"><title>{}</title>",
-        class_of(&j.result),
+        class_of(j.result.as_str()),
         escape(&tip)
     )?;
     writeln!(

@@ -1,18 +1,107 @@
 //! The batch report: one row per package, one column per lane, plus the
 //! timeline of every slot — rendered as a table, JSON and a self-contained
-//! HTML page (`html.rs`).
+//! HTML page ([`html`]).
 
-use std::fmt::Write;
+pub mod html;
+
+use std::fmt::{self, Write};
 
 use serde::Serialize;
+
+use crate::run::events::Outcome;
+
+/// How one job of a batch ended, as the report names it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum JobResult {
+    #[serde(rename = "OK")]
+    Ok,
+    #[serde(rename = "FAIL")]
+    Fail,
+    /// The spec excludes the lane's arch, or the package is not in it.
+    #[serde(rename = "SKIP")]
+    Skip,
+    /// A dependency failed or was blocked.
+    #[serde(rename = "BLOCKED")]
+    Blocked,
+    #[serde(rename = "CANCELLED")]
+    Cancelled,
+    /// Never started (interrupted, `--fail-fast`, no usable builder).
+    #[serde(rename = "NOT RUN")]
+    NotRun,
+    /// Done in an earlier run; its results are intact.
+    #[serde(rename = "KEPT")]
+    Kept,
+    /// A word zoryn's runner never writes (a report from another version,
+    /// a hand-edited one): the HTML page still draws it, in a neutral style.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl JobResult {
+    /// The report's result of a job whose build ended with `outcome`: a
+    /// builder that could not be used or was lost counts as a failure once
+    /// no builder is left to retry on.
+    pub fn of(outcome: Outcome) -> JobResult {
+        match outcome {
+            Outcome::Success => JobResult::Ok,
+            Outcome::Skipped => JobResult::Skip,
+            Outcome::Cancelled => JobResult::Cancelled,
+            Outcome::Failed | Outcome::Unusable | Outcome::Busy | Outcome::Lost => JobResult::Fail,
+        }
+    }
+
+    /// The word in the table, the JSON and the HTML page.
+    pub fn as_str(&self) -> &str {
+        match self {
+            JobResult::Ok => "OK",
+            JobResult::Fail => "FAIL",
+            JobResult::Skip => "SKIP",
+            JobResult::Blocked => "BLOCKED",
+            JobResult::Cancelled => "CANCELLED",
+            JobResult::NotRun => "NOT RUN",
+            JobResult::Kept => "KEPT",
+            JobResult::Other(s) => s,
+        }
+    }
+
+    /// Results whose message the table prints under it.
+    pub fn needs_message(&self) -> bool {
+        matches!(
+            self,
+            JobResult::Fail | JobResult::Blocked | JobResult::NotRun | JobResult::Cancelled
+        )
+    }
+}
+
+impl fmt::Display for JobResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for JobResult {
+    fn from(s: &str) -> JobResult {
+        [
+            JobResult::Ok,
+            JobResult::Fail,
+            JobResult::Skip,
+            JobResult::Blocked,
+            JobResult::Cancelled,
+            JobResult::NotRun,
+            JobResult::Kept,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .unwrap_or_else(|| JobResult::Other(s.to_string()))
+    }
+}
 
 /// One job's end.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct JobReport {
     pub package: String,
     pub lane: String,
-    /// OK, FAIL, SKIP, BLOCKED, CANCELLED, NOT RUN, KEPT (done in an earlier run)
-    pub result: String,
+    pub result: JobResult,
     pub builder: Option<String>,
     /// Seconds since the batch started.
     pub start: Option<f64>,
@@ -59,7 +148,7 @@ impl BatchReport {
             for l in &self.lanes {
                 row.push(
                     self.job(p, &l.lane)
-                        .map_or("-".to_string(), |j| j.result.clone()),
+                        .map_or("-".to_string(), |j| j.result.to_string()),
                 );
             }
             rows.push(row);
@@ -78,15 +167,12 @@ impl BatchReport {
             let _ = writeln!(out, "{}", line.join("  ").trim_end());
         }
         for j in &self.jobs {
-            if matches!(
-                j.result.as_str(),
-                "FAIL" | "BLOCKED" | "NOT RUN" | "CANCELLED"
-            ) {
+            if j.result.needs_message() {
                 if let Some(m) = &j.message {
                     let _ = writeln!(out, "{} @ {}: {m}", j.package, j.lane);
                 }
                 if let Some(l) = &j.log {
-                    if j.result == "FAIL" {
+                    if j.result == JobResult::Fail {
                         let _ = writeln!(out, "  log: {l}");
                     }
                 }
@@ -99,6 +185,26 @@ impl BatchReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn results_serialize_to_the_report_words() {
+        for word in [
+            "OK",
+            "FAIL",
+            "SKIP",
+            "BLOCKED",
+            "CANCELLED",
+            "NOT RUN",
+            "KEPT",
+            "LOST",
+        ] {
+            let r = JobResult::from(word);
+            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{word}\""));
+            assert_eq!(r.to_string(), word);
+        }
+        assert_eq!(JobResult::from("NOT RUN"), JobResult::NotRun);
+        assert_eq!(JobResult::from("LOST"), JobResult::Other("LOST".into()));
+    }
 
     #[test]
     fn table_has_a_column_per_lane() {
