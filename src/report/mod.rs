@@ -8,6 +8,7 @@
 //! build.
 
 pub mod batch;
+pub mod calendar;
 pub mod color;
 pub mod json;
 pub mod notify;
