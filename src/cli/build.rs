@@ -10,7 +10,6 @@ use super::error::{finish, Error, ErrorKind};
 use super::output::{show_events, top_possible, OutputMode, SelectionArgs};
 use crate::farm::selection::choose;
 use crate::hasher::build_mode::{BuildMode, Section};
-use crate::hasher::skip_checks::SkipChecks;
 use crate::report::summary;
 use crate::run::busy::BusyPolicy;
 use crate::run::context::Controls;
@@ -63,26 +62,12 @@ pub struct BuildArgs {
     /// Run one rpmbuild stage in the existing chroot: prep, build, install (short-circuit), bb, ba (packaging)
     #[arg(long, value_name = "SECTION", value_parser = parse_section)]
     pub section: Option<Section>,
-    /// Skip checks: `rpmbuild` (the spec's %check), `sisyphus_check` (hasher's),
-    /// post-build check tools by name; no value or `all` skips everything
-    #[arg(
-        long,
-        value_name = "LIST",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "",
-        value_parser = parse_skip_checks
-    )]
-    pub skip_check: Option<SkipChecks>,
+    #[command(flatten)]
+    pub skip: super::args::SkipCheckArg,
 }
 
 pub fn parse_section(s: &str) -> Result<Section, String> {
     Section::parse(s)
-}
-
-/// `--skip-check[=LIST]` (shared with `task batch`).
-pub fn parse_skip_checks(s: &str) -> Result<SkipChecks, String> {
-    SkipChecks::parse(Some(s))
 }
 
 /// Where a program would be found on PATH (or the path itself if it has a /).
@@ -183,7 +168,7 @@ pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Erro
         ));
     }
     let mode = BuildMode::from_flags(args.rebuild, args.section);
-    let skip_checks = args.skip_check.clone().unwrap_or_default();
+    let skip_checks = args.skip.skip_check.clone().unwrap_or_default();
     let cancel = super::interrupt::token().map_err(|e| Error::new(ErrorKind::Infra, e, None))?;
     let run_token = cancel.child();
     let controls = Controls::new(run_token.clone(), &builders);
@@ -208,7 +193,7 @@ pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Erro
         skip_checks: skip_checks.clone(),
     };
     let post_build_checks =
-        super::output::post_build_checks(args.skip_check.as_ref(), &loaded.global.checks);
+        super::output::post_build_checks(args.skip.skip_check.as_ref(), &loaded.global.checks);
     let session = BuildSession {
         loaded: &loaded,
         root: &root,

@@ -70,17 +70,8 @@ pub struct BatchArgs {
     /// Packager tag (hsh --packager)
     #[arg(long, value_name = "NAME <EMAIL>")]
     pub packager: Option<String>,
-    /// Skip checks: `rpmbuild` (%check), `sisyphus_check`, post-build check
-    /// tools by name; no value or `all` skips everything
-    #[arg(
-        long,
-        value_name = "LIST",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "",
-        value_parser = super::build::parse_skip_checks
-    )]
-    pub skip_check: Option<crate::hasher::skip_checks::SkipChecks>,
+    #[command(flatten)]
+    pub skip: super::args::SkipCheckArg,
 }
 
 pub fn cmd_task(cmd: TaskCommand, verbose: u8, quiet: bool) -> i32 {
@@ -357,8 +348,11 @@ fn batch(args: BatchArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Error> {
         fail_fast: args.fail_fast,
         rpmbuild_args: args.rpmbuild_args.clone(),
         packager: args.packager.clone(),
-        skip_checks: args.skip_check.clone().unwrap_or_default(),
-        checks: super::output::post_build_checks(args.skip_check.as_ref(), &loaded.global.checks),
+        skip_checks: args.skip.skip_check.clone().unwrap_or_default(),
+        checks: super::output::post_build_checks(
+            args.skip.skip_check.as_ref(),
+            &loaded.global.checks,
+        ),
     };
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();
