@@ -63,7 +63,7 @@ pub struct BuildArgs {
     #[arg(long, value_name = "SECTION", value_parser = parse_section)]
     pub section: Option<Section>,
     #[command(flatten)]
-    pub skip: super::args::SkipCheckArg,
+    pub skip: super::skip_check::SkipCheckArg,
 }
 
 pub fn parse_section(s: &str) -> Result<Section, String> {

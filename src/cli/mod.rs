@@ -13,6 +13,7 @@ pub mod generate;
 pub mod interrupt;
 pub mod load;
 pub mod output;
+pub mod skip_check;
 pub mod task;
 pub mod up;
 

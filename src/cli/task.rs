@@ -71,7 +71,7 @@ pub struct BatchArgs {
     #[arg(long, value_name = "NAME <EMAIL>")]
     pub packager: Option<String>,
     #[command(flatten)]
-    pub skip: super::args::SkipCheckArg,
+    pub skip: super::skip_check::SkipCheckArg,
 }
 
 pub fn cmd_task(cmd: TaskCommand, verbose: u8, quiet: bool) -> i32 {
