@@ -142,16 +142,7 @@ pub fn journal_path(state_dir: &Path, root: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "repo".into());
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = safe_file_name(&name, "-_.+");
     state_dir.join("up").join(format!(
         "{safe}-{:016x}.json",
         fnv1a(canon.as_os_str().as_bytes())
@@ -224,6 +215,20 @@ pub fn remove(path: &Path) -> Result<(), UpError> {
             "remove it by hand",
         )),
     }
+}
+
+/// `name` with every character other than ASCII letters, digits and those in
+/// `keep` replaced by `_`: safe as one file name component.
+pub fn safe_file_name(name: &str, keep: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || keep.contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

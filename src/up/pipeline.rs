@@ -601,16 +601,7 @@ fn run_stage(
 fn archive_name(url: &str) -> String {
     let last = url.rsplit('/').next().unwrap_or(url);
     let last = last.split(['?', '#']).next().unwrap_or(last);
-    let safe: String = last
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.+~".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = super::journal::safe_file_name(last, "-_.+~");
     if safe.is_empty() || safe.starts_with('.') {
         format!("upstream{safe}")
     } else {
