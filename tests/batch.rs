@@ -26,17 +26,10 @@ fn batch_file(env: &TestEnv, name: &str, builders: &str, pkgs: &[&str]) -> PathB
     env.write(&format!(".config/zoryn/batch/{name}.conf"), &text)
 }
 
-fn slots(env: &TestEnv, numbers: &[u32]) {
-    for n in numbers {
-        env.hasher_slot(&format!("hasher_{n}"), Some(*n));
-        env.builder(&format!("local{n}"), &format!("hasher_number = {n}\n"));
-    }
-}
-
 #[test]
 fn builds_in_dependency_order_and_later_packages_install_earlier_rpms() {
     let env = TestEnv::new();
-    slots(&env, &[2, 3]);
+    env.local_slots(&[2, 3]);
     package(&env, "libfoo", &[]);
     package(&env, "libbar", &["libfoo"]);
     package(&env, "app", &["libbar", "libfoo"]);
@@ -121,7 +114,7 @@ fn wait_journal(env: &TestEnv, batch: &str, pred: impl Fn(&serde_json::Value) ->
 #[test]
 fn a_failure_blocks_its_dependents_and_the_rest_continues() {
     let env = TestEnv::new();
-    slots(&env, &[2]);
+    env.local_slots(&[2]);
     package(&env, "libfoo", &[]);
     package_with(&env, "broken", &[], "exit 1\n");
     package(&env, "needsbroken", &["broken"]);
@@ -147,7 +140,7 @@ fn a_failure_blocks_its_dependents_and_the_rest_continues() {
 #[test]
 fn one_run_at_a_time_ctrl_c_and_continue() {
     let env = TestEnv::new();
-    slots(&env, &[2]);
+    env.local_slots(&[2]);
     let gate = env.home.join("gate");
     package(&env, "libfoo", &[]);
     package_with(
@@ -213,7 +206,7 @@ fn one_run_at_a_time_ctrl_c_and_continue() {
 #[test]
 fn abort_stops_a_running_batch_and_cleans_up() {
     let env = TestEnv::new();
-    slots(&env, &[2]);
+    env.local_slots(&[2]);
     package_with(&env, "slow", &[], "sleep 600\n");
     batch_file(&env, "d", "local2", &["slow"]);
     let child = env.spawn_zoryn(&["task", "batch", "d"], &env.home);
@@ -293,7 +286,7 @@ fn twelve_packages_over_local_slots_and_three_hosts() {
     remote_slot(&env, "h1", &[1]);
     remote_slot(&env, "h2", &[1]);
     remote_slot(&env, "h3", &[1, 2]);
-    slots(&env, &[2]);
+    env.local_slots(&[2]);
     env.builder(
         "r1",
         "host = \"h1\"\narch = \"x86_64\"\nhasher_number = 1\n",
@@ -434,7 +427,7 @@ fn a_host_killed_mid_batch_is_retried_elsewhere() {
 #[test]
 fn packages_from_git_urls_are_cloned_at_their_ref() {
     let env = TestEnv::new();
-    slots(&env, &[2]);
+    env.local_slots(&[2]);
     let upstream = package(&env, "fromgit", &[]);
     env.sh("git branch stable && git checkout -q -b dev && sed -i 's/^Version: 1.0/Version: 2.0/' fromgit.spec && git commit -qam v2 && git checkout -q stable", &upstream);
     env.write(
@@ -460,7 +453,7 @@ fn packages_from_git_urls_are_cloned_at_their_ref() {
 #[test]
 fn fail_fast_restart_and_json_report() {
     let env = TestEnv::new();
-    slots(&env, &[2]);
+    env.local_slots(&[2]);
     package_with(&env, "broken", &[], "exit 1\n");
     package(&env, "other", &[]);
     package(&env, "third", &[]);

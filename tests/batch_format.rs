@@ -12,13 +12,6 @@ use std::path::PathBuf;
 
 use support::{both, stderr, stdout, TestEnv};
 
-fn slots(env: &TestEnv, numbers: &[u32]) {
-    for n in numbers {
-        env.hasher_slot(&format!("hasher_{n}"), Some(*n));
-        env.builder(&format!("local{n}"), &format!("hasher_number = {n}\n"));
-    }
-}
-
 /// A gear repository `~/src/DIR` with one spec (`NAME.spec`), the whole
 /// tree packed as `src.tar`, plus `rules_extra` lines in `.gear/rules`.
 fn repo(env: &TestEnv, dir: &str, spec_file: &str, spec: &str, rules_extra: &str) -> PathBuf {
@@ -158,7 +151,7 @@ fn deps_of(p: &serde_json::Value) -> Vec<(String, String)> {
 #[test]
 fn php_like_family_resolves_with_batch_macros_and_builds_in_order() {
     let env = TestEnv::new();
-    slots(&env, &[2, 3]);
+    env.local_slots(&[2, 3]);
     family(&env);
     // Without macros: the extensions' names and their edges to each other
     // cannot be read (the control case).
@@ -294,7 +287,7 @@ builders = \"local[2-3]\"\nmacros = {{ _foo_suffix = \"8.4\", foo_version = \"8.
 #[test]
 fn package_tables_skip_only_exclude_mode_and_batch_pkgs() {
     let env = TestEnv::new();
-    slots(&env, &[2]);
+    env.local_slots(&[2]);
     env.library_package("libfoo", &[], "");
     env.library_package("libbar", &["libfoo"], "");
     env.library_package("app", &["libbar"], "");
@@ -404,7 +397,7 @@ const SUBST_SPEC: &str = "Name: subst-@flavour@\nVersion: 1.0\nRelease: alt1\nSu
 #[test]
 fn specsubst_values_reach_the_spec_zoryn_reads_and_the_one_hsh_builds() {
     let env = TestEnv::new();
-    slots(&env, &[2]);
+    env.local_slots(&[2]);
     let subst = repo(
         &env,
         "subst",
@@ -490,7 +483,7 @@ fn specsubst_values_reach_the_spec_zoryn_reads_and_the_one_hsh_builds() {
 #[test]
 fn a_rebuild_mode_package_is_built_with_hsh_rebuild_in_the_existing_chroot() {
     let env = TestEnv::new();
-    slots(&env, &[2]);
+    env.local_slots(&[2]);
     env.library_package("libfoo", &[], "");
     env.library_package("libbar", &["libfoo"], "");
     env.write(

@@ -23,13 +23,6 @@ fn hold_lock(dir: &std::path::Path) -> (nix::fcntl::Flock<std::fs::File>, u32) {
     (lock, pid)
 }
 
-fn slots(env: &TestEnv, numbers: &[u32]) {
-    for n in numbers {
-        env.hasher_slot(&format!("hasher_{n}"), Some(*n));
-        env.builder(&format!("local{n}"), &format!("hasher_number = {n}\n"));
-    }
-}
-
 #[test]
 fn waits_for_a_busy_workdir_and_says_who_holds_it() {
     let env = TestEnv::new();
@@ -88,7 +81,7 @@ fn skip_busy_and_fail_if_busy() {
 #[test]
 fn prefers_a_free_equivalent_builder() {
     let env = TestEnv::new();
-    slots(&env, &[2, 3]);
+    env.local_slots(&[2, 3]);
     let repo = env.gear_repo("hello", "");
     let (_lock, holder) = hold_lock(&env.home.join("hasher_2"));
     let out = env.zoryn(&["build", "-b", "local[2-3]", "-p"], &repo);
@@ -152,7 +145,7 @@ fn two_zoryn_processes_never_share_a_workdir() {
 #[test]
 fn one_failure_does_not_stop_the_others_unless_fail_fast() {
     let mut env = TestEnv::new();
-    slots(&env, &[2, 3]);
+    env.local_slots(&[2, 3]);
     env.extra_env
         .push(("HASHER_EMU_FAIL_N2".into(), "prep".into()));
     env.extra_env
@@ -317,7 +310,7 @@ fn a_local_builder_for_another_arch_gets_target() {
 #[test]
 fn explain_and_pattern_errors() {
     let env = TestEnv::new();
-    slots(&env, &[2, 3, 4]);
+    env.local_slots(&[2, 3, 4]);
     env.builder(
         "arm",
         "host = \"arm.example\"\narch = \"aarch64\"\nhasher_number = 1\n",

@@ -11,10 +11,7 @@ use support::TestEnv;
 #[test]
 fn top_view_cancel_selected_and_quit() {
     let mut env = TestEnv::new();
-    for n in [2, 3, 4] {
-        env.hasher_slot(&format!("hasher_{n}"), Some(n));
-        env.builder(&format!("local{n}"), &format!("hasher_number = {n}\n"));
-    }
+    env.local_slots(&[2, 3, 4]);
     env.extra_env
         .push(("HASHER_EMU_HANG_N2".into(), "build".into()));
     env.extra_env
@@ -111,10 +108,7 @@ fn top_refuses_without_a_terminal() {
 #[test]
 fn top_view_follows_a_batch() {
     let env = TestEnv::new();
-    for n in [2, 3] {
-        env.hasher_slot(&format!("hasher_{n}"), Some(n));
-        env.builder(&format!("local{n}"), &format!("hasher_number = {n}\n"));
-    }
+    env.local_slots(&[2, 3]);
     env.library_package("libfoo", &[], "");
     env.library_package("app", &["libfoo"], "");
     env.write(
@@ -213,10 +207,7 @@ fn wait_until(t: &support::tty::Tmux, what: &str, pred: impl Fn(&str) -> bool) -
 #[test]
 fn top_80x24_fits_status_totals_and_stops_at_the_end() {
     let mut env = TestEnv::new();
-    for n in [2, 3] {
-        env.hasher_slot(&format!("hasher_{n}"), Some(n));
-        env.builder(&format!("local{n}"), &format!("hasher_number = {n}\n"));
-    }
+    env.local_slots(&[2, 3]);
     env.extra_env
         .push(("HASHER_EMU_HANG_N2".into(), "buildreq".into()));
     env.extra_env

@@ -315,6 +315,14 @@ impl TestEnv {
         p
     }
 
+    /// Local builders `localN` on usable slots `~/hasher_N`, one per number.
+    pub fn local_slots(&self, numbers: &[u32]) {
+        for n in numbers {
+            self.hasher_slot(&format!("hasher_{n}"), Some(*n));
+            self.builder(&format!("local{n}"), &format!("hasher_number = {n}\n"));
+        }
+    }
+
     pub fn builder(&self, name: &str, text: &str) -> PathBuf {
         self.write(&format!(".config/zoryn/builders.d/{name}.conf"), text)
     }
