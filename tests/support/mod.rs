@@ -155,7 +155,13 @@ impl TestEnv {
             "# emulated /etc/hasher-priv/system\nallowed_mountpoints=/proc,/dev/pts\n",
         )
         .unwrap();
-        std::fs::copy(env!("CARGO_BIN_EXE_zoryn"), bin_dir.join("zoryn")).unwrap();
+        // `ZORYN_BENCH_BIN` lets the benchmarks time another build of zoryn
+        // (an older commit) with the same hosts and emulators.
+        let zoryn_bin = std::env::var_os("ZORYN_BENCH_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_zoryn")));
+        std::fs::copy(&zoryn_bin, bin_dir.join("zoryn"))
+            .unwrap_or_else(|e| panic!("copy {}: {e}", zoryn_bin.display()));
         copy_dir(&repo_root().join("tests/support/emu"), &root.join("emu"));
         std::fs::write(
             home.join(".gitconfig"),
