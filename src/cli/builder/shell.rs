@@ -76,7 +76,7 @@ pub fn cmd_shell(args: ShellArgs) -> Result<Exit, Error> {
     let mut cmd = std::process::Command::new(&spec.program);
     cmd.args(&spec.args);
     // The shell owns the terminal; zoryn just waits (Ctrl-C goes to it).
-    let _ignore = IgnoreInterrupts::new();
+    let _ignore = crate::cli::interrupt::IgnoreInterrupts::start();
     match cmd.status() {
         Ok(s) => Ok(s
             .code()
@@ -85,35 +85,6 @@ pub fn cmd_shell(args: ShellArgs) -> Result<Exit, Error> {
             format!("cannot run {}: {e}", spec.program_name()),
             "install hasher (hsh-shell) or openssh-client",
         )),
-    }
-}
-
-/// While an interactive child runs, SIGINT/SIGQUIT are for it, not for us.
-struct IgnoreInterrupts {
-    old: Vec<(nix::sys::signal::Signal, nix::sys::signal::SigAction)>,
-}
-
-impl IgnoreInterrupts {
-    fn new() -> Self {
-        use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-        let ign = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
-        let mut old = Vec::new();
-        for sig in [Signal::SIGINT, Signal::SIGQUIT] {
-            // SAFETY: installing SIG_IGN has no handler code to be unsafe in.
-            if let Ok(prev) = unsafe { sigaction(sig, &ign) } {
-                old.push((sig, prev));
-            }
-        }
-        IgnoreInterrupts { old }
-    }
-}
-
-impl Drop for IgnoreInterrupts {
-    fn drop(&mut self) {
-        for (sig, prev) in &self.old {
-            // SAFETY: restores the disposition saved above.
-            let _ = unsafe { nix::sys::signal::sigaction(*sig, prev) };
-        }
     }
 }
 
