@@ -131,8 +131,8 @@ impl Error {
     }
 
     /// Print it on stderr in zoryn's one format: the only place an error
-    /// is written.
-    pub fn render(&self) {
+    /// is written (through [`finish`] and [`Failures::report`]).
+    fn render(&self) {
         for e in std::iter::once(self).chain(&self.also) {
             eprintln!("zoryn: error: {}", e.message);
             if let Some(h) = &e.hint {

@@ -2,8 +2,9 @@
 //! returned as one [`Error`] (the dispatcher prints them), its warnings and
 //! `-v` notes printed here.
 
-use super::error::Error;
+use super::error::{finish, Error};
 use crate::farm::loaded::Loaded;
+use crate::run::exit_code::ExitCode;
 
 /// `-v` count of this process, for messages printed while loading.
 pub static VERBOSE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
@@ -44,12 +45,9 @@ pub fn load() -> Result<Loaded, Error> {
     Ok(loaded)
 }
 
-/// [`load`] for commands that still return a bare exit number: the errors
-/// printed here (through [`Error::render`]), exit 2.
+/// [`load`] for commands that do not return its error yet: the errors
+/// printed now (by [`finish`]), exit 2.
 // Kept until `cli/build.rs` and `cli/task.rs` call `load()?` instead.
 pub fn load_config() -> Result<Loaded, i32> {
-    load().map_err(|e| {
-        e.render();
-        e.exit().code()
-    })
+    load().map_err(|e| finish::<ExitCode>(Err(e)))
 }
