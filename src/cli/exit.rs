@@ -34,3 +34,18 @@ impl From<Exit> for i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_and_passed_statuses_reach_the_process() {
+        assert_eq!(i32::from(Exit::from(ExitCode::Interrupted)), 130);
+        assert_eq!(i32::from(Exit::Passed(7)), 7);
+        assert_eq!(
+            crate::cli::error::finish(Ok::<_, crate::cli::error::Error>(Exit::Passed(42))),
+            42
+        );
+    }
+}

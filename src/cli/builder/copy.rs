@@ -16,7 +16,7 @@ use std::path::{Component, Path, PathBuf};
 use clap::Args;
 
 use super::pick::{hosts, load, one_builder};
-use crate::cli::error::Error;
+use crate::cli::error::{Error, Failures};
 use crate::farm::Builder;
 use crate::run::exit_code::ExitCode;
 use crate::transport::cancel::CancelToken;
@@ -284,11 +284,17 @@ fn copy_into(
             done
         }
     };
+    // The failure is told before the clean-up's warning, as it happened.
+    let mut failures = Failures::default();
+    let done = result.unwrap_or_else(|e| {
+        failures.report(e);
+        ExitCode::Ok
+    });
     let rm = vec!["rm".to_string(), "-rf".into(), "--".into(), tmp.clone()];
     if !matches!(site.query(&rm, cancel), Ok(c) if c.success()) {
         eprintln!("zoryn: warning: could not remove {tmp} on {}", site.name());
     }
-    result
+    Ok(done.max(failures.exit()))
 }
 
 fn copy_out(
