@@ -274,3 +274,52 @@ fn preflight_comes_before_packing_the_source() {
     );
     assert!(!s.contains("gear"), "gear was involved: {s}");
 }
+
+/// Every problem the farm has is printed, each in the one format (its own
+/// `zoryn: error:` line and hint), and they end every command with 2: a
+/// builder command and `build` alike, before anything else happens.
+#[test]
+fn several_farm_errors_are_all_printed_in_the_one_format() {
+    let env = TestEnv::new();
+    let same = "type = \"local\"\nhasher_dir = \"~/hasher_x\"\n";
+    for name in ["a", "b", "c"] {
+        env.builder(name, same);
+    }
+    let repo = env.gear_repo("hello", "");
+    for (args, dir) in [
+        (&["builder", "list"][..], &env.home),
+        (&["builder", "status", "-b", "a"][..], &env.home),
+        (&["build", "-b", "a"][..], &repo),
+    ] {
+        let out = env.zoryn(args, dir);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", both(&out));
+        let e = stderr(&out);
+        let errors: Vec<&str> = e
+            .lines()
+            .filter(|l| l.starts_with("zoryn: error: "))
+            .collect();
+        // a=b, a=c, b=c: three pairs share the directory.
+        assert_eq!(errors.len(), 3, "{args:?}: {e}");
+        for pair in ["`a` and `b`", "`a` and `c`", "`b` and `c`"] {
+            assert!(
+                errors
+                    .iter()
+                    .any(|l| l.contains(pair) && l.contains("use the same hasher_dir")),
+                "{args:?}: {pair}: {e}"
+            );
+        }
+        // Each error is followed by its own hint.
+        let lines: Vec<&str> = e.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if l.starts_with("zoryn: error: ") {
+                assert!(
+                    lines
+                        .get(i + 1)
+                        .is_some_and(|h| h.starts_with("  hint: give each its own hasher_number")),
+                    "{args:?}: {e}"
+                );
+            }
+        }
+        assert!(out.stdout.is_empty(), "{args:?}: {}", both(&out));
+    }
+}

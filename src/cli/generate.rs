@@ -9,8 +9,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::error::print_error;
-use super::exit;
+use super::error::Error;
+use crate::run::exit_code::ExitCode;
 
 /// The environment variable that switches the binary into completion mode
 /// (`ZORYN_COMPLETE=bash zoryn` prints the registration script; the script
@@ -148,7 +148,7 @@ pub fn completer_program() -> String {
 /// The dynamic registration script for bash, zsh and fish; the static one
 /// for the rest.
 /// `root` is zoryn's whole command line (`Cli::command()`).
-pub fn cmd_completions(args: CompletionsArgs, root: clap::Command) -> i32 {
+pub fn cmd_completions(args: CompletionsArgs, root: clap::Command) -> Result<ExitCode, Error> {
     use clap_complete::env::EnvCompleter;
     use clap_complete::Shell;
     let mut cmd = root;
@@ -172,54 +172,39 @@ pub fn cmd_completions(args: CompletionsArgs, root: clap::Command) -> i32 {
             Ok(())
         }
     };
-    match written.and_then(|()| std::io::stdout().write_all(&buf)) {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            print_error(&format!("cannot write the completion script: {e}"), None);
-            exit::INFRA
-        }
-    }
+    written
+        .and_then(|()| std::io::stdout().write_all(&buf))
+        .map_err(|e| Error::infra(format!("cannot write the completion script: {e}"), ""))?;
+    Ok(ExitCode::Ok)
 }
 
-pub fn cmd_man(args: ManArgs, root: clap::Command) -> i32 {
-    let pages = match man_pages(root) {
-        Ok(p) => p,
-        Err(e) => {
-            print_error(&format!("cannot render the man pages: {e}"), None);
-            return exit::INFRA;
-        }
-    };
+pub fn cmd_man(args: ManArgs, root: clap::Command) -> Result<ExitCode, Error> {
+    let pages = man_pages(root)
+        .map_err(|e| Error::infra(format!("cannot render the man pages: {e}"), ""))?;
     let Some(dir) = args.out else {
         let main = pages.iter().find(|p| p.file == "zoryn.1");
-        let written = main.map_or(Ok(()), |p| std::io::stdout().write_all(&p.text));
-        return match written {
-            Ok(()) => exit::OK,
-            Err(e) => {
-                print_error(&format!("cannot write the man page: {e}"), None);
-                exit::INFRA
-            }
-        };
+        main.map_or(Ok(()), |p| std::io::stdout().write_all(&p.text))
+            .map_err(|e| Error::infra(format!("cannot write the man page: {e}"), ""))?;
+        return Ok(ExitCode::Ok);
     };
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        print_error(
-            &format!("cannot create {}: {e}", dir.display()),
-            Some("give --out a directory you can write to"),
-        );
-        return exit::USAGE;
-    }
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Error::usage(
+            format!("cannot create {}: {e}", dir.display()),
+            "give --out a directory you can write to",
+        )
+    })?;
     for page in &pages {
         let path = dir.join(&page.file);
         let text = String::from_utf8_lossy(&page.text);
-        if let Err(e) = crate::config::write_atomic(&path, &text) {
-            print_error(
-                &format!("cannot write {}: {e}", path.display()),
-                Some("check the directory's permissions and free space"),
-            );
-            return exit::INFRA;
-        }
+        crate::config::write_atomic(&path, &text).map_err(|e| {
+            Error::infra(
+                format!("cannot write {}: {e}", path.display()),
+                "check the directory's permissions and free space",
+            )
+        })?;
     }
     println!("wrote {} man pages to {}", pages.len(), dir.display());
-    exit::OK
+    Ok(ExitCode::Ok)
 }
 
 /// One rendered page.

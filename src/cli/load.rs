@@ -1,18 +1,22 @@
-//! Loading the configuration the way every command does, with its
-//! errors, warnings and `-v` notes printed.
+//! Loading the configuration the way every command does: its errors
+//! returned as one [`Error`] (the dispatcher prints them), its warnings and
+//! `-v` notes printed here.
+
+use super::error::{finish, Error};
+use crate::farm::loaded::Loaded;
+use crate::run::exit_code::ExitCode;
 
 /// `-v` count of this process, for messages printed while loading.
 pub static VERBOSE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
-/// Load the configuration the way every command does: print every error
-/// (exit 2); warn about each broken builder file (the farm works without
-/// it); with `-v`, name the family's settings the farm ignores.
-pub fn load_config() -> Result<crate::farm::loaded::Loaded, i32> {
-    let loaded = crate::farm::loaded::Loaded::load().map_err(|errors| {
-        for e in errors {
-            eprintln!("zoryn: error: {e}");
-        }
-        super::exit::USAGE
+/// Load the configuration the way every command does: every problem of
+/// it as one [`Error`] (exit 2); warn about each broken builder file (the
+/// farm works without it); with `-v`, name the family's settings the farm
+/// ignores.
+pub fn load() -> Result<Loaded, Error> {
+    let loaded = Loaded::load().map_err(|errors| {
+        Error::all(errors.into_iter().map(Error::from))
+            .unwrap_or_else(|| Error::usage("the configuration did not load", ""))
     })?;
     for b in &loaded.farm.broken {
         eprintln!(
@@ -39,4 +43,11 @@ pub fn load_config() -> Result<crate::farm::loaded::Loaded, i32> {
         }
     }
     Ok(loaded)
+}
+
+/// [`load`] for commands that do not return its error yet: the errors
+/// printed now (by [`finish`]), exit 2.
+// Kept until `cli/build.rs` and `cli/task.rs` call `load()?` instead.
+pub fn load_config() -> Result<Loaded, i32> {
+    load().map_err(|e| finish::<ExitCode>(Err(e)))
 }

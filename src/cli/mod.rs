@@ -1,7 +1,10 @@
 //! Command-line definitions (clap) and dispatch; one file per command.
 //!
 //! Each command parses its flags, asks the core (config, farm, executor) to
-//! do the work and renders the answer. Nothing below `cli/` prints.
+//! do the work and renders the answer; a command that fails returns its
+//! [`error::Error`], and [`run`] prints it in the one format
+//! ([`error::finish`]) and exits with its kind's class. Nothing below
+//! `cli/` prints.
 
 pub mod args;
 pub mod build;
@@ -19,6 +22,10 @@ pub mod up;
 
 pub use args::{Cli, ColorWhen, Command};
 
+use crate::run::exit_code::ExitCode;
+
+/// Run the command and return the process exit; the one place a
+/// command's error is printed ([`error::finish`]).
 pub fn run(cli: Cli) -> i32 {
     load::VERBOSE.store(cli.verbose, std::sync::atomic::Ordering::Relaxed);
     crate::report::color::set(match cli.color {
@@ -26,14 +33,20 @@ pub fn run(cli: Cli) -> i32 {
         ColorWhen::Always => crate::report::color::When::Always,
         ColorWhen::Never => crate::report::color::When::Never,
     });
-    match cli.command {
-        Command::Build(args) => build::cmd_build(args, cli.verbose, cli.quiet),
-        Command::Builder(cmd) => builder::cmd_builder(cmd),
-        Command::Task(cmd) => task::cmd_task(cmd, cli.verbose, cli.quiet),
-        Command::Up(args) => up::cmd_up(args, cli.verbose, cli.quiet),
+    error::finish(dispatch(cli.command, cli.verbose, cli.quiet))
+}
+
+fn dispatch(command: Command, verbose: u8, quiet: bool) -> Result<exit::Exit, error::Error> {
+    let class = match command {
+        Command::Builder(cmd) => return builder::cmd_builder(cmd),
+        Command::Build(args) => build::build(args, verbose, quiet),
+        // `task` still prints its own error (through error::finish).
+        Command::Task(cmd) => Ok(ExitCode::from_code(task::cmd_task(cmd, verbose, quiet))),
+        Command::Up(args) => up::cmd_up(args, verbose, quiet),
         Command::Completions(args) => {
             generate::cmd_completions(args, <Cli as clap::CommandFactory>::command())
         }
         Command::Man(args) => generate::cmd_man(args, <Cli as clap::CommandFactory>::command()),
-    }
+    };
+    class.map(exit::Exit::from)
 }

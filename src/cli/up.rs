@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::build::{cmd_build, BuildArgs};
-use super::error::print_error;
+use super::error::{Error, ErrorKind};
 use super::exit;
+use crate::run::exit_code::ExitCode;
 use crate::up::git::Git;
 use crate::up::journal::Stage;
 use crate::up::pipeline::{self, Context, Event, Mode, Options, Outcome};
-use crate::up::{UpError, UpErrorKind};
 
 /// `zoryn up --help` and the man page's DESCRIPTION.
 pub const LONG_ABOUT: &str = "Update the package in the current gear repository to its newest upstream \
@@ -81,49 +81,17 @@ pub struct UpArgs {
     pub build: BuildArgs,
 }
 
-fn report(e: &UpError) -> i32 {
-    print_error(&e.message, e.hint.as_deref());
-    match e.kind {
-        UpErrorKind::Usage => exit::USAGE,
-        UpErrorKind::Stopped => exit::BUILD_FAILED,
-        UpErrorKind::Infra => exit::INFRA,
-        UpErrorKind::Interrupted => exit::INTERRUPTED,
-    }
-}
-
-pub fn cmd_up(args: UpArgs, verbose: u8, quiet: bool) -> i32 {
-    let loaded = match crate::cli::load::load_config() {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
+pub fn cmd_up(args: UpArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Error> {
+    let loaded = crate::cli::load::load()?;
     let start_dir = match args.build.directory.clone() {
         Some(d) => d,
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
     };
     let git_cmd = loaded.global.commands.git.clone();
-    let root = match crate::source::repo::git_root(&git_cmd, &start_dir) {
-        Ok(r) => r,
-        Err(e) => {
-            print_error(&e.message, e.hint.as_deref());
-            return if e.missing_tool {
-                exit::INFRA
-            } else {
-                exit::USAGE
-            };
-        }
-    };
-    let cancel = match super::interrupt::token() {
-        Ok(t) => t,
-        Err(e) => {
-            print_error(&e, None);
-            return exit::INFRA;
-        }
-    };
+    let root = crate::source::repo::git_root(&git_cmd, &start_dir)?;
+    let cancel = super::interrupt::token().map_err(|e| Error::infra(e, ""))?;
     let git = Git::new(&git_cmd, &root, cancel.clone());
-    let ctx = match Context::new(git, &loaded.paths.state_dir) {
-        Ok(c) => c,
-        Err(e) => return report(&e),
-    };
+    let ctx = Context::new(git, &loaded.paths.state_dir)?;
     let mode = if args.continue_ {
         Mode::Continue
     } else if args.abort {
@@ -185,12 +153,11 @@ pub fn cmd_up(args: UpArgs, verbose: u8, quiet: bool) -> i32 {
         b.directory = Some(root_for_build.clone());
         cmd_build(b, verbose, quiet)
     };
-    match pipeline::run(&ctx, mode, &opts, &mut on_event, &mut build) {
-        Err(e) => report(&e),
-        Ok(Outcome::UpToDate {
+    match pipeline::run(&ctx, mode, &opts, &mut on_event, &mut build)? {
+        Outcome::UpToDate {
             current,
             skipped_prereleases,
-        }) => {
+        } => {
             if !quiet {
                 // stdout carries only JSON with --json.
                 if json {
@@ -205,34 +172,32 @@ pub fn cmd_up(args: UpArgs, verbose: u8, quiet: bool) -> i32 {
                     );
                 }
             }
-            exit::OK
+            Ok(ExitCode::Ok)
         }
-        Ok(Outcome::Aborted) => {
+        Outcome::Aborted => {
             if !quiet {
                 eprintln!(
                     "zoryn: up: aborted; {} is as it was before `zoryn up`",
                     root.display()
                 );
             }
-            exit::OK
+            Ok(ExitCode::Ok)
         }
-        Ok(Outcome::Finished(j)) => {
+        Outcome::Finished(j) => {
             if !quiet && verbose > 0 {
                 let total: f64 = j.stages.iter().filter_map(|r| r.seconds).sum();
                 eprintln!("zoryn: up: all stages in {total:.2} s");
             }
-            exit::OK
+            Ok(ExitCode::Ok)
         }
-        Ok(Outcome::BuildFailed(code, j)) => {
-            print_error(
-                &format!(
-                    "the build of {} {} failed; the update commit is kept",
-                    j.package,
-                    j.new_version.as_deref().unwrap_or("")
-                ),
-                Some("fix the package (amend the commit if needed), then `zoryn up --continue` builds again; `zoryn up --abort` undoes the update"),
-            );
-            code
-        }
+        Outcome::BuildFailed(code, j) => Err(Error::new(
+            ErrorKind::of_exit(ExitCode::from_code(code)),
+            format!(
+                "the build of {} {} failed; the update commit is kept",
+                j.package,
+                j.new_version.as_deref().unwrap_or("")
+            ),
+            Some("fix the package (amend the commit if needed), then `zoryn up --continue` builds again; `zoryn up --abort` undoes the update"),
+        )),
     }
 }

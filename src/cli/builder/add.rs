@@ -10,9 +10,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 pub use super::add_args::{AddArgs, KindArg};
+use super::add_prompt::Asked;
 use super::pick::{hosts, load};
-use crate::cli::error::print_error;
-use crate::cli::exit;
+use crate::cli::error::{Error, Failures};
 use crate::config::arch;
 use crate::config::builder_file::{check_name, BuilderFile, BuilderKind};
 use crate::config::template::{Template, Vars};
@@ -23,6 +23,7 @@ use crate::farm::{
 };
 use crate::hasher::priv_config::{self, Caller, LocalTree, PrivTree};
 use crate::hasher::remote::{parse_preflight, preflight_argv};
+use crate::run::exit_code::ExitCode;
 use crate::run::remote::apt_dir as remote_apt_dir;
 use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, display_join, CommandSpec};
@@ -39,45 +40,30 @@ pub struct NewBuilder {
     pub repo: Option<String>,
 }
 
-#[derive(Debug)]
-pub struct AddError {
-    pub message: String,
-    pub hint: String,
-    pub code: i32,
-}
-
-fn usage(message: impl Into<String>, hint: impl Into<String>) -> AddError {
-    AddError {
-        message: message.into(),
-        hint: hint.into(),
-        code: exit::USAGE,
-    }
-}
-
 /// The builders a set of flags asks for (names, numbers, dirs, repos);
 /// pure, so every rule is unit-tested.
-pub fn expand(args: &AddArgs) -> Result<Vec<NewBuilder>, AddError> {
+pub fn expand(args: &AddArgs) -> Result<Vec<NewBuilder>, Error> {
     let name = args.name.clone().ok_or_else(|| {
-        usage(
+        Error::usage(
             "--name is required",
             "give --name NAME, or run `zoryn builder add` on a terminal to be asked",
         )
     })?;
     check_name(&name).map_err(|m| {
-        usage(
+        Error::usage(
             m,
             "builder names: ASCII letters, digits, - and _, starting with a letter",
         )
     })?;
     let kind = match (args.kind, &args.host) {
         (Some(KindArg::Local), Some(_)) => {
-            return Err(usage(
+            return Err(Error::usage(
                 "--type local cannot have --host",
                 "drop --host, or use --type remote",
             ))
         }
         (Some(KindArg::Remote), None) => {
-            return Err(usage(
+            return Err(Error::usage(
                 "--type remote needs --host",
                 "add --host HOST (an ssh destination or alias)",
             ))
@@ -86,7 +72,7 @@ pub fn expand(args: &AddArgs) -> Result<Vec<NewBuilder>, AddError> {
         (_, Some(_)) => BuilderKind::Remote,
     };
     if args.number == Some(0) || args.start_number == Some(0) {
-        return Err(usage(
+        return Err(Error::usage(
             "hasher numbers start at 1",
             "use --number 1 or higher",
         ));
@@ -100,7 +86,7 @@ pub fn expand(args: &AddArgs) -> Result<Vec<NewBuilder>, AddError> {
     match args.multi_add {
         None => {
             if repos.len() > 1 {
-                return Err(usage(
+                return Err(Error::usage(
                     "several --repo need --multi-add",
                     "add --multi-add N, or give one --repo",
                 ));
@@ -122,14 +108,14 @@ pub fn expand(args: &AddArgs) -> Result<Vec<NewBuilder>, AddError> {
             });
         }
         Some(0) => {
-            return Err(usage(
+            return Err(Error::usage(
                 "--multi-add needs a count of 1 or more",
                 "e.g. --multi-add 4",
             ))
         }
         Some(n) => {
             if args.number.is_some() {
-                return Err(usage(
+                return Err(Error::usage(
                     "--number and --multi-add do not go together",
                     "use --start-number K with --multi-add",
                 ));
@@ -139,7 +125,7 @@ pub fn expand(args: &AddArgs) -> Result<Vec<NewBuilder>, AddError> {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_NUMBERED_HASHER_DIR.into());
             if !dir.contains("{hasher_number}") {
-                return Err(usage(
+                return Err(Error::usage(
                     format!("--hasher-dir \"{dir}\" would be the same for every builder"),
                     "include {hasher_number}, e.g. --hasher-dir '~/hasher_{hasher_number}'",
                 ));
@@ -161,7 +147,7 @@ pub fn expand(args: &AddArgs) -> Result<Vec<NewBuilder>, AddError> {
         }
     }
     for b in &out {
-        Template::parse(&b.hasher_dir).map_err(|e| usage(format!("--hasher-dir: {e}"), e.hint))?;
+        Template::parse(&b.hasher_dir).map_err(|e| Error::from(e).prefixed("--hasher-dir: "))?;
     }
     Ok(out)
 }
@@ -221,7 +207,7 @@ fn place_of(
     hosts: &Hosts,
     cancel: &CancelToken,
     loaded: &Loaded,
-) -> Result<Place, AddError> {
+) -> Result<Place, Error> {
     match &b.host {
         None => Ok(Place {
             host: None,
@@ -231,11 +217,7 @@ fn place_of(
         }),
         Some(h) => {
             let host = hosts.get(h);
-            let facts = host.facts(cancel).map_err(|e| AddError {
-                message: e.to_string(),
-                hint: e.hint.clone(),
-                code: exit::INFRA,
-            })?;
+            let facts = host.facts(cancel)?;
             Ok(Place {
                 home: facts.home.clone(),
                 arch: facts.arch.clone(),
@@ -296,7 +278,7 @@ fn detect_branch(
     repo: &str,
     arch: &str,
     cancel: &CancelToken,
-) -> Result<String, AddError> {
+) -> Result<String, Error> {
     let mut looked = Vec::new();
     for rel in release::candidates(arch) {
         let shown = format!("{}/{rel}", repo.trim_end_matches('/'));
@@ -312,7 +294,7 @@ fn detect_branch(
         Some(h) if !repo.contains("://") => format!(" on {}", h.destination),
         _ => String::new(),
     };
-    Err(usage(
+    Err(Error::usage(
         format!(
             "cannot tell the branch of {repo}{whereabouts}; looked at: {}",
             looked.join(", ")
@@ -326,7 +308,7 @@ fn satellite_command(
     place: &Place,
     number: Option<u32>,
     cancel: &CancelToken,
-) -> Result<Option<PlannedCommand>, AddError> {
+) -> Result<Option<PlannedCommand>, Error> {
     let problem = match &place.host {
         None => priv_config::check(
             &LocalTree(priv_config::config_dir()),
@@ -341,11 +323,7 @@ fn satellite_command(
                 &[],
                 &[],
             );
-            let out = h.query(&argv, cancel).map_err(|e| AddError {
-                message: e.to_string(),
-                hint: e.hint.clone(),
-                code: exit::INFRA,
-            })?;
+            let out = h.query(&argv, cancel)?;
             let tree = parse_preflight(&out.stdout);
             if !tree.readable() {
                 return Ok(None);
@@ -392,7 +370,7 @@ fn make_plan(
     loaded: &Loaded,
     hosts: &Hosts,
     cancel: &CancelToken,
-) -> Result<Plan, AddError> {
+) -> Result<Plan, Error> {
     let mut files = Vec::new();
     let mut commands: Vec<PlannedCommand> = Vec::new();
     let mut workdirs: Vec<PathBuf> = Vec::new();
@@ -400,7 +378,7 @@ fn make_plan(
         let place = place_of(b, hosts, cancel, loaded)?;
         let arch = match &args.arch {
             Some(a) if !arch::is_known(a) => {
-                return Err(usage(
+                return Err(Error::usage(
                     format!("unknown architecture \"{a}\""),
                     format!("hasher knows: {}", arch::KNOWN.join(", ")),
                 ))
@@ -408,7 +386,7 @@ fn make_plan(
             Some(a) => a.clone(),
             None => {
                 if !arch::is_known(&place.arch) {
-                    return Err(usage(
+                    return Err(Error::usage(
                         format!(
                             "{} reports `uname -m` = {}, which hasher does not know",
                             b.host.as_deref().unwrap_or(LOCALHOST),
@@ -451,7 +429,7 @@ fn make_plan(
                 &place.home
             }));
             if other_dir == dir {
-                return Err(usage(
+                return Err(Error::usage(
                     format!(
                         "builder `{}` already uses hasher_dir {dir} on {}",
                         other.name,
@@ -529,36 +507,19 @@ fn run_planned(cmd: &PlannedCommand, hosts: &Hosts, cancel: &CancelToken) -> Res
     }
 }
 
-pub fn cmd_add(mut args: AddArgs) -> i32 {
-    let loaded = match load() {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
+pub fn cmd_add(mut args: AddArgs) -> Result<ExitCode, Error> {
+    let loaded = load()?;
     let hosts = hosts(&loaded);
     // Without handlers (very unlikely) a signal ends the command at once.
     let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let interactive =
         args.name.is_none() && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    if interactive {
-        match super::add_prompt::ask(&mut args, &loaded, &hosts, &cancel) {
-            Ok(()) => {}
-            Err(code) => return code,
-        }
+    if interactive && super::add_prompt::ask(&mut args, &loaded, &hosts, &cancel)? == Asked::Aborted
+    {
+        return Ok(ExitCode::Interrupted);
     }
-    let builders = match expand(&args) {
-        Ok(b) => b,
-        Err(e) => {
-            print_error(&e.message, Some(&e.hint));
-            return e.code;
-        }
-    };
-    let plan = match make_plan(&args, &builders, &loaded, &hosts, &cancel) {
-        Ok(p) => p,
-        Err(e) => {
-            print_error(&e.message, Some(&e.hint));
-            return e.code;
-        }
-    };
+    let builders = expand(&args)?;
+    let plan = make_plan(&args, &builders, &loaded, &hosts, &cancel)?;
     let run_commands = !args.no_create_hasher_users;
     if args.dry_run {
         for f in &plan.files {
@@ -593,7 +554,7 @@ pub fn cmd_add(mut args: AddArgs) -> i32 {
         {
             println!("nothing to do: {} already set up", plan.names.join(", "));
         }
-        return exit::OK;
+        return Ok(ExitCode::Ok);
     }
     let updates: Vec<&PlannedFile> = plan
         .files
@@ -608,27 +569,25 @@ pub fn cmd_add(mut args: AddArgs) -> i32 {
         let ok =
             interactive && super::add_prompt::confirm(&format!("replace {}?", list.join(", ")));
         if !ok {
-            print_error(
-                &format!(
+            return Err(Error::usage(
+                format!(
                     "{} already exist(s) with different settings",
                     list.join(", ")
                 ),
-                Some("pass -y to replace them, or --dry-run to see the difference"),
-            );
-            return exit::USAGE;
+                "pass -y to replace them, or --dry-run to see the difference",
+            ));
         }
     }
     for f in &plan.files {
         if f.change == Change::Unchanged {
             continue;
         }
-        if let Err(e) = write_atomic(&f.path, &f.text) {
-            print_error(
-                &format!("cannot write {}: {e}", f.path.display()),
-                Some("check the permissions of the config directory"),
-            );
-            return exit::INFRA;
-        }
+        write_atomic(&f.path, &f.text).map_err(|e| {
+            Error::infra(
+                format!("cannot write {}: {e}", f.path.display()),
+                "check the permissions of the config directory",
+            )
+        })?;
     }
     for name in &plan.names {
         let conf = loaded.paths.builders_dir.join(format!("{name}.conf"));
@@ -650,15 +609,14 @@ pub fn cmd_add(mut args: AddArgs) -> i32 {
         match std::fs::create_dir_all(d) {
             Ok(()) => println!("created the hasher workdir {}", d.display()),
             Err(e) => {
-                print_error(
-                    &format!("cannot create the hasher workdir {}: {e}", d.display()),
-                    Some("create it yourself (hsh needs it), or choose another --hasher-dir"),
-                );
-                return exit::INFRA;
+                return Err(Error::infra(
+                    format!("cannot create the hasher workdir {}: {e}", d.display()),
+                    "create it yourself (hsh needs it), or choose another --hasher-dir",
+                ))
             }
         }
     }
-    let mut code = exit::OK;
+    let mut failures = Failures::default();
     for c in &plan.commands {
         if !run_commands {
             println!(
@@ -670,20 +628,17 @@ pub fn cmd_add(mut args: AddArgs) -> i32 {
         }
         match run_planned(c, &hosts, &cancel) {
             Ok(()) => println!("created {} ({})", c.why, c.display()),
-            Err(e) => {
-                print_error(
-                    &format!(
-                        "could not create {}: {}",
-                        c.why,
-                        e.lines().next().unwrap_or("sudo failed")
-                    ),
-                    Some(&format!("run it yourself: {}", sudo_hint(c))),
-                );
-                code = exit::INFRA;
-            }
+            Err(e) => failures.report(Error::infra(
+                format!(
+                    "could not create {}: {}",
+                    c.why,
+                    e.lines().next().unwrap_or("sudo failed")
+                ),
+                format!("run it yourself: {}", sudo_hint(c)),
+            )),
         }
     }
-    code
+    Ok(failures.exit())
 }
 
 /// The command a user types to do it by hand (sudo may ask for a password).
@@ -800,7 +755,7 @@ mod tests {
                 ..args()
             },
         ] {
-            assert_eq!(expand(&a).unwrap_err().code, exit::USAGE, "{a:?}");
+            assert_eq!(expand(&a).unwrap_err().exit(), ExitCode::Usage, "{a:?}");
         }
     }
 }

@@ -11,13 +11,34 @@ use rustyline::error::ReadlineError;
 use rustyline::{Context, Editor, Helper, Highlighter, Hinter, Validator};
 
 use super::add_args::{AddArgs, KindArg};
-use crate::cli::exit;
+use crate::cli::error::Error;
 use crate::config::arch;
 use crate::config::builder_file::check_name;
 use crate::farm::loaded::Loaded;
 use crate::farm::{DEFAULT_HASHER_DIR, DEFAULT_NUMBERED_HASHER_DIR};
 use crate::transport::cancel::CancelToken;
 use crate::transport::ssh::{Host, Hosts};
+
+/// How the questions ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// Every answer is in the flags.
+    Answered,
+    /// Ctrl-C or Ctrl-D: nothing may be written (exit 130).
+    Aborted,
+}
+
+/// Why the questions stopped early.
+enum Stop {
+    Aborted,
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Stop {
+        Stop::Failed(e)
+    }
+}
 
 /// Lists `PREFIX*` on the remote host, directories with a trailing `/`.
 const REMOTE_COMPLETE_SCRIPT: &str = r#"for f in "$1"*; do if [ -d "$f" ]; then printf '%s/\n' "$f"; elif [ -e "$f" ]; then printf '%s\n' "$f"; fi; done"#;
@@ -79,13 +100,12 @@ impl Completer for PathHelper {
 fn editor(
     remote: Option<(Arc<Host>, String)>,
     cancel: &CancelToken,
-) -> Result<Editor<PathHelper, rustyline::history::DefaultHistory>, i32> {
+) -> Result<Editor<PathHelper, rustyline::history::DefaultHistory>, Error> {
     let mut ed = Editor::new().map_err(|e| {
-        crate::cli::error::print_error(
-            &format!("cannot use the terminal: {e}"),
-            Some("pass the settings as flags (see zoryn builder add --help)"),
-        );
-        exit::USAGE
+        Error::usage(
+            format!("cannot use the terminal: {e}"),
+            "pass the settings as flags (see zoryn builder add --help)",
+        )
     })?;
     ed.set_helper(Some(PathHelper {
         local: FilenameCompleter::new(),
@@ -100,7 +120,7 @@ fn ask_line(
     ed: &mut Editor<PathHelper, rustyline::history::DefaultHistory>,
     question: &str,
     default: Option<&str>,
-) -> Result<String, i32> {
+) -> Result<String, Stop> {
     let prompt = match default {
         Some(d) if !d.is_empty() => format!("{question} [{d}]: "),
         _ => format!("{question}: "),
@@ -114,14 +134,8 @@ fn ask_line(
                 s
             })
         }
-        Err(ReadlineError::Interrupted) | Err(ReadlineError::Eof) => {
-            eprintln!("zoryn: aborted; nothing was written");
-            Err(exit::INTERRUPTED)
-        }
-        Err(e) => {
-            crate::cli::error::print_error(&format!("cannot read the answer: {e}"), None);
-            Err(exit::USAGE)
-        }
+        Err(ReadlineError::Interrupted) | Err(ReadlineError::Eof) => Err(Stop::Aborted),
+        Err(e) => Err(Error::usage(format!("cannot read the answer: {e}"), "").into()),
     }
 }
 
@@ -131,7 +145,23 @@ pub fn ask(
     loaded: &Loaded,
     hosts: &Hosts,
     cancel: &CancelToken,
-) -> Result<(), i32> {
+) -> Result<Asked, Error> {
+    match ask_all(args, loaded, hosts, cancel) {
+        Ok(()) => Ok(Asked::Answered),
+        Err(Stop::Aborted) => {
+            eprintln!("zoryn: aborted; nothing was written");
+            Ok(Asked::Aborted)
+        }
+        Err(Stop::Failed(e)) => Err(e),
+    }
+}
+
+fn ask_all(
+    args: &mut AddArgs,
+    loaded: &Loaded,
+    hosts: &Hosts,
+    cancel: &CancelToken,
+) -> Result<(), Stop> {
     let mut ed = editor(None, cancel)?;
     println!("Adding a builder (Enter accepts [defaults], Ctrl-C aborts).");
     loop {

@@ -8,10 +8,10 @@ use std::collections::BTreeSet;
 
 use clap::Args;
 
-use super::pick::{hosts, load, select_or_exit};
-use crate::cli::error::print_error;
-use crate::cli::exit;
+use super::pick::{hosts, load, select_builders};
+use crate::cli::error::{Error, Failures};
 use crate::farm::Builder;
+use crate::run::exit_code::ExitCode;
 use crate::run::remote::REMOTE_BASE;
 use crate::transport::cancel::CancelToken;
 use crate::transport::site::Site;
@@ -39,7 +39,7 @@ pub struct CleanArgs {
 const EXISTING_SCRIPT: &str =
     r#"for p in "$@"; do [ -e "$p" ] && printf '%s\n' "$p"; done; exit 0"#;
 
-fn existing(site: &Site, paths: &[String], cancel: &CancelToken) -> Result<Vec<String>, String> {
+fn existing(site: &Site, paths: &[String], cancel: &CancelToken) -> Result<Vec<String>, Error> {
     let mut argv = vec![
         "sh".to_string(),
         "-c".to_string(),
@@ -49,15 +49,12 @@ fn existing(site: &Site, paths: &[String], cancel: &CancelToken) -> Result<Vec<S
     argv.extend(paths.iter().cloned());
     let out = site
         .query(&argv, cancel)
-        .map_err(|e| format!("{e} ({})", e.hint))?;
+        .map_err(|e| Error::infra(format!("{e} ({})", e.hint), ""))?;
     Ok(out.stdout.lines().map(str::to_string).collect())
 }
 
-pub fn cmd_clean(args: CleanArgs) -> i32 {
-    let loaded = match load() {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
+pub fn cmd_clean(args: CleanArgs) -> Result<ExitCode, Error> {
+    let loaded = load()?;
     let chosen: Vec<&Builder> = if args.all_remote {
         loaded
             .farm
@@ -66,27 +63,23 @@ pub fn cmd_clean(args: CleanArgs) -> i32 {
             .filter(|b| !b.is_local())
             .collect()
     } else {
-        match select_or_exit(&loaded.farm, args.builder.as_deref()) {
-            Ok(v) => v,
-            Err(code) => return code,
-        }
+        select_builders(&loaded.farm, args.builder.as_deref())?
     };
     if chosen.is_empty() {
         println!("no remote builders are configured; nothing to clean");
-        return exit::OK;
+        return Ok(ExitCode::Ok);
     }
     let hosts = hosts(&loaded);
     // Without handlers (very unlikely) a signal ends the command at once.
     let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let home = loaded.paths.home.to_string_lossy().into_owned();
-    let mut code = exit::OK;
+    let mut failures = Failures::default();
     let mut uploads_done = BTreeSet::new();
     for b in chosen {
         let site = match Site::for_builder(b, &hosts, &home, &cancel) {
             Ok(s) => s,
             Err(e) => {
-                print_error(&format!("{}: {e}", b.name), Some(&e.hint));
-                code = exit::INFRA;
+                failures.report(Error::from(e).prefixed(&format!("{}: ", b.name)));
                 continue;
             }
         };
@@ -103,8 +96,7 @@ pub fn cmd_clean(args: CleanArgs) -> i32 {
         let found = match existing(&site, &targets, &cancel) {
             Ok(f) => f,
             Err(e) => {
-                print_error(&format!("{}: {e}", b.name), None);
-                code = exit::INFRA;
+                failures.report(e.prefixed(&format!("{}: ", b.name)));
                 continue;
             }
         };
@@ -153,13 +145,11 @@ pub fn cmd_clean(args: CleanArgs) -> i32 {
                             .unwrap_or("hsh --cleanup-only failed")
                             .to_string()
                     };
-                    print_error(&format!("{}: {reason}", b.name), None);
-                    code = exit::INFRA;
+                    failures.report(Error::infra(format!("{}: {reason}", b.name), ""));
                     continue;
                 }
                 Err(e) => {
-                    print_error(&format!("{}: {e}", b.name), Some(&e.hint));
-                    code = exit::INFRA;
+                    failures.report(Error::from(e).prefixed(&format!("{}: ", b.name)));
                     continue;
                 }
             }
@@ -173,15 +163,12 @@ pub fn cmd_clean(args: CleanArgs) -> i32 {
             ];
             match site.query(&argv, &cancel) {
                 Ok(out) if out.success() => println!("{}: removed {}", b.name, place(&upload)),
-                _ => {
-                    print_error(
-                        &format!("{}: could not remove {}", b.name, place(&upload)),
-                        None,
-                    );
-                    code = exit::INFRA;
-                }
+                _ => failures.report(Error::infra(
+                    format!("{}: could not remove {}", b.name, place(&upload)),
+                    "",
+                )),
             }
         }
     }
-    code
+    Ok(failures.exit())
 }

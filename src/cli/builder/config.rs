@@ -13,13 +13,14 @@ use std::path::Path;
 use clap::Args;
 
 use super::pick::{hosts, load};
-use crate::cli::exit;
+use crate::cli::error::Error;
 use crate::config::arch;
 use crate::config::global::DEFAULT_COMMAND;
 use crate::config::toml_reader::line_col;
 use crate::farm::loaded::Loaded;
 use crate::farm::{Builder, Location};
 use crate::hasher::invocation::{hsh_argv, HshOptions};
+use crate::run::exit_code::ExitCode;
 use crate::run::job::vars_for;
 use crate::transport::cancel::CancelToken;
 use crate::transport::site::Site;
@@ -159,15 +160,9 @@ fn shown_word(w: &str) -> String {
     }
 }
 
-pub fn cmd_config(args: ConfigArgs) -> i32 {
-    let loaded = match load() {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let b = match super::pick::one_builder(&loaded.farm, &args.builder) {
-        Ok(b) => b,
-        Err(code) => return code,
-    };
+pub fn cmd_config(args: ConfigArgs) -> Result<ExitCode, Error> {
+    let loaded = load()?;
+    let b = super::pick::one_builder(&loaded.farm, &args.builder)?;
     // The facts a build would use: this machine's, or the host's.
     let home = loaded.paths.home.to_string_lossy().into_owned();
     let hosts = hosts(&loaded);
@@ -223,8 +218,7 @@ pub fn cmd_config(args: ConfigArgs) -> i32 {
         Ok(cmd) => cmd.argv,
         Err(e) => {
             let (message, hint) = crate::run::local::template_error(b, template, &e);
-            crate::cli::error::print_error(&format!("builder {}: {message}", b.name), Some(&hint));
-            return exit::USAGE;
+            return Err(Error::usage(format!("builder {}: {message}", b.name), hint));
         }
     };
 
@@ -260,5 +254,5 @@ pub fn cmd_config(args: ConfigArgs) -> i32 {
     if let Some(n) = note {
         println!("note: {n}");
     }
-    exit::OK
+    Ok(ExitCode::Ok)
 }

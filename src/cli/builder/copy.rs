@@ -16,9 +16,9 @@ use std::path::{Component, Path, PathBuf};
 use clap::Args;
 
 use super::pick::{hosts, load, one_builder};
-use crate::cli::error::print_error;
-use crate::cli::exit;
+use crate::cli::error::{Error, Failures};
 use crate::farm::Builder;
+use crate::run::exit_code::ExitCode;
 use crate::transport::cancel::CancelToken;
 use crate::transport::rsync;
 use crate::transport::runner::{run, LineSplitter, Outcome};
@@ -80,18 +80,18 @@ pub fn chroot_path(operand: &str) -> Result<String, String> {
 }
 
 /// Decide the direction from the operands (the last is the destination).
-pub fn direction(paths: &[String]) -> Result<Direction, (String, String)> {
+pub fn direction(paths: &[String]) -> Result<Direction, Error> {
     let Some((dest, sources)) = paths.split_last().filter(|(_, s)| !s.is_empty()) else {
-        return Err((
-            "builder copy needs at least one source and a destination".into(),
-            "e.g. zoryn builder copy -b NAME fix.patch :/usr/src/".into(),
+        return Err(Error::usage(
+            "builder copy needs at least one source and a destination",
+            "e.g. zoryn builder copy -b NAME fix.patch :/usr/src/",
         ));
     };
     let in_chroot = |s: &String| s.starts_with(':');
     let bad = |e: String| {
-        (
+        Error::usage(
             e,
-            "paths in the chroot are absolute or relative to /usr/src there".to_string(),
+            "paths in the chroot are absolute or relative to /usr/src there",
         )
     };
     match (
@@ -111,66 +111,45 @@ pub fn direction(paths: &[String]) -> Result<Direction, (String, String)> {
                 .map_err(bad)?,
             dest: PathBuf::from(dest),
         }),
-        (_, _, true) => Err((
-            "both sides are in the chroot".into(),
-            "copy between a local path and a `:path` in the chroot".into(),
+        (_, _, true) => Err(Error::usage(
+            "both sides are in the chroot",
+            "copy between a local path and a `:path` in the chroot",
         )),
-        (false, true, false) => Err((
-            "the sources mix local paths and `:paths` in the chroot".into(),
-            "copy out of the chroot and into it in two commands".into(),
+        (false, true, false) => Err(Error::usage(
+            "the sources mix local paths and `:paths` in the chroot",
+            "copy out of the chroot and into it in two commands",
         )),
-        (false, false, false) => Err((
-            "no operand is in the chroot".into(),
-            "mark the chroot side with a leading `:` (`:/usr/src/x` or `:x` for /usr/src/x)".into(),
+        (false, false, false) => Err(Error::usage(
+            "no operand is in the chroot",
+            "mark the chroot side with a leading `:` (`:/usr/src/x` or `:x` for /usr/src/x)",
         )),
     }
 }
 
-fn fail(message: &str, hint: &str, code: i32) -> i32 {
-    print_error(message, Some(hint));
-    code
-}
-
-pub fn cmd_copy(args: CopyArgs) -> i32 {
-    let dir = match direction(&args.paths) {
-        Ok(d) => d,
-        Err((m, h)) => return fail(&m, &h, exit::USAGE),
-    };
-    let loaded = match load() {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let b = match one_builder(&loaded.farm, &args.builder) {
-        Ok(b) => b,
-        Err(code) => return code,
-    };
+pub fn cmd_copy(args: CopyArgs) -> Result<ExitCode, Error> {
+    let dir = direction(&args.paths)?;
+    let loaded = load()?;
+    let b = one_builder(&loaded.farm, &args.builder)?;
     let hosts = hosts(&loaded);
     // Without handlers (very unlikely) a signal ends the command at once.
     let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let home = loaded.paths.home.to_string_lossy().into_owned();
-    let site = match Site::for_builder(b, &hosts, &home, &cancel) {
-        Ok(s) => s,
-        Err(e) => return fail(&format!("[{}] {e}", b.name), &e.hint, exit::INFRA),
-    };
+    let site = Site::for_builder(b, &hosts, &home, &cancel)
+        .map_err(|e| Error::from(e).prefixed(&format!("[{}] ", b.name)))?;
     let workdir = site.workdir(b);
     let chroot = format!("{}/chroot", workdir.trim_end_matches('/'));
-    match chroot_exists(&site, &chroot, &cancel) {
-        Ok(true) => {}
-        Ok(false) => {
-            return fail(
-                &format!(
+    if !chroot_exists(&site, &chroot, &cancel)? {
+        return Err(Error::usage(
+            format!(
                     "builder `{}` has no chroot yet ({chroot} on {})",
                     b.name,
                     site.name()
                 ),
-                &format!(
+                format!(
                     "build on it once, keeping the chroot: zoryn build -b {} (the default command has --lazy-cleanup)",
                     b.name
                 ),
-                exit::USAGE,
-            )
-        }
-        Err(code) => return code,
+        ));
     }
     let rsync_prog = &loaded.global.commands.rsync;
     match dir {
@@ -183,7 +162,7 @@ pub fn cmd_copy(args: CopyArgs) -> i32 {
     }
 }
 
-fn chroot_exists(site: &Site, chroot: &str, cancel: &CancelToken) -> Result<bool, i32> {
+fn chroot_exists(site: &Site, chroot: &str, cancel: &CancelToken) -> Result<bool, Error> {
     if site.host.is_none() {
         return Ok(Path::new(chroot).is_dir());
     }
@@ -191,21 +170,21 @@ fn chroot_exists(site: &Site, chroot: &str, cancel: &CancelToken) -> Result<bool
     match site.query(&argv, cancel) {
         Ok(c) if c.success() => Ok(true),
         Ok(c) if c.code() == Some(1) => Ok(false),
-        Ok(c) => Err(fail(
-            &format!(
+        Ok(c) => Err(Error::infra(
+            format!(
                 "cannot look at {chroot} on {}: {}",
                 site.name(),
                 c.stderr.trim()
             ),
             "check that the host is reachable (zoryn builder status)",
-            exit::INFRA,
         )),
-        Err(e) => Err(fail(&e.to_string(), &e.hint, exit::INFRA)),
+        Err(e) => Err(e.into()),
     }
 }
 
-/// Run a command on the site, its output on ours; `Err` is the exit code.
-fn run_streamed(site: &Site, argv: &[String], cancel: &CancelToken) -> Result<(), i32> {
+/// Run a command on the site, its output on ours: `Ok` when it succeeded
+/// or (`Interrupted`) was cancelled.
+fn run_streamed(site: &Site, argv: &[String], cancel: &CancelToken) -> Result<ExitCode, Error> {
     let mut splitter = LineSplitter::default();
     let print = |l: &str| eprintln!("{l}");
     let r = run(&site.command(argv), cancel, |chunk| {
@@ -213,20 +192,18 @@ fn run_streamed(site: &Site, argv: &[String], cancel: &CancelToken) -> Result<()
     });
     splitter.finish(print);
     match r {
-        Ok(Outcome::Exited(s)) if s.success() => Ok(()),
+        Ok(Outcome::Exited(s)) if s.success() => Ok(ExitCode::Ok),
         Ok(Outcome::Exited(s)) => {
             let code = s.code().unwrap_or(-1);
-            Err(fail(
-                &format!("{} failed on {} (exit status {code})", argv[0], site.name()),
+            Err(Error::infra(
+                format!("{} failed on {} (exit status {code})", argv[0], site.name()),
                 "its message is above",
-                exit::INFRA,
             ))
         }
-        Ok(_) => Err(exit::INTERRUPTED),
-        Err(e) => Err(fail(
-            &format!("cannot run {} on {}: {e}", argv[0], site.name()),
+        Ok(_) => Ok(ExitCode::Interrupted),
+        Err(e) => Err(Error::infra(
+            format!("cannot run {} on {}: {e}", argv[0], site.name()),
             "install hasher (hsh-copy) there",
-            exit::INFRA,
         )),
     }
 }
@@ -239,18 +216,17 @@ fn copy_into(
     dest: &str,
     rsync_prog: &[String],
     cancel: &CancelToken,
-) -> i32 {
+) -> Result<ExitCode, Error> {
     // Every source must exist here, and (for an upload) have its own name.
     let mut resolved = Vec::new();
     for s in sources {
         match s.canonicalize() {
             Ok(p) => resolved.push(p),
             Err(e) => {
-                return fail(
-                    &format!("cannot copy {}: {e}", s.display()),
+                return Err(Error::usage(
+                    format!("cannot copy {}: {e}", s.display()),
                     "name an existing local file or directory",
-                    exit::USAGE,
-                )
+                ))
             }
         }
     }
@@ -259,45 +235,41 @@ fn copy_into(
         match p.file_name() {
             Some(n) if !names.contains(&n) => names.push(n),
             Some(n) => {
-                return fail(
-                    &format!("two sources are named {}", n.to_string_lossy()),
+                return Err(Error::usage(
+                    format!("two sources are named {}", n.to_string_lossy()),
                     "copy them in two commands",
-                    exit::USAGE,
-                )
+                ))
             }
-            None => return fail("cannot copy /", "name a directory below /", exit::USAGE),
+            None => return Err(Error::usage("cannot copy /", "name a directory below /")),
         }
     }
     let mut argv = vec!["hsh-copy".to_string(), format!("--workdir={workdir}")];
     let Some(host) = &site.host else {
         argv.extend(resolved.iter().map(|p| p.to_string_lossy().into_owned()));
         argv.push(dest.to_string());
-        return match run_streamed(site, &argv, cancel) {
-            Ok(()) => {
-                println!("copied {} item(s) into {}:{dest}", resolved.len(), b.name);
-                exit::OK
-            }
-            Err(code) => code,
-        };
+        let done = run_streamed(site, &argv, cancel)?;
+        if done.is_ok() {
+            println!("copied {} item(s) into {}:{dest}", resolved.len(), b.name);
+        }
+        return Ok(done);
     };
     // Remote: stage the files in a private directory on the host first.
     let tmp = match site.query(&["mktemp".to_string(), "-d".into()], cancel) {
         Ok(c) if c.success() && c.stdout.trim().starts_with('/') => c.stdout.trim().to_string(),
         Ok(c) => {
-            return fail(
-                &format!(
+            return Err(Error::infra(
+                format!(
                     "cannot make a temporary directory on {}: {}",
                     site.name(),
                     c.stderr.trim()
                 ),
                 "check free space and /tmp there",
-                exit::INFRA,
-            )
+            ))
         }
-        Err(e) => return fail(&e.to_string(), &e.hint, exit::INFRA),
+        Err(e) => return Err(e.into()),
     };
-    let code = match rsync::copy_to(rsync_prog, host, &resolved, &tmp, cancel) {
-        Err(e) => fail(&e.to_string(), &e.hint, exit::INFRA),
+    let result = match rsync::copy_to(rsync_prog, host, &resolved, &tmp, cancel) {
+        Err(e) => Err(Error::from(e)),
         Ok(_) => {
             argv.extend(
                 names
@@ -305,20 +277,24 @@ fn copy_into(
                     .map(|n| format!("{tmp}/{}", n.to_string_lossy())),
             );
             argv.push(dest.to_string());
-            match run_streamed(site, &argv, cancel) {
-                Ok(()) => {
-                    println!("copied {} item(s) into {}:{dest}", resolved.len(), b.name);
-                    exit::OK
-                }
-                Err(code) => code,
+            let done = run_streamed(site, &argv, cancel);
+            if done.as_ref().is_ok_and(|d| d.is_ok()) {
+                println!("copied {} item(s) into {}:{dest}", resolved.len(), b.name);
             }
+            done
         }
     };
+    // The failure is told before the clean-up's warning, as it happened.
+    let mut failures = Failures::default();
+    let done = result.unwrap_or_else(|e| {
+        failures.report(e);
+        ExitCode::Ok
+    });
     let rm = vec!["rm".to_string(), "-rf".into(), "--".into(), tmp.clone()];
     if !matches!(site.query(&rm, cancel), Ok(c) if c.success()) {
         eprintln!("zoryn: warning: could not remove {tmp} on {}", site.name());
     }
-    code
+    Ok(done.max(failures.exit()))
 }
 
 fn copy_out(
@@ -329,34 +305,29 @@ fn copy_out(
     dest: &Path,
     rsync_prog: &[String],
     cancel: &CancelToken,
-) -> i32 {
+) -> Result<ExitCode, Error> {
     if sources.len() > 1 && !dest.is_dir() {
-        return fail(
-            &format!("{} is not a directory", dest.display()),
+        return Err(Error::usage(
+            format!("{} is not a directory", dest.display()),
             "copying several files needs an existing destination directory",
-            exit::USAGE,
-        );
+        ));
     }
     let on_host: Vec<String> = sources.iter().map(|s| format!("{chroot}{s}")).collect();
-    let kinds = match kinds_of(site, &on_host, cancel) {
-        Ok(k) => k,
-        Err(code) => return code,
-    };
+    let kinds = kinds_of(site, &on_host, cancel)?;
     for ((s, p), kind) in sources.iter().zip(&on_host).zip(&kinds) {
         if kind.is_none() {
-            return fail(
-                &format!(
+            return Err(Error::usage(
+                format!(
                     "no such file in the chroot of `{}`: {s} ({p} on {})",
                     b.name,
                     site.name()
                 ),
-                &format!(
+                format!(
                     "look with: zoryn builder run -b {} -- ls {}",
                     b.name,
                     parent_of(s)
                 ),
-                exit::USAGE,
-            );
+            ));
         }
     }
     // One directory onto a new name becomes that name (like cp -r).
@@ -383,22 +354,14 @@ fn copy_out(
                 .map_err(|e| e.to_string())
         }
     };
-    match result {
-        Ok(()) => {
-            println!(
-                "copied {} item(s) from {} to {}",
-                sources.len(),
-                b.name,
-                dest.display()
-            );
-            exit::OK
-        }
-        Err(e) => fail(
-            &e,
-            "check free space and permissions where the files go",
-            exit::INFRA,
-        ),
-    }
+    result.map_err(|e| Error::infra(e, "check free space and permissions where the files go"))?;
+    println!(
+        "copied {} item(s) from {} to {}",
+        sources.len(),
+        b.name,
+        dest.display()
+    );
+    Ok(ExitCode::Ok)
 }
 
 fn parent_of(p: &str) -> String {
@@ -414,7 +377,11 @@ enum Kind {
 }
 
 /// What each path is (`None`: missing), in one round trip on a remote host.
-fn kinds_of(site: &Site, paths: &[String], cancel: &CancelToken) -> Result<Vec<Option<Kind>>, i32> {
+fn kinds_of(
+    site: &Site,
+    paths: &[String],
+    cancel: &CancelToken,
+) -> Result<Vec<Option<Kind>>, Error> {
     if site.host.is_none() {
         return Ok(paths
             .iter()
@@ -428,9 +395,7 @@ fn kinds_of(site: &Site, paths: &[String], cancel: &CancelToken) -> Result<Vec<O
     // `stat` prints one line per path it can read and fails for the rest.
     let mut argv = vec!["stat".to_string(), "-c".into(), "%F:%n".into(), "--".into()];
     argv.extend(paths.iter().cloned());
-    let out = site
-        .query(&argv, cancel)
-        .map_err(|e| fail(&e.to_string(), &e.hint, exit::INFRA))?;
+    let out = site.query(&argv, cancel)?;
     Ok(paths
         .iter()
         .map(|p| {

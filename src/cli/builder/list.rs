@@ -8,11 +8,11 @@
 use clap::Args;
 use serde::Serialize;
 
-use super::pick::select_or_exit;
-use crate::cli::error::print_error;
-use crate::cli::exit;
+use super::pick::select_builders;
+use crate::cli::error::Error;
 use crate::farm::selection::{choose_explained, glob_match, Verdict};
 use crate::farm::Builder;
+use crate::run::exit_code::ExitCode;
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
@@ -100,11 +100,8 @@ struct Row {
     shares_slot_with: Vec<String>,
 }
 
-pub fn cmd_list(args: ListArgs) -> i32 {
-    let loaded = match super::pick::load() {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
+pub fn cmd_list(args: ListArgs) -> Result<ExitCode, Error> {
+    let loaded = super::pick::load()?;
     let farm = &loaded.farm;
     if args.explain {
         return explain(&loaded, &args);
@@ -114,10 +111,7 @@ pub fn cmd_list(args: ListArgs) -> i32 {
         branch: args.select.branch.clone(),
         host: args.host.clone(),
     };
-    let mut chosen: Vec<&Builder> = match select_or_exit(farm, args.select.builder.as_deref()) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
+    let mut chosen: Vec<&Builder> = select_builders(farm, args.select.builder.as_deref())?;
     chosen.retain(|b| filter.drops(b).is_none());
     if chosen.is_empty() && !args.json && !args.simple {
         let all = |f: fn(&Builder) -> &str| {
@@ -133,13 +127,13 @@ pub fn cmd_list(args: ListArgs) -> i32 {
             all(|b| b.branch.as_str()),
             all(|b| b.host()),
         );
-        return exit::OK;
+        return Ok(ExitCode::Ok);
     }
     if args.simple {
         for b in &chosen {
             println!("{}", b.name);
         }
-        return exit::OK;
+        return Ok(ExitCode::Ok);
     }
     let rows: Vec<Row> = chosen
         .iter()
@@ -170,14 +164,10 @@ pub fn cmd_list(args: ListArgs) -> i32 {
         })
         .collect();
     if args.json {
-        match serde_json::to_string_pretty(&rows) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                print_error(&format!("cannot encode JSON: {e}"), None);
-                return exit::INFRA;
-            }
-        }
-        return exit::OK;
+        let s = serde_json::to_string_pretty(&rows)
+            .map_err(|e| Error::infra(format!("cannot encode JSON: {e}"), ""))?;
+        println!("{s}");
+        return Ok(ExitCode::Ok);
     }
     let header = [
         "NAME",
@@ -227,18 +217,12 @@ pub fn cmd_list(args: ListArgs) -> i32 {
             "note: {a} and {b} share hasher number and host, so they never build at the same time"
         );
     }
-    exit::OK
+    Ok(ExitCode::Ok)
 }
 
-fn explain(loaded: &crate::farm::loaded::Loaded, args: &ListArgs) -> i32 {
+fn explain(loaded: &crate::farm::loaded::Loaded, args: &ListArgs) -> Result<ExitCode, Error> {
     let req = args.select.request();
-    let mut choice = match choose_explained(&loaded.farm, &loaded.global.builders, &req) {
-        Ok(c) => c,
-        Err(e) => {
-            print_error(&e.message, e.hint.as_deref());
-            return exit::USAGE;
-        }
-    };
+    let mut choice = choose_explained(&loaded.farm, &loaded.global.builders, &req)?;
     // -a/-B are already applied by the selection; --host narrows after it.
     let hosts = ListFilter {
         host: args.host.clone(),
@@ -258,7 +242,7 @@ fn explain(loaded: &crate::farm::loaded::Loaded, args: &ListArgs) -> i32 {
         for b in &choice.builders {
             println!("{}", b.name);
         }
-        return exit::OK;
+        return Ok(ExitCode::Ok);
     }
     if args.json {
         let v: Vec<serde_json::Value> = choice
@@ -270,7 +254,7 @@ fn explain(loaded: &crate::farm::loaded::Loaded, args: &ListArgs) -> i32 {
             "{}",
             serde_json::json!({"pattern": choice.expr, "from": choice.source, "builders": v})
         );
-        return exit::OK;
+        return Ok(ExitCode::Ok);
     }
     println!("pattern \"{}\" (from {}):", choice.expr, choice.source);
     let w = choice
@@ -296,7 +280,7 @@ fn explain(loaded: &crate::farm::loaded::Loaded, args: &ListArgs) -> i32 {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    exit::OK
+    Ok(ExitCode::Ok)
 }
 
 #[cfg(test)]

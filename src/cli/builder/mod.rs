@@ -1,5 +1,6 @@
 //! `zoryn builder ...`: add, inspect, use and remove builders.
 //! One file per subcommand; loading the farm and picking builders in [`pick`].
+//! Each returns its exit or its [`Error`]; none prints an error itself.
 
 pub mod add;
 mod add_args;
@@ -14,6 +15,9 @@ pub mod shell;
 pub mod status;
 
 use clap::Subcommand;
+
+use crate::cli::error::Error;
+use crate::cli::exit::Exit;
 
 #[derive(Subcommand, Debug)]
 pub enum BuilderCommand {
@@ -37,16 +41,19 @@ pub enum BuilderCommand {
     Config(config::ConfigArgs),
 }
 
-pub fn cmd_builder(cmd: BuilderCommand) -> i32 {
-    match cmd {
+/// How the subcommand ended: `shell` and `run` pass their command's status
+/// through, the others end with an exit class.
+pub fn cmd_builder(cmd: BuilderCommand) -> Result<Exit, Error> {
+    let class = match cmd {
+        BuilderCommand::Shell(a) => return shell::cmd_shell(a),
+        BuilderCommand::Run(a) => return shell::cmd_run(a),
         BuilderCommand::Add(a) => add::cmd_add(a),
         BuilderCommand::List(a) => list::cmd_list(a),
         BuilderCommand::Status(a) => status::cmd_status(a),
-        BuilderCommand::Shell(a) => shell::cmd_shell(a),
-        BuilderCommand::Run(a) => shell::cmd_run(a),
         BuilderCommand::Clean(a) => clean::cmd_clean(a),
         BuilderCommand::Remove(a) => remove::cmd_remove(a),
         BuilderCommand::Config(a) => config::cmd_config(a),
         BuilderCommand::Copy(a) => copy::cmd_copy(a),
-    }
+    };
+    class.map(Exit::from)
 }

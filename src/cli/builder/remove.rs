@@ -7,9 +7,9 @@
 use clap::Args;
 
 use super::pick::load;
-use crate::cli::error::print_error;
-use crate::cli::exit;
+use crate::cli::error::Error;
 use crate::config::error::did_you_mean;
+use crate::run::exit_code::ExitCode;
 
 #[derive(Args, Debug)]
 pub struct RemoveArgs {
@@ -22,11 +22,8 @@ pub struct RemoveArgs {
     pub names: Vec<String>,
 }
 
-pub fn cmd_remove(args: RemoveArgs) -> i32 {
-    let loaded = match load() {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
+pub fn cmd_remove(args: RemoveArgs) -> Result<ExitCode, Error> {
+    let loaded = load()?;
     // Check every name before touching anything.
     for name in &args.names {
         if loaded.farm.broken(name).is_some() {
@@ -34,11 +31,10 @@ pub fn cmd_remove(args: RemoveArgs) -> i32 {
         }
         match loaded.farm.get(name) {
             Some(b) if b.file.is_none() => {
-                print_error(
-                    &format!("`{name}` is the built-in builder; there is nothing to remove"),
-                    Some("it needs no file; to change it, write builders.d/local.conf"),
-                );
-                return exit::USAGE;
+                return Err(Error::usage(
+                    format!("`{name}` is the built-in builder; there is nothing to remove"),
+                    "it needs no file; to change it, write builders.d/local.conf",
+                ));
             }
             Some(_) => {}
             None => {
@@ -52,8 +48,7 @@ pub fn cmd_remove(args: RemoveArgs) -> i32 {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => "see `zoryn builder list`".into(),
                 };
-                print_error(&format!("no builder named `{name}`"), Some(&hint));
-                return exit::USAGE;
+                return Err(Error::usage(format!("no builder named `{name}`"), hint));
             }
         }
     }
@@ -65,24 +60,22 @@ pub fn cmd_remove(args: RemoveArgs) -> i32 {
                 None => continue,
             },
         };
-        if let Err(e) = std::fs::remove_file(&file) {
-            print_error(
-                &format!("cannot remove {}: {e}", file.display()),
-                Some("check the permissions of the config directory"),
-            );
-            return exit::INFRA;
-        }
+        std::fs::remove_file(&file).map_err(|e| {
+            Error::infra(
+                format!("cannot remove {}: {e}", file.display()),
+                "check the permissions of the config directory",
+            )
+        })?;
         let dir = loaded.paths.builders_dir.join(name);
         if dir.is_dir() {
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
-                print_error(
-                    &format!("removed {} but not {}: {e}", file.display(), dir.display()),
-                    None,
-                );
-                return exit::INFRA;
-            }
+            std::fs::remove_dir_all(&dir).map_err(|e| {
+                Error::infra(
+                    format!("removed {} but not {}: {e}", file.display(), dir.display()),
+                    "",
+                )
+            })?;
         }
         println!("removed: {name} ({})", file.display());
     }
-    exit::OK
+    Ok(ExitCode::Ok)
 }

@@ -4,10 +4,11 @@
 
 use clap::Args;
 
-use super::pick::{hosts, load, select_or_exit};
-use crate::cli::error::print_error;
-use crate::cli::exit;
+use super::pick::{hosts, load, select_builders};
+use crate::cli::error::{Error, Failures};
+use crate::cli::exit::Exit;
 use crate::farm::Builder;
+use crate::run::exit_code::ExitCode;
 use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{run, LineSplitter, Outcome};
 use crate::transport::site::Site;
@@ -51,108 +52,63 @@ fn hasher_tool(tool: &str, b: &Builder, workdir: &str) -> Vec<String> {
     v
 }
 
-pub fn cmd_shell(args: ShellArgs) -> i32 {
-    let loaded = match load() {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let chosen = match select_or_exit(&loaded.farm, Some(&args.builder)) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
+/// `builder shell`: the shell's own exit status, passed through.
+pub fn cmd_shell(args: ShellArgs) -> Result<Exit, Error> {
+    let loaded = load()?;
+    let chosen = select_builders(&loaded.farm, Some(&args.builder))?;
     let [b] = chosen.as_slice() else {
         let names: Vec<&str> = chosen.iter().map(|b| b.name.as_str()).collect();
-        print_error(
-            &format!(
+        return Err(Error::usage(
+            format!(
                 "`{}` selects {} builders ({}); a shell needs one",
                 args.builder,
                 names.len(),
                 names.join(", ")
             ),
-            Some("name a single builder with -b"),
-        );
-        return exit::USAGE;
+            "name a single builder with -b",
+        ));
     };
     let hosts = hosts(&loaded);
     let cancel = CancelToken::new();
-    let site = match Site::for_builder(b, &hosts, &loaded.paths.home.to_string_lossy(), &cancel) {
-        Ok(s) => s,
-        Err(e) => {
-            print_error(&e.to_string(), Some(&e.hint));
-            return exit::INFRA;
-        }
-    };
+    let site = Site::for_builder(b, &hosts, &loaded.paths.home.to_string_lossy(), &cancel)?;
     let argv = hasher_tool("hsh-shell", b, &site.workdir(b));
     let spec = site.interactive(&argv);
     let mut cmd = std::process::Command::new(&spec.program);
     cmd.args(&spec.args);
     // The shell owns the terminal; zoryn just waits (Ctrl-C goes to it).
-    let _ignore = IgnoreInterrupts::new();
+    let _ignore = crate::cli::interrupt::IgnoreInterrupts::start();
     match cmd.status() {
-        Ok(s) => s.code().unwrap_or(exit::INTERRUPTED),
-        Err(e) => {
-            print_error(
-                &format!("cannot run {}: {e}", spec.program_name()),
-                Some("install hasher (hsh-shell) or openssh-client"),
-            );
-            exit::INFRA
-        }
+        Ok(s) => Ok(s
+            .code()
+            .map_or(Exit::Class(ExitCode::Interrupted), Exit::Passed)),
+        Err(e) => Err(Error::infra(
+            format!("cannot run {}: {e}", spec.program_name()),
+            "install hasher (hsh-shell) or openssh-client",
+        )),
     }
 }
 
-/// While an interactive child runs, SIGINT/SIGQUIT are for it, not for us.
-struct IgnoreInterrupts {
-    old: Vec<(nix::sys::signal::Signal, nix::sys::signal::SigAction)>,
-}
-
-impl IgnoreInterrupts {
-    fn new() -> Self {
-        use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-        let ign = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
-        let mut old = Vec::new();
-        for sig in [Signal::SIGINT, Signal::SIGQUIT] {
-            // SAFETY: installing SIG_IGN has no handler code to be unsafe in.
-            if let Ok(prev) = unsafe { sigaction(sig, &ign) } {
-                old.push((sig, prev));
-            }
-        }
-        IgnoreInterrupts { old }
-    }
-}
-
-impl Drop for IgnoreInterrupts {
-    fn drop(&mut self) {
-        for (sig, prev) in &self.old {
-            // SAFETY: restores the disposition saved above.
-            let _ = unsafe { nix::sys::signal::sigaction(*sig, prev) };
-        }
-    }
-}
-
-pub fn cmd_run(args: RunArgs) -> i32 {
-    let loaded = match load() {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let chosen = match select_or_exit(&loaded.farm, Some(&args.builder)) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
+/// `builder run`: the worst of the builders' ends: zoryn's own failures
+/// (infra) and the command's statuses (1-125, passed through).
+pub fn cmd_run(args: RunArgs) -> Result<Exit, Error> {
+    let loaded = load()?;
+    let chosen = select_builders(&loaded.farm, Some(&args.builder))?;
     let hosts = hosts(&loaded);
     // Without handlers (very unlikely) a signal ends the command at once.
     let cancel = crate::cli::interrupt::token().unwrap_or_default();
     let home = loaded.paths.home.to_string_lossy().into_owned();
     let prefix = chosen.len() > 1;
-    let mut worst = exit::OK;
+    let mut failures = Failures::default();
+    // The worst status of the command itself (0 while all succeeded).
+    let mut worst_status = 0;
     for b in chosen {
         if cancel.is_cancelled() {
-            return exit::INTERRUPTED;
+            return Ok(Exit::Class(ExitCode::Interrupted));
         }
         let site = match Site::for_builder(b, &hosts, &home, &cancel) {
             Ok(s) => s,
             Err(e) => {
-                print_error(&format!("[{}] {e}", b.name), Some(&e.hint));
-                worst = worst.max(exit::INFRA);
+                failures.report(Error::from(e).prefixed(&format!("[{}] ", b.name)));
                 continue;
             }
         };
@@ -177,21 +133,23 @@ pub fn cmd_run(args: RunArgs) -> i32 {
             Ok(Outcome::Exited(s)) => {
                 let code = s.code().unwrap_or(1);
                 eprintln!("zoryn: [{}] exited with status {code}", b.name);
-                worst = worst.max(if site.host.is_some() && code == 255 {
-                    exit::INFRA
+                worst_status = worst_status.max(if site.host.is_some() && code == 255 {
+                    ExitCode::Infra.code()
                 } else {
                     code.clamp(1, 125)
                 });
             }
-            Ok(_) => return exit::INTERRUPTED,
-            Err(e) => {
-                print_error(
-                    &format!("[{}] {e}", b.name),
-                    Some("install hasher (hsh-run)"),
-                );
-                worst = worst.max(exit::INFRA);
-            }
+            Ok(_) => return Ok(Exit::Class(ExitCode::Interrupted)),
+            Err(e) => failures.report(Error::infra(
+                format!("[{}] {e}", b.name),
+                "install hasher (hsh-run)",
+            )),
         }
     }
-    worst
+    let worst = worst_status.max(failures.exit().code());
+    Ok(if worst == 0 {
+        Exit::Class(ExitCode::Ok)
+    } else {
+        Exit::Passed(worst)
+    })
 }

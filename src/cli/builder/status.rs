@@ -7,8 +7,8 @@
 use clap::Args;
 use serde::Serialize;
 
-use super::pick::{hosts, load, select_or_exit};
-use crate::cli::exit;
+use super::pick::{hosts, load, select_builders};
+use crate::cli::error::Error;
 use crate::config::global::GlobalConfig;
 use crate::farm::Builder;
 use crate::hasher::invocation::{hsh_argv, HshOptions};
@@ -16,6 +16,7 @@ use crate::hasher::priv_config::{self, LocalTree, Membership, PrivProblem};
 use crate::hasher::remote::{parse_preflight, preflight_argv};
 use crate::hasher::workdir::{self, LockState};
 use crate::report::human_duration;
+use crate::run::exit_code::ExitCode;
 use crate::transport::cancel::CancelToken;
 use crate::transport::site::Site;
 use crate::transport::ssh::Hosts;
@@ -193,15 +194,9 @@ pub fn check(
     st
 }
 
-pub fn cmd_status(args: StatusArgs) -> i32 {
-    let loaded = match load() {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let chosen = match select_or_exit(&loaded.farm, args.builder.as_deref()) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
+pub fn cmd_status(args: StatusArgs) -> Result<ExitCode, Error> {
+    let loaded = load()?;
+    let chosen = select_builders(&loaded.farm, args.builder.as_deref())?;
     let hosts = hosts(&loaded);
     // Without handlers (very unlikely) a signal ends the command at once.
     let cancel = crate::cli::interrupt::token().unwrap_or_default();
@@ -227,13 +222,9 @@ pub fn cmd_status(args: StatusArgs) -> i32 {
             .collect()
     });
     if args.json {
-        match serde_json::to_string_pretty(&statuses) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                crate::cli::error::print_error(&format!("cannot encode JSON: {e}"), None);
-                return exit::INFRA;
-            }
-        }
+        let s = serde_json::to_string_pretty(&statuses)
+            .map_err(|e| Error::infra(format!("cannot encode JSON: {e}"), ""))?;
+        println!("{s}");
     } else {
         let w_name = statuses
             .iter()
@@ -264,14 +255,14 @@ pub fn cmd_status(args: StatusArgs) -> i32 {
             );
         }
     }
-    if cancel.is_cancelled() {
-        exit::INTERRUPTED
+    Ok(if cancel.is_cancelled() {
+        ExitCode::Interrupted
     } else if statuses
         .iter()
         .any(|s| matches!(s.state, State::Unreachable | State::Misconfigured))
     {
-        exit::INFRA
+        ExitCode::Infra
     } else {
-        exit::OK
-    }
+        ExitCode::Ok
+    })
 }
