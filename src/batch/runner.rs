@@ -229,8 +229,9 @@ impl JobSetup<'_> {
     }
 }
 
-/// A finished build as the dispatcher handles it.
-struct Ended {
+/// A build back from its slot as the dispatcher handles it: which
+/// builder, how long, and its row of the report so far.
+struct BuildEnd {
     job: JobRef,
     slot: usize,
     /// The builder's name and host.
@@ -242,7 +243,7 @@ struct Ended {
     report: JobReport,
 }
 
-impl Ended {
+impl BuildEnd {
     /// Its journal line.
     fn line(&self, outcome: JobOutcome, results: Vec<PathBuf>, message: Option<String>) -> Line {
         Line {
@@ -594,7 +595,7 @@ impl<'a> Dispatcher<'a> {
         report.start = Some(started);
         report.end = Some(ended);
         report.log = result.log.as_ref().map(|p| p.display().to_string());
-        let ended = Ended {
+        let end = BuildEnd {
             job,
             slot,
             builder: b.name.clone(),
@@ -603,20 +604,20 @@ impl<'a> Dispatcher<'a> {
             result,
             report,
         };
-        match ended.result.outcome {
-            Outcome::Success => self.on_success(ended),
-            Outcome::Failed => self.on_failure(ended),
-            Outcome::Cancelled => self.on_cancelled(ended),
-            Outcome::Busy => self.on_busy(ended),
-            Outcome::Unusable => self.on_unusable(ended),
-            Outcome::Lost => self.on_lost(ended),
-            Outcome::Skipped => self.on_skipped(ended),
+        match end.result.outcome {
+            Outcome::Success => self.on_success(end),
+            Outcome::Failed => self.on_failure(end),
+            Outcome::Cancelled => self.on_cancelled(end),
+            Outcome::Busy => self.on_busy(end),
+            Outcome::Unusable => self.on_unusable(end),
+            Outcome::Lost => self.on_lost(end),
+            Outcome::Skipped => self.on_skipped(end),
         }
     }
 
     /// Built: its packages join the chain repo and tell the lane what
     /// they provide; jobs that became ready are shown.
-    fn on_success(&mut self, mut e: Ended) {
+    fn on_success(&mut self, mut e: BuildEnd) {
         let job = e.job;
         let name = self.name(job);
         self.retries.host_ok(&e.host);
@@ -666,7 +667,7 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// The build failed: what needs it is blocked; `--fail-fast` stops the run.
-    fn on_failure(&mut self, e: Ended) {
+    fn on_failure(&mut self, e: BuildEnd) {
         self.any_failed = true;
         self.retries.host_ok(&e.host);
         let message = e.result.message.clone();
@@ -682,7 +683,7 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// Interrupted: the job goes back to the queue and nothing new starts.
-    fn on_cancelled(&mut self, e: Ended) {
+    fn on_cancelled(&mut self, e: BuildEnd) {
         let line = e.line(JobOutcome::Cancelled, vec![], e.result.message.clone());
         self.lanes[e.job.lane].sched.requeue(e.job.job);
         self.settle(e.job, Some(line), None, Some(e.report));
@@ -691,7 +692,7 @@ impl<'a> Dispatcher<'a> {
 
     /// Someone else holds this slot: the job tries another one, without
     /// using up an attempt.
-    fn on_busy(&mut self, e: Ended) {
+    fn on_busy(&mut self, e: BuildEnd) {
         self.lanes[e.job.lane].sched.requeue(e.job.job);
         self.slots
             .cool_down(e.slot, Instant::now() + Duration::from_secs(5));
@@ -703,7 +704,7 @@ impl<'a> Dispatcher<'a> {
 
     /// A setup problem of this builder: stop using it; the job tries
     /// another slot without using up an attempt.
-    fn on_unusable(&mut self, e: Ended) {
+    fn on_unusable(&mut self, e: BuildEnd) {
         let msg = e.result.message.clone().unwrap_or_default();
         self.slots.disable(e.slot, format!("{}: {msg}", e.builder));
         self.lanes[e.job.lane].sched.requeue(e.job.job);
@@ -717,7 +718,7 @@ impl<'a> Dispatcher<'a> {
     /// The host was lost: [`HOST_HOLD_AFTER`] times in a row put it on
     /// hold; the job retries on another slot after a backoff, or is given
     /// up after [`MAX_ATTEMPTS`].
-    fn on_lost(&mut self, mut e: Ended) {
+    fn on_lost(&mut self, mut e: BuildEnd) {
         let job = e.job;
         let msg = e.result.message.clone().unwrap_or_default();
         let n = self.retries.host_lost(&e.host);
@@ -758,7 +759,7 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// The builder's spec check skipped the package: the job counts as done.
-    fn on_skipped(&mut self, e: Ended) {
+    fn on_skipped(&mut self, e: BuildEnd) {
         let line = e.line(JobOutcome::Skipped, vec![], e.result.message.clone());
         self.lanes[e.job.lane].sched.finish(e.job.job, true);
         self.settle(e.job, Some(line), None, Some(e.report));
