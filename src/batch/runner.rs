@@ -1,37 +1,36 @@
-//! Running a batch: lanes, slots, dispatch, chain repo, retries, journal.
+//! Running a batch: the dispatch loop that puts ready jobs on free slots,
+//! and what the end of each build means for the rest of the run.
 //!
 //! The decisions — which job is ready, which goes first, who is blocked —
-//! come from the pure [`LaneScheduler`] of each lane; this module owns the
-//! effects: tarballs, builds on slots (through the same local/remote jobs as
-//! `zoryn build`), the chain repository, retries of transport failures on
-//! other slots with backoff and jitter, hosts put on hold, the journal, and
-//! the events that reporters show.
+//! come from the pure [`LaneScheduler`](super::schedule::LaneScheduler) of
+//! each lane; which slot a job may take from [`Slots`]; when a job lost
+//! with its host may start again from [`Retries`]. This module owns the
+//! effects: tarballs, builds on slots (through the same local/remote jobs
+//! as `zoryn build`), the chain repository, hosts put on hold, the
+//! journal, the events that reporters show, and the report with its exit
+//! code. A build that comes back is matched on its typed [`Outcome`] in
+//! `Dispatcher::on_finished`, one small method per outcome.
 //!
-//! Opening a package ([`Package::new`]) applies the batch file's settings:
-//! every spec is read with the batch's `macros` and specsubst values as
-//! defines (the reader itself is `source::specdeps`, untouched here), and a
-//! repository whose gear rules ask for `specsubst:` gets `@VAR@` replaced in
-//! the spec zoryn reads and in its tarball. [`plan_lanes`] marks a package
-//! SKIP in a lane when its spec excludes the arch or the batch's
-//! `exclude`/`only` leave out the branch; [`render_plan`] and [`plan_json`]
-//! show the plan (what each package waits on and via which capability).
-//! It must not parse batch files (`file`) or decide order (`graph`,
-//! `schedule`).
+//! Packages, lanes and the plan view live in [`super::package`],
+//! [`super::lane`] and [`super::plan_view`] and are re-exported here. It
+//! must not parse batch files (`file`), decide order (`graph`,
+//! `schedule`) or print.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::sync::{Mutex, OnceLock};
+use std::thread::Scope;
 use std::time::{Duration, Instant};
 
-use super::file::{BatchFile, BatchPackage, PackageMode, Specsubst};
-use super::graph::{lower_bound, Graph, Node};
+use super::graph::lower_bound;
 use super::history::History;
 use super::journal::{now, JobOutcome, Journal, Record, RunStatus};
-use super::schedule::{estimate_durations, simulate, JobState, LaneScheduler, Policy};
+use super::lane::JobRef;
+use super::retry::Retries;
+use super::schedule::{simulate, JobState, Policy};
+use super::slots::Slots;
 use crate::farm::loaded::Loaded;
 use crate::farm::{Builder, Location};
-use crate::hasher::build_mode::BuildMode;
 use crate::hasher::skip_checks::SkipChecks;
 use crate::report::batch::{BatchReport, JobReport, JobResult, LaneReport};
 use crate::run::busy::BusyPolicy;
@@ -42,386 +41,14 @@ use crate::run::events::{info, JobStatus};
 use crate::run::events::{BuilderResult, EventKind, Outcome};
 use crate::run::exit_code::ExitCode;
 use crate::source::deps::Capability;
-use crate::source::gear::{make_tarball_with, rules_specsubst, substitute, Tarball};
-use crate::source::repo::GearRepo;
-use crate::source::specdeps::{read_spec, SpecDeps};
 use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, CommandSpec};
 use crate::transport::ssh::Hosts;
 
-/// Transport attempts per job before it is given up.
-pub const MAX_ATTEMPTS: u32 = 5;
-/// Consecutive transport failures after which a host is put on hold.
-pub const HOST_HOLD_AFTER: u32 = 3;
-
-/// One package of the batch, opened.
-pub struct Package {
-    /// The spec's Name (with the batch's macros).
-    pub name: String,
-    /// Its table in the batch file (`--batch-pkgs` names).
-    pub batch_name: String,
-    pub repo: GearRepo,
-    /// The spec as zoryn reads it and hsh gets it: `@VAR@` replaced when
-    /// the repository's gear rules have `specsubst:`.
-    pub spec_text: String,
-    /// Macros every read of this spec gets (batch `macros`, then specsubst values).
-    pub defines: Vec<(String, String)>,
-    /// `mode` of the batch file, as the plan shows it.
-    pub mode: PackageMode,
-    /// How this package's jobs run hasher: `Full`, or `Rebuild` for a
-    /// batch package with `mode = "rebuild"` (hsh-rebuild in the builder's
-    /// existing chroot).
-    pub build_mode: BuildMode,
-    /// Branches it is built for (`exclude`, `only` of the batch file).
-    pub entry: BatchPackage,
-    /// Values for the tarball's spec: `Some` when the rules have `specsubst:`.
-    specsubst: Option<Vec<(String, String)>>,
-    tarball: OnceLock<Result<Tarball, String>>,
-}
-
-impl Package {
-    /// Open a package of `batch`: read its spec with the batch's macros, and
-    /// apply the batch's specsubst values when its gear rules ask for them.
-    pub fn new(repo: GearRepo, entry: &BatchPackage, batch: &BatchFile) -> Result<Package, String> {
-        let raw = std::fs::read_to_string(repo.root.join(&repo.spec))
-            .map_err(|e| format!("cannot read {}: {e}", repo.spec.display()))?;
-        let values = batch.specsubst_for(entry);
-        let specsubst = match rules_specsubst(&repo.root)? {
-            None => None,
-            Some(_) if entry.specsubst == Specsubst::Disabled => Some(Vec::new()),
-            Some((rules, line, vars)) => {
-                let mut chosen = Vec::new();
-                for v in vars {
-                    match values.iter().find(|(k, _)| *k == v) {
-                        Some(kv) => chosen.push(kv.clone()),
-                        None => {
-                            return Err(format!(
-                                "{} line {line} has `specsubst: {v}`, but the batch gives no value for {v}; \
-                                 add {v}=VALUE to specsubst in [batch] or in [{}] (or specsubst = \"none\" there)",
-                                rules.display(),
-                                entry.name
-                            ))
-                        }
-                    }
-                }
-                Some(chosen)
-            }
-        };
-        let spec_text = match &specsubst {
-            Some(v) => substitute(&raw, v),
-            None => raw,
-        };
-        let defines = batch.defines_for(entry);
-        let name = read_spec(&spec_text, "noarch", &defines).name;
-        Ok(Package {
-            name,
-            batch_name: entry.name.clone(),
-            repo,
-            spec_text,
-            defines,
-            mode: entry.mode,
-            build_mode: match entry.mode {
-                PackageMode::Rebuild => BuildMode::Rebuild,
-                PackageMode::Build => BuildMode::Full,
-            },
-            entry: entry.clone(),
-            specsubst,
-            tarball: OnceLock::new(),
-        })
-    }
-
-    fn tarball(&self, gear: &[String], cancel: &CancelToken) -> Result<&Tarball, String> {
-        self.tarball
-            .get_or_init(|| {
-                make_tarball_with(gear, &self.repo, self.specsubst.as_deref(), cancel)
-                    .map_err(|e| e.message)
-            })
-            .as_ref()
-            .map_err(Clone::clone)
-    }
-}
-
-/// An (arch, branch) pair and its interchangeable slots.
-pub struct Lane {
-    pub id: String,
-    pub arch: String,
-    pub branch: String,
-    pub slots: Vec<usize>,
-    pub sched: LaneScheduler,
-    pub specs: Vec<SpecDeps>,
-    pub durations: Vec<f64>,
-    /// Why each package is not built in this lane (its spec excludes the
-    /// arch, or the batch's `exclude`/`only` leave out the branch).
-    pub skip_reasons: Vec<Option<String>>,
-}
-
-/// Lanes from the selected builders, in the order they first appear.
-pub fn lanes_of(builders: &[&Builder]) -> Vec<(String, String, Vec<usize>)> {
-    let mut lanes: Vec<(String, String, Vec<usize>)> = Vec::new();
-    for (i, b) in builders.iter().enumerate() {
-        match lanes.iter_mut().find(|l| l.0 == b.arch && l.1 == b.branch) {
-            Some(l) => l.2.push(i),
-            None => lanes.push((b.arch.clone(), b.branch.clone(), vec![i])),
-        }
-    }
-    lanes
-}
-
-/// Build the lanes' graphs and schedulers from the packages' specs.
-pub fn plan_lanes(packages: &[Package], builders: &[&Builder], history: &History) -> Vec<Lane> {
-    lanes_of(builders)
-        .into_iter()
-        .map(|(arch, branch, slots)| {
-            let specs: Vec<SpecDeps> = packages
-                .iter()
-                .map(|p| read_spec(&p.spec_text, &arch, &p.defines))
-                .collect();
-            let skip_reasons: Vec<Option<String>> = packages
-                .iter()
-                .zip(&specs)
-                .map(|(p, s)| {
-                    // The same reason `zoryn build` gives: the deciding tag.
-                    if let Some(tag) = s.arch_refusal(&arch) {
-                        Some(format!("{} excludes {arch} ({tag})", s.name))
-                    } else {
-                        p.entry.branch_skip_reason(&branch)
-                    }
-                })
-                .collect();
-            let nodes: Vec<Node> = specs
-                .iter()
-                .zip(&skip_reasons)
-                .map(|(s, why)| Node {
-                    name: s.name.clone(),
-                    provides: s.all_provides(),
-                    requires: s.build_requires.clone(),
-                    excluded: why.is_some(),
-                })
-                .collect();
-            let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
-            let durations = estimate_durations(&names, &history.durations_for(&arch));
-            let graph = Graph::build(nodes);
-            let n = slots.len();
-            Lane {
-                id: format!("{arch}/{branch}"),
-                arch,
-                branch,
-                slots,
-                sched: LaneScheduler::new(graph, durations.clone(), n),
-                specs,
-                durations,
-                skip_reasons,
-            }
-        })
-        .collect()
-}
-
-fn hms(secs: f64) -> String {
-    crate::report::human_duration(secs)
-}
-
-/// A package of the batch file that is not built at all (`skip = true`,
-/// or not named by `--batch-pkgs`), for the plan.
-#[derive(Clone, Debug)]
-pub struct LeftOut {
-    pub name: String,
-    pub path: String,
-    pub reason: String,
-}
-
-/// What node `i` of `g` waits on, after cycle breaking: each dependency
-/// with the capabilities (requirement names) that made the edge.
-pub fn waits_on(g: &Graph, i: usize) -> Vec<(usize, Vec<String>)> {
-    g.deps[i]
-        .iter()
-        .map(|&d| {
-            let mut via: Vec<String> = g.edges[i]
-                .iter()
-                .filter(|(_, j)| *j == d)
-                .map(|(r, _)| r.name.clone())
-                .collect();
-            via.dedup();
-            (d, via)
-        })
-        .collect()
-}
-
-/// The build order the plan shows: the simulated schedule's start order.
-fn plan_order(lane: &Lane) -> Vec<usize> {
-    let g = lane.sched.graph();
-    let sim = simulate(g, &lane.durations, lane.slots.len(), Policy::CriticalPath);
-    let mut order: Vec<_> = sim.placements.iter().collect();
-    order.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.slot.cmp(&b.slot)));
-    order.iter().map(|p| p.job).collect()
-}
-
-/// `--plan`: levels, order, what each package waits on (and why),
-/// makespan estimate and its lower bound per lane.
-pub fn render_plan(
-    batch: &str,
-    lanes: &[Lane],
-    builders: &[&Builder],
-    packages: &[Package],
-    left_out: &[LeftOut],
-) -> String {
-    use std::fmt::Write;
-    let modes: Vec<PackageMode> = packages.iter().map(|p| p.mode).collect();
-    let mut out = String::new();
-    let n = lanes.first().map_or(0, |l| l.specs.len());
-    let _ = writeln!(out, "batch {batch}: {n} packages, {} lane(s)", lanes.len());
-    for l in left_out {
-        let _ = writeln!(out, "left out: {} ({})", l.name, l.reason);
-    }
-    for lane in lanes {
-        let g = lane.sched.graph();
-        let names = |v: &[usize]| {
-            v.iter()
-                .map(|i| g.nodes[*i].name.clone())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let slot_names: Vec<&str> = lane
-            .slots
-            .iter()
-            .map(|i| builders[*i].name.as_str())
-            .collect();
-        let _ = writeln!(
-            out,
-            "\nlane {}: {} slot(s): {}",
-            lane.id,
-            slot_names.len(),
-            slot_names.join(", ")
-        );
-        let skipped: Vec<usize> = (0..g.nodes.len())
-            .filter(|i| g.nodes[*i].excluded)
-            .collect();
-        for &i in &skipped {
-            let why = lane
-                .skip_reasons
-                .get(i)
-                .cloned()
-                .flatten()
-                .unwrap_or_default();
-            let _ = writeln!(out, "  skipped: {} ({why})", g.nodes[i].name);
-        }
-        for c in &g.cycles {
-            let _ = writeln!(out, "  cycle: {}", c.explanation);
-        }
-        for s in &lane.specs {
-            for u in &s.unresolved {
-                let _ = writeln!(out, "  unresolved in {}: {u}", s.name);
-            }
-        }
-        for (i, level) in g.levels().iter().enumerate() {
-            let level: Vec<usize> = level
-                .iter()
-                .copied()
-                .filter(|j| !g.nodes[*j].excluded)
-                .collect();
-            if !level.is_empty() {
-                let _ = writeln!(out, "  level {i}: {}", names(&level));
-            }
-        }
-        let order = plan_order(lane);
-        let _ = writeln!(out, "  order: {}", names(&order));
-        let rebuilds: Vec<usize> = (0..g.nodes.len())
-            .filter(|&i| !g.nodes[i].excluded && modes.get(i) == Some(&PackageMode::Rebuild))
-            .collect();
-        if !rebuilds.is_empty() {
-            let _ = writeln!(out, "  mode rebuild (hsh-rebuild): {}", names(&rebuilds));
-        }
-        for &i in &order {
-            let w = waits_on(g, i);
-            let text = if w.is_empty() {
-                "nothing in the batch".to_string()
-            } else {
-                w.iter()
-                    .map(|(d, via)| {
-                        format!("{} (BuildRequires {})", g.nodes[*d].name, via.join(", "))
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let _ = writeln!(out, "  {} waits on {text}", g.nodes[i].name);
-        }
-        let lb = lower_bound(g, &lane.durations, lane.slots.len());
-        let cp = g.critical_path(&lane.durations);
-        let sim = simulate(g, &lane.durations, lane.slots.len(), Policy::CriticalPath);
-        let work: f64 = (0..g.nodes.len())
-            .filter(|i| !g.nodes[*i].excluded)
-            .map(|i| lane.durations[i])
-            .sum();
-        let _ = writeln!(
-            out,
-            "  estimated makespan {} (lower bound {}: critical path {}, work/slots {})",
-            hms(sim.makespan),
-            hms(lb),
-            hms(cp),
-            hms(work / lane.slots.len().max(1) as f64)
-        );
-    }
-    out
-}
-
-/// `--plan --json`: one JSON object (SPEC 7): per lane its order and, per
-/// package, path, level, what it depends on and via which capability,
-/// unresolved items, and why it is skipped (or null).
-pub fn plan_json(
-    batch: &str,
-    lanes: &[Lane],
-    packages: &[Package],
-    left_out: &[LeftOut],
-) -> serde_json::Value {
-    use serde_json::{json, Value};
-    let lanes_json: Vec<Value> = lanes
-        .iter()
-        .map(|lane| {
-            let g = lane.sched.graph();
-            let level = g.level_of();
-            let order: Vec<&str> = plan_order(lane)
-                .into_iter()
-                .map(|i| g.nodes[i].name.as_str())
-                .collect();
-            let mut pkgs: Vec<Value> = (0..g.nodes.len())
-                .map(|i| {
-                    let depends_on: Vec<Value> = waits_on(g, i)
-                        .into_iter()
-                        .flat_map(|(d, via)| {
-                            let dep = g.nodes[d].name.clone();
-                            via.into_iter()
-                                .map(move |v| json!({"package": dep.clone(), "via": v}))
-                        })
-                        .collect();
-                    json!({
-                        "name": g.nodes[i].name,
-                        "path": packages.get(i).map(|p| p.repo.root.display().to_string()),
-                        "level": level[i],
-                        "depends_on": depends_on,
-                        "unresolved": lane.specs.get(i).map(|s| s.unresolved.clone()).unwrap_or_default(),
-                        "skipped": lane.skip_reasons.get(i).cloned().flatten(),
-                    })
-                })
-                .collect();
-            for l in left_out {
-                pkgs.push(json!({
-                    "name": l.name,
-                    "path": l.path,
-                    "level": null,
-                    "depends_on": [],
-                    "unresolved": [],
-                    "skipped": l.reason,
-                }));
-            }
-            json!({
-                "arch": lane.arch,
-                "branch": lane.branch,
-                "order": order,
-                "packages": pkgs,
-            })
-        })
-        .collect();
-    json!({"batch": batch, "lanes": lanes_json})
-}
+pub use super::lane::{lanes_of, plan_lanes, Lane};
+pub use super::package::Package;
+pub use super::plan_view::{plan_json, render_plan, waits_on, LeftOut};
+pub use super::retry::{HOST_HOLD_AFTER, MAX_ATTEMPTS};
 
 /// How a batch run is started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -429,6 +56,9 @@ pub enum Start {
     Fresh,
     Continue,
 }
+
+/// (package, lane) → result files kept from an earlier run.
+type Kept = HashMap<(String, String), Vec<PathBuf>>;
 
 pub struct BatchRun<'a> {
     pub loaded: &'a Loaded,
@@ -451,20 +81,896 @@ pub struct BatchRun<'a> {
     pub checks: Vec<crate::run::checks::PostBuildCheck>,
 }
 
-struct Slot {
-    disabled: Option<String>,
-    cool_until: Option<Instant>,
-    running: Option<(usize, usize)>,
+impl<'a> BatchRun<'a> {
+    /// Run to the end (or until cancelled). Returns the report.
+    pub fn run(self, emit: &Emitter, signal: &CancelToken, controls: &Controls) -> BatchReport {
+        let BatchRun {
+            loaded,
+            name: batch_name,
+            packages,
+            builders,
+            lanes,
+            chain,
+            journal,
+            history,
+            start,
+            kept,
+            fail_fast,
+            rpmbuild_args,
+            packager,
+            skip_checks,
+            checks,
+        } = self;
+        let started_unix = now();
+        let t0 = Instant::now();
+        let hosts = Hosts::new(crate::transport::ssh::SshSettings::from_config(
+            &loaded.global,
+            loaded.paths.runtime_dir.clone(),
+        ));
+        let setup = JobSetup {
+            loaded,
+            packages: &packages,
+            builders: &builders,
+            chain: &chain,
+            hosts,
+            emit,
+            controls,
+            run_token: controls.run.clone(),
+            rpmbuild_args,
+            packager,
+            skip_checks,
+            checks,
+            t0,
+        };
+        let mut run = Dispatcher::new(&setup, lanes, journal, history, signal, fail_fast);
+        run.start_up(started_unix, start, &kept);
+        run.dispatch_until_done();
+        run.into_report(batch_name, started_unix)
+    }
 }
 
-enum Msg {
-    Finished {
-        slot: usize,
-        lane: usize,
-        job: usize,
-        result: BuilderResult,
-        started: f64,
-    },
+/// What every build of the run is made with; the build threads share it.
+struct JobSetup<'a> {
+    loaded: &'a Loaded,
+    packages: &'a [Package],
+    builders: &'a [&'a Builder],
+    chain: &'a ChainRepo,
+    hosts: Hosts,
+    emit: &'a Emitter,
+    controls: &'a Controls,
+    /// The whole run's token (`--fail-fast` fires it).
+    run_token: CancelToken,
+    rpmbuild_args: Option<String>,
+    packager: Option<String>,
+    skip_checks: SkipChecks,
+    checks: Vec<crate::run::checks::PostBuildCheck>,
+    /// When the run started: build times are seconds since.
+    t0: Instant,
+}
+
+/// A build back from its slot, as its thread sends it.
+struct Finished {
+    slot: usize,
+    job: JobRef,
+    result: BuilderResult,
+    /// When it started, in seconds since the run started.
+    started: f64,
+}
+
+impl JobSetup<'_> {
+    /// Build `pkg` as `job` on slot `s`, in a thread of `scope`; what
+    /// comes back is sent on `tx`.
+    fn run_job<'scope>(
+        &'scope self,
+        scope: &'scope Scope<'scope, '_>,
+        s: usize,
+        job: JobRef,
+        pkg: &'scope Package,
+        tx: mpsc::Sender<Finished>,
+    ) {
+        let loaded = self.loaded;
+        let chain = self.chain;
+        let emit = self.emit;
+        let t0 = self.t0;
+        let b: &Builder = self.builders[s];
+        let token = self.controls.builder(&b.name).child();
+        let hosts = &self.hosts;
+        let rpmbuild_args = self.rpmbuild_args.clone();
+        let checks = &self.checks;
+        let packager = self.packager.clone();
+        let skip_checks = self.skip_checks.clone();
+        let run_token = self.run_token.clone();
+        scope.spawn(move || {
+            let started = t0.elapsed().as_secs_f64();
+            let result = match pkg.tarball(&loaded.global.commands.gear, &run_token) {
+                Err(e) => {
+                    let mut r = crate::run::executor::cancelled_result(b);
+                    r.outcome = Outcome::Failed;
+                    r.message = Some(format!("gear could not make the tarball: {e}"));
+                    r
+                }
+                Ok(tarball) => {
+                    let ctx = RunContext {
+                        chain: Some(chain),
+                        global: &loaded.global,
+                        git_root: pkg.repo.root.clone(),
+                        home: loaded.paths.home.clone(),
+                        host_arch: crate::config::arch::local(),
+                        tarball,
+                        rpmbuild_args,
+                        packager,
+                        mode: pkg.build_mode,
+                        skip_checks,
+                        cancel: run_token.clone(),
+                        busy: BusyPolicy::Fail,
+                        fail_fast: false,
+                        hosts,
+                        builders_dir: loaded.paths.builders_dir.clone(),
+                        checks: checks.clone(),
+                        uploads: Default::default(),
+                    };
+                    let r = match &b.location {
+                        Location::Local => crate::run::local::build(&ctx, b, emit, &token),
+                        Location::Remote { host } => {
+                            crate::run::remote::build(&ctx, b, host, emit, &token, None)
+                        }
+                    };
+                    emit.emit(EventKind::Finished(r.clone()));
+                    r
+                }
+            };
+            let _ = tx.send(Finished {
+                slot: s,
+                job,
+                result,
+                started,
+            });
+        });
+    }
+}
+
+/// A build back from its slot as the dispatcher handles it: which
+/// builder, how long, and its row of the report so far.
+struct BuildEnd {
+    job: JobRef,
+    slot: usize,
+    /// The builder's name and host.
+    builder: String,
+    host: String,
+    result: BuilderResult,
+    secs: f64,
+    /// Its row of the report, as far as the outcome alone tells.
+    report: JobReport,
+}
+
+impl BuildEnd {
+    /// Its journal line.
+    fn line(&self, outcome: JobOutcome, results: Vec<PathBuf>, message: Option<String>) -> Line {
+        Line {
+            outcome,
+            builder: Some(self.builder.clone()),
+            secs: self.secs,
+            results,
+            message,
+        }
+    }
+}
+
+/// The journal line of a job's end or retry.
+struct Line {
+    outcome: JobOutcome,
+    builder: Option<String>,
+    secs: f64,
+    results: Vec<PathBuf>,
+    message: Option<String>,
+}
+
+impl Line {
+    /// A job that ended without a build on a builder.
+    fn unbuilt(outcome: JobOutcome, message: Option<String>) -> Line {
+        Line {
+            outcome,
+            builder: None,
+            secs: 0.0,
+            results: vec![],
+            message,
+        }
+    }
+}
+
+/// A job's new state, for the reporters.
+struct JobEvent {
+    state: JobStatus,
+    builder: Option<String>,
+    detail: Option<String>,
+}
+
+impl JobEvent {
+    fn new(state: JobStatus, builder: Option<&str>, detail: Option<String>) -> JobEvent {
+        JobEvent {
+            state,
+            builder: builder.map(str::to_string),
+            detail,
+        }
+    }
+}
+
+/// A running batch: its lanes, slots and retries, and what was reported.
+struct Dispatcher<'a> {
+    setup: &'a JobSetup<'a>,
+    lanes: Vec<Lane>,
+    journal: Journal,
+    history: History,
+    /// Ctrl-C, SIGTERM, SIGHUP.
+    signal: &'a CancelToken,
+    fail_fast: bool,
+    slots: Slots,
+    retries: Retries,
+    /// Each lane's jobs as indices into the run's packages.
+    pkg_index: Vec<Vec<usize>>,
+    reports: HashMap<JobRef, JobReport>,
+    /// Jobs shown waiting for a slot and not started since.
+    reported_waiting: HashSet<JobRef>,
+    /// Builds on slots now.
+    running: usize,
+    /// No new job starts: one was cancelled, or `--fail-fast` fired.
+    stopping: bool,
+    any_failed: bool,
+    /// A host listed results that were not downloaded (exit 3).
+    any_rejected: bool,
+}
+
+impl<'a> Dispatcher<'a> {
+    fn new(
+        setup: &'a JobSetup<'a>,
+        lanes: Vec<Lane>,
+        journal: Journal,
+        history: History,
+        signal: &'a CancelToken,
+        fail_fast: bool,
+    ) -> Dispatcher<'a> {
+        let pkg_index = package_index(&lanes, setup.packages);
+        Dispatcher {
+            slots: Slots::for_builders(setup.builders, &setup.loaded.farm),
+            setup,
+            lanes,
+            journal,
+            history,
+            signal,
+            fail_fast,
+            retries: Retries::default(),
+            pkg_index,
+            reports: HashMap::new(),
+            reported_waiting: HashSet::new(),
+            running: 0,
+            stopping: false,
+            any_failed: false,
+            any_rejected: false,
+        }
+    }
+
+    /// Before any build: hosts on hold, the run's first journal line, the
+    /// jobs the plan skips and, on `--continue`, the jobs kept.
+    fn start_up(&mut self, started_unix: f64, start: Start, kept: &Kept) {
+        self.hold_hosts_from_history(started_unix);
+        let _ = self.journal.append(&Record::RunStarted {
+            at: started_unix,
+            pid: std::process::id(),
+            packages: self.setup.packages.iter().map(|p| p.name.clone()).collect(),
+            lanes: self.lanes.iter().map(|l| l.id.clone()).collect(),
+        });
+        for lane in 0..self.lanes.len() {
+            self.end_skipped(lane);
+            if start == Start::Continue {
+                self.keep_earlier_results(lane, kept);
+            }
+        }
+    }
+
+    /// Hosts still on hold from earlier runs sit out when their lane has others.
+    fn hold_hosts_from_history(&mut self, now: f64) {
+        let builders = self.setup.builders;
+        for lane in &self.lanes {
+            let held: Vec<usize> = lane
+                .slots
+                .iter()
+                .copied()
+                .filter(|s| self.history.on_hold(builders[*s].host(), now))
+                .collect();
+            if held.len() < lane.slots.len() {
+                for s in held {
+                    self.slots.disable(
+                        s,
+                        format!("{} is on hold after repeated failures", builders[s].host()),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Jobs the plan skips in lane `li` (arch excluded, branch left out)
+    /// end at once.
+    fn end_skipped(&mut self, li: usize) {
+        for j in 0..self.lanes[li].sched.graph().nodes.len() {
+            let job = JobRef { lane: li, job: j };
+            let lane = &self.lanes[li];
+            if lane.sched.state(j) != JobState::Skipped {
+                continue;
+            }
+            let name = self.name(job);
+            let why = lane
+                .skip_reasons
+                .get(j)
+                .cloned()
+                .flatten()
+                .unwrap_or_else(|| format!("{name} excludes {}", lane.arch));
+            let report = self.report_row(job, JobResult::Skip, None, Some(why.clone()));
+            let line = Line::unbuilt(JobOutcome::Skipped, None);
+            let event = JobEvent::new(JobStatus::Skipped, None, Some(why));
+            self.settle(job, Some(line), Some(event), Some(report));
+        }
+    }
+
+    /// On `--continue`: ready jobs of lane `li` whose results from an
+    /// earlier run are all still there count as done, as far down the
+    /// graph as that reaches.
+    fn keep_earlier_results(&mut self, li: usize, kept: &Kept) {
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for j in self.lanes[li].sched.ready() {
+                let job = JobRef { lane: li, job: j };
+                let key = (self.name(job), self.lanes[li].id.clone());
+                let Some(files) = kept.get(&key) else {
+                    continue;
+                };
+                if files.is_empty() || !files.iter().all(|f| f.is_file()) {
+                    continue;
+                }
+                let sched = &mut self.lanes[li].sched;
+                sched.start(j);
+                if let Some(p) = provides_of(files, self.signal) {
+                    sched.update_provides(j, p);
+                }
+                sched.finish(j, true);
+                let why = "built in an earlier run; results intact";
+                let mut report = self.report_row(job, JobResult::Kept, None, Some(why.into()));
+                report.packages = files.iter().map(|f| f.display().to_string()).collect();
+                let detail = Some("kept from the earlier run".into());
+                let event = JobEvent::new(JobStatus::Done, None, detail);
+                self.settle(job, None, Some(event), Some(report));
+                progress = true;
+            }
+        }
+    }
+
+    /// Start ready jobs on free slots and handle the builds that come
+    /// back, until every lane is finished or the run stops.
+    fn dispatch_until_done(&mut self) {
+        let (tx, rx) = mpsc::channel::<Finished>();
+        std::thread::scope(|scope| loop {
+            let stop_now = self.stop_now();
+            if !stop_now {
+                self.dispatch_ready(scope, &tx);
+            }
+            if self.running == 0 && (self.all_finished() || stop_now) {
+                break;
+            }
+            // Wait for a build to end, or for the next retry/cool-down.
+            if let Ok(finished) = rx.recv_timeout(self.next_timer()) {
+                self.on_finished(finished);
+            }
+        });
+    }
+
+    fn stop_now(&self) -> bool {
+        self.stopping || self.signal.is_cancelled() || self.setup.run_token.is_cancelled()
+    }
+
+    fn all_finished(&self) -> bool {
+        self.lanes.iter().all(|l| l.sched.is_finished())
+    }
+
+    /// How long to wait for a build to come back: until the next backoff
+    /// or cool-down ends (at least 20 ms), else 500 ms.
+    fn next_timer(&self) -> Duration {
+        let now = Instant::now();
+        self.retries
+            .backoffs(now)
+            .chain(self.slots.cool_downs(now))
+            .min()
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_millis(500))
+            .max(Duration::from_millis(20))
+    }
+
+    /// Ready jobs, most urgent first, onto free slots.
+    fn dispatch_ready<'scope>(
+        &mut self,
+        scope: &'scope Scope<'scope, '_>,
+        tx: &mpsc::Sender<Finished>,
+    ) where
+        'a: 'scope,
+    {
+        for li in 0..self.lanes.len() {
+            for j in self.lanes[li].sched.ready() {
+                self.dispatch(scope, tx, JobRef { lane: li, job: j });
+            }
+        }
+    }
+
+    /// Start `job` on a free slot of its lane, unless it is backing off or
+    /// no slot is free; fail it when no usable builder is left.
+    fn dispatch<'scope>(
+        &mut self,
+        scope: &'scope Scope<'scope, '_>,
+        tx: &mpsc::Sender<Finished>,
+        job: JobRef,
+    ) where
+        'a: 'scope,
+    {
+        if self.retries.backing_off(job, Instant::now()) {
+            return;
+        }
+        let lane_slots = &self.lanes[job.lane].slots;
+        let usable = self.slots.usable(lane_slots);
+        if usable.is_empty() {
+            let reason = self.slots.why_unusable(lane_slots);
+            self.no_builder_left(job, &reason);
+            return;
+        }
+        let avoid = self.retries.avoid(job);
+        match self.slots.pick(&usable, &avoid, Instant::now()) {
+            Some(s) => self.start_job(scope, tx, job, s),
+            None => {
+                if self.reported_waiting.insert(job) {
+                    self.event(job, JobEvent::new(JobStatus::WaitingForSlot, None, None));
+                }
+            }
+        }
+    }
+
+    /// Every slot of `job`'s lane is disabled: the job fails and what
+    /// needs it is blocked.
+    fn no_builder_left(&mut self, job: JobRef, reason: &str) {
+        let lane = &mut self.lanes[job.lane];
+        let msg = format!("no usable builder left in lane {}: {reason}", lane.id);
+        lane.sched.start(job.job);
+        let blocked = lane.sched.finish(job.job, false);
+        self.any_failed = true;
+        let report = self.report_row(job, JobResult::Fail, None, Some(msg.clone()));
+        let line = Line::unbuilt(JobOutcome::Failed, Some(msg.clone()));
+        let event = JobEvent::new(JobStatus::Failed, None, Some(msg));
+        self.settle(job, Some(line), Some(event), Some(report));
+        self.block(job, &blocked);
+    }
+
+    /// Start `job` on slot `s`: its event and journal line, then its build.
+    fn start_job<'scope>(
+        &mut self,
+        scope: &'scope Scope<'scope, '_>,
+        tx: &mpsc::Sender<Finished>,
+        job: JobRef,
+        s: usize,
+    ) where
+        'a: 'scope,
+    {
+        self.reported_waiting.remove(&job);
+        self.lanes[job.lane].sched.start(job.job);
+        self.slots.occupy(s, job);
+        self.running += 1;
+        let attempt = self.retries.start(job);
+        let setup = self.setup;
+        let pkg = &setup.packages[self.pkg_index[job.lane][job.job]];
+        let builder = &setup.builders[s].name;
+        let detail = (attempt > 1).then(|| format!("attempt {attempt}"));
+        self.event(
+            job,
+            JobEvent::new(JobStatus::Running, Some(builder), detail),
+        );
+        let _ = self.journal.append(&Record::JobStarted {
+            at: now(),
+            pkg: pkg.name.clone(),
+            lane: self.lanes[job.lane].id.clone(),
+            builder: builder.clone(),
+            attempt,
+        });
+        setup.run_job(scope, s, job, pkg, tx.clone());
+    }
+
+    /// A build came back: free its slot and act on its outcome.
+    fn on_finished(&mut self, finished: Finished) {
+        let Finished {
+            slot,
+            job,
+            result,
+            started,
+        } = finished;
+        self.running -= 1;
+        self.slots.release(slot);
+        let ended = self.setup.t0.elapsed().as_secs_f64();
+        let b = self.setup.builders[slot];
+        let result_of = JobResult::of(result.outcome);
+        let mut report = self.report_row(job, result_of, Some(&b.name), result.message.clone());
+        report.start = Some(started);
+        report.end = Some(ended);
+        report.log = result.log.as_ref().map(|p| p.display().to_string());
+        let end = BuildEnd {
+            job,
+            slot,
+            builder: b.name.clone(),
+            host: b.host().to_string(),
+            secs: ended - started,
+            result,
+            report,
+        };
+        match end.result.outcome {
+            Outcome::Success => self.on_success(end),
+            Outcome::Failed => self.on_failure(end),
+            Outcome::Cancelled => self.on_cancelled(end),
+            Outcome::Busy => self.on_busy(end),
+            Outcome::Unusable => self.on_unusable(end),
+            Outcome::Lost => self.on_lost(end),
+            Outcome::Skipped => self.on_skipped(end),
+        }
+    }
+
+    /// Built: its packages join the chain repo and tell the lane what
+    /// they provide; jobs that became ready are shown.
+    fn on_success(&mut self, mut e: BuildEnd) {
+        let job = e.job;
+        let name = self.name(job);
+        self.retries.host_ok(&e.host);
+        self.history.host_ok(&e.host);
+        let lane = &mut self.lanes[job.lane];
+        let added = self
+            .setup
+            .chain
+            .add(&lane.branch, &lane.arch, &e.result.packages)
+            .unwrap_or_default();
+        if let Some(p) = provides_of(&e.result.packages, self.signal) {
+            lane.sched.update_provides(job.job, p);
+        }
+        let secs = e.result.elapsed.as_secs_f64();
+        self.history.record_duration(&name, &lane.arch, secs);
+        lane.sched.finish(job.job, true);
+        if !e.result.rejected.is_empty() {
+            self.any_rejected = true;
+            e.report.message = Some(format!(
+                "{} rejected result(s): {}",
+                e.result.rejected.len(),
+                e.result.rejected.join("; ")
+            ));
+        }
+        e.report.packages = e
+            .result
+            .packages
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let line = e.line(JobOutcome::Done, added, None);
+        let event = JobEvent::new(JobStatus::Done, Some(&e.builder), None);
+        self.settle(job, Some(line), Some(event), Some(e.report));
+        self.show_ready(job.lane);
+    }
+
+    /// Jobs of lane `li` whose dependencies are all built are shown ready
+    /// (those already shown waiting for a slot stay so).
+    fn show_ready(&self, li: usize) {
+        let sched = &self.lanes[li].sched;
+        for j in sched.ready() {
+            let job = JobRef { lane: li, job: j };
+            if sched.waiting_on(j).is_empty() && !self.reported_waiting.contains(&job) {
+                self.event(job, JobEvent::new(JobStatus::Ready, None, None));
+            }
+        }
+    }
+
+    /// The build failed: what needs it is blocked; `--fail-fast` stops the run.
+    fn on_failure(&mut self, e: BuildEnd) {
+        self.any_failed = true;
+        self.retries.host_ok(&e.host);
+        let message = e.result.message.clone();
+        let line = e.line(JobOutcome::Failed, vec![], message.clone());
+        let blocked = self.lanes[e.job.lane].sched.finish(e.job.job, false);
+        let event = JobEvent::new(JobStatus::Failed, Some(&e.builder), message);
+        self.settle(e.job, Some(line), Some(event), Some(e.report));
+        self.block(e.job, &blocked);
+        if self.fail_fast {
+            self.stopping = true;
+            self.setup.run_token.cancel();
+        }
+    }
+
+    /// Interrupted: the job goes back to the queue and nothing new starts.
+    fn on_cancelled(&mut self, e: BuildEnd) {
+        let line = e.line(JobOutcome::Cancelled, vec![], e.result.message.clone());
+        self.lanes[e.job.lane].sched.requeue(e.job.job);
+        self.settle(e.job, Some(line), None, Some(e.report));
+        self.stopping = true;
+    }
+
+    /// Someone else holds this slot: the job tries another one, without
+    /// using up an attempt.
+    fn on_busy(&mut self, e: BuildEnd) {
+        self.lanes[e.job.lane].sched.requeue(e.job.job);
+        self.slots
+            .cool_down(e.slot, Instant::now() + Duration::from_secs(5));
+        self.retries.uncount(e.job);
+        let detail = format!("{} is busy", e.builder);
+        let event = JobEvent::new(JobStatus::WaitingForSlot, None, Some(detail));
+        self.settle(e.job, None, Some(event), None);
+    }
+
+    /// A setup problem of this builder: stop using it; the job tries
+    /// another slot without using up an attempt.
+    fn on_unusable(&mut self, e: BuildEnd) {
+        let msg = e.result.message.clone().unwrap_or_default();
+        self.slots.disable(e.slot, format!("{}: {msg}", e.builder));
+        self.lanes[e.job.lane].sched.requeue(e.job.job);
+        self.retries.uncount(e.job);
+        let line = e.line(JobOutcome::Retry, vec![], Some(msg.clone()));
+        let detail = format!("{} is unusable: {msg}", e.builder);
+        let event = JobEvent::new(JobStatus::Retry, None, Some(detail));
+        self.settle(e.job, Some(line), Some(event), None);
+    }
+
+    /// The host was lost: [`HOST_HOLD_AFTER`] times in a row put it on
+    /// hold; the job retries on another slot after a backoff, or is given
+    /// up after [`MAX_ATTEMPTS`].
+    fn on_lost(&mut self, mut e: BuildEnd) {
+        let job = e.job;
+        let msg = e.result.message.clone().unwrap_or_default();
+        let n = self.retries.host_lost(&e.host);
+        self.history.host_failed(&e.host, now());
+        if n >= HOST_HOLD_AFTER {
+            self.hold_host(
+                &e.host,
+                &format!("{} is on hold after {n} failures ({msg})", e.host),
+            );
+        }
+        self.retries.lost_on(job, e.slot);
+        let attempt = self.retries.attempt(job);
+        let line = e.line(JobOutcome::Retry, vec![], Some(msg.clone()));
+        if attempt >= MAX_ATTEMPTS {
+            self.lanes[job.lane].sched.finish(job.job, false);
+            self.any_failed = true;
+            e.report.message = Some(format!("gave up after {attempt} transport failures: {msg}"));
+            self.settle(job, Some(line), None, Some(e.report));
+        } else {
+            self.lanes[job.lane].sched.requeue(job.job);
+            let wait = self.retries.back_off(job, attempt, Instant::now());
+            let detail = format!(
+                "{msg}; retrying on another slot in {:.1}s",
+                wait.as_secs_f64()
+            );
+            let event = JobEvent::new(JobStatus::Retry, None, Some(detail));
+            self.settle(job, Some(line), Some(event), None);
+        }
+    }
+
+    /// Every slot on `host` is no longer used.
+    fn hold_host(&mut self, host: &str, why: &str) {
+        for (k, b) in self.setup.builders.iter().enumerate() {
+            if b.host() == host {
+                self.slots.disable(k, why.to_string());
+            }
+        }
+    }
+
+    /// The builder's spec check skipped the package: the job counts as done.
+    fn on_skipped(&mut self, e: BuildEnd) {
+        let line = e.line(JobOutcome::Skipped, vec![], e.result.message.clone());
+        self.lanes[e.job.lane].sched.finish(e.job.job, true);
+        self.settle(e.job, Some(line), None, Some(e.report));
+    }
+
+    /// Jobs of `failed`'s lane blocked by its failure end without running.
+    fn block(&mut self, failed: JobRef, blocked: &[usize]) {
+        let msg = format!("not built: dependency {} failed", self.name(failed));
+        for &b in blocked {
+            let job = JobRef {
+                lane: failed.lane,
+                job: b,
+            };
+            let report = self.report_row(job, JobResult::Blocked, None, Some(msg.clone()));
+            let line = Line::unbuilt(JobOutcome::Blocked, Some(msg.clone()));
+            let event = JobEvent::new(JobStatus::Blocked, None, Some(msg.clone()));
+            self.settle(job, Some(line), Some(event), Some(report));
+        }
+    }
+
+    /// What a job's end (or retry) leaves, each when given: its journal
+    /// line, then its event for the reporters, then its row of the report.
+    fn settle(
+        &mut self,
+        job: JobRef,
+        line: Option<Line>,
+        event: Option<JobEvent>,
+        report: Option<JobReport>,
+    ) {
+        if let Some(l) = line {
+            let _ = self.journal.append(&Record::JobFinished {
+                at: now(),
+                pkg: self.name(job),
+                lane: self.lanes[job.lane].id.clone(),
+                builder: l.builder,
+                outcome: l.outcome,
+                secs: l.secs,
+                results: l.results,
+                message: l.message,
+            });
+        }
+        if let Some(e) = event {
+            self.event(job, e);
+        }
+        if let Some(r) = report {
+            self.reports.insert(job, r);
+        }
+    }
+
+    fn event(&self, job: JobRef, e: JobEvent) {
+        let lane = &self.lanes[job.lane];
+        self.setup.emit.emit(EventKind::Job {
+            package: self.name(job),
+            lane: lane.id.clone(),
+            state: e.state,
+            builder: e.builder,
+            detail: e.detail,
+        });
+    }
+
+    /// The package name of `job` in its lane's graph.
+    fn name(&self, job: JobRef) -> String {
+        self.lanes[job.lane].sched.graph().nodes[job.job]
+            .name
+            .clone()
+    }
+
+    fn report_row(
+        &self,
+        job: JobRef,
+        result: JobResult,
+        builder: Option<&str>,
+        message: Option<String>,
+    ) -> JobReport {
+        job_report(
+            &self.name(job),
+            &self.lanes[job.lane].id,
+            result,
+            builder,
+            message,
+        )
+    }
+
+    /// The run is over: its last journal line, the host history saved, and
+    /// the report of every job (those that never ran too) with the exit code.
+    fn into_report(mut self, batch: String, started_unix: f64) -> BatchReport {
+        let interrupted = self.signal.is_cancelled() || (self.stopping && !self.any_failed);
+        let status = if interrupted {
+            RunStatus::Interrupted
+        } else {
+            RunStatus::Finished
+        };
+        let _ = self.journal.append(&Record::RunEnded { at: now(), status });
+        let _ = self.history.save();
+        self.add_never_ran(interrupted);
+        let mut jobs: Vec<JobReport> = self.reports.into_values().collect();
+        jobs.sort_by(|a, b| a.package.cmp(&b.package).then(a.lane.cmp(&b.lane)));
+        let exit_code = exit_code(interrupted, self.any_rejected, &jobs).code();
+        let builders = self.setup.builders;
+        BatchReport {
+            batch,
+            started_unix,
+            wall_secs: self.setup.t0.elapsed().as_secs_f64(),
+            lanes: self
+                .lanes
+                .iter()
+                .map(|l| lane_report(l, builders))
+                .collect(),
+            packages: self.setup.packages.iter().map(|p| p.name.clone()).collect(),
+            jobs,
+            exit_code,
+        }
+    }
+
+    /// A row for every job that never ran.
+    fn add_never_ran(&mut self, interrupted: bool) {
+        for (li, lane) in self.lanes.iter().enumerate() {
+            for j in 0..lane.sched.graph().nodes.len() {
+                let job = JobRef { lane: li, job: j };
+                self.reports.entry(job).or_insert_with(|| {
+                    let (result, msg) = never_ran(lane.sched.state(j), interrupted);
+                    let name = &lane.sched.graph().nodes[j].name;
+                    job_report(name, &lane.id, result, None, Some(msg.to_string()))
+                });
+            }
+        }
+    }
+}
+
+/// Each lane's jobs as indices into `packages` (by name).
+fn package_index(lanes: &[Lane], packages: &[Package]) -> Vec<Vec<usize>> {
+    lanes
+        .iter()
+        .map(|l| {
+            l.sched
+                .graph()
+                .nodes
+                .iter()
+                .map(|n| packages.iter().position(|p| p.name == n.name).unwrap_or(0))
+                .collect()
+        })
+        .collect()
+}
+
+/// The result of a job that never ran, and why.
+fn never_ran(state: JobState, interrupted: bool) -> (JobResult, &'static str) {
+    match state {
+        JobState::Blocked => (JobResult::Blocked, "not built: a dependency failed"),
+        _ if interrupted => (JobResult::NotRun, "interrupted before it ran"),
+        _ => (JobResult::NotRun, "stopped by --fail-fast"),
+    }
+}
+
+/// The exit of a batch (SPEC 8): interrupted; else a failed or blocked
+/// job; else a rejected result or a job not run (infra); else ok.
+fn exit_code(interrupted: bool, any_rejected: bool, jobs: &[JobReport]) -> ExitCode {
+    if interrupted {
+        ExitCode::Interrupted
+    } else if jobs
+        .iter()
+        .any(|j| matches!(j.result, JobResult::Fail | JobResult::Blocked))
+    {
+        ExitCode::BuildFailed
+    } else if any_rejected || jobs.iter().any(|j| j.result == JobResult::NotRun) {
+        ExitCode::Infra
+    } else {
+        ExitCode::Ok
+    }
+}
+
+/// A lane's row of the report: its slots, estimates and cycles.
+fn lane_report(l: &Lane, builders: &[&Builder]) -> LaneReport {
+    LaneReport {
+        lane: l.id.clone(),
+        slots: l.slots.iter().map(|s| builders[*s].name.clone()).collect(),
+        estimated_makespan: simulate(
+            l.sched.graph(),
+            &l.durations,
+            l.slots.len(),
+            Policy::CriticalPath,
+        )
+        .makespan,
+        lower_bound: lower_bound(l.sched.graph(), &l.durations, l.slots.len()),
+        cycles: l
+            .sched
+            .graph()
+            .cycles
+            .iter()
+            .map(|c| c.explanation.clone())
+            .collect(),
+    }
+}
+
+fn job_report(
+    pkg: &str,
+    lane: &str,
+    result: JobResult,
+    builder: Option<&str>,
+    message: Option<String>,
+) -> JobReport {
+    JobReport {
+        package: pkg.to_string(),
+        lane: lane.to_string(),
+        result,
+        builder: builder.map(str::to_string),
+        start: None,
+        end: None,
+        message,
+        log: None,
+        packages: vec![],
+    }
 }
 
 fn provides_of(rpms: &[PathBuf], cancel: &CancelToken) -> Option<Vec<Capability>> {
@@ -494,741 +1000,51 @@ fn provides_of(rpms: &[PathBuf], cancel: &CancelToken) -> Option<Vec<Capability>
     )
 }
 
-fn backoff(attempt: u32, seed: u64) -> Duration {
-    let base = 1000u64 << attempt.min(5).saturating_sub(1);
-    // Jitter ±25% so retries of many jobs do not line up.
-    let mut x = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^= x >> 31;
-    let jitter = (x % (base / 2 + 1)) as i64 - (base / 4) as i64;
-    Duration::from_millis((base as i64 + jitter).max(100) as u64)
-}
-
-impl<'a> BatchRun<'a> {
-    /// Run to the end (or until cancelled). Returns the report.
-    pub fn run(self, emit: &Emitter, signal: &CancelToken, controls: &Controls) -> BatchReport {
-        let BatchRun {
-            loaded,
-            name: batch_name,
-            packages,
-            builders,
-            mut lanes,
-            chain,
-            mut journal,
-            mut history,
-            start,
-            kept,
-            fail_fast,
-            rpmbuild_args,
-            packager,
-            skip_checks,
-            checks,
-        } = self;
-        let started_unix = now();
-        let t0 = Instant::now();
-        let hosts = Hosts::new(crate::transport::ssh::SshSettings::from_config(
-            &loaded.global,
-            loaded.paths.runtime_dir.clone(),
-        ));
-        let run_token = controls.run.clone();
-        let mut slots: Vec<Slot> = builders
-            .iter()
-            .map(|_| Slot {
-                disabled: None,
-                cool_until: None,
-                running: None,
-            })
-            .collect();
-        // Hosts still on hold from earlier runs sit out when their lane has others.
-        for lane in &lanes {
-            let held: Vec<usize> = lane
-                .slots
-                .iter()
-                .copied()
-                .filter(|s| history.on_hold(builders[*s].host(), started_unix))
-                .collect();
-            if held.len() < lane.slots.len() {
-                for s in held {
-                    slots[s].disabled = Some(format!(
-                        "{} is on hold after repeated failures",
-                        builders[s].host()
-                    ));
-                }
-            }
-        }
-        let _ = journal.append(&Record::RunStarted {
-            at: started_unix,
-            pid: std::process::id(),
-            packages: packages.iter().map(|p| p.name.clone()).collect(),
-            lanes: lanes.iter().map(|l| l.id.clone()).collect(),
-        });
-        let mut reports: HashMap<(usize, usize), JobReport> = HashMap::new();
-        let job_event = |lane: &Lane,
-                         job: usize,
-                         state: JobStatus,
-                         builder: Option<&str>,
-                         detail: Option<String>| {
-            emit.emit(EventKind::Job {
-                package: lane.sched.graph().nodes[job].name.clone(),
-                lane: lane.id.clone(),
-                state,
-                builder: builder.map(str::to_string),
-                detail,
-            });
-        };
-        // Initial states, and jobs kept from an earlier run.
-        for (li, lane) in lanes.iter_mut().enumerate() {
-            let n = lane.sched.graph().nodes.len();
-            for j in 0..n {
-                let name = lane.sched.graph().nodes[j].name.clone();
-                if lane.sched.state(j) == JobState::Skipped {
-                    let why = lane
-                        .skip_reasons
-                        .get(j)
-                        .cloned()
-                        .flatten()
-                        .unwrap_or_else(|| format!("{name} excludes {}", lane.arch));
-                    job_event(lane, j, JobStatus::Skipped, None, Some(why.clone()));
-                    reports.insert(
-                        (li, j),
-                        job_report(&name, &lane.id, JobResult::Skip, None, Some(why)),
-                    );
-                    let _ = journal.append(&Record::JobFinished {
-                        at: now(),
-                        pkg: name.clone(),
-                        lane: lane.id.clone(),
-                        builder: None,
-                        outcome: JobOutcome::Skipped,
-                        secs: 0.0,
-                        results: vec![],
-                        message: None,
-                    });
-                }
-            }
-            if start == Start::Continue {
-                let mut progress = true;
-                while progress {
-                    progress = false;
-                    for j in lane.sched.ready() {
-                        let name = lane.sched.graph().nodes[j].name.clone();
-                        let Some(files) = kept.get(&(name.clone(), lane.id.clone())) else {
-                            continue;
-                        };
-                        if files.is_empty() || !files.iter().all(|f| f.is_file()) {
-                            continue;
-                        }
-                        lane.sched.start(j);
-                        if let Some(p) = provides_of(files, signal) {
-                            lane.sched.update_provides(j, p);
-                        }
-                        lane.sched.finish(j, true);
-                        let mut r = job_report(
-                            &name,
-                            &lane.id,
-                            JobResult::Kept,
-                            None,
-                            Some("built in an earlier run; results intact".into()),
-                        );
-                        r.packages = files.iter().map(|f| f.display().to_string()).collect();
-                        reports.insert((li, j), r);
-                        job_event(
-                            lane,
-                            j,
-                            JobStatus::Done,
-                            None,
-                            Some("kept from the earlier run".into()),
-                        );
-                        progress = true;
-                    }
-                }
-            }
-        }
-
-        let (tx, rx) = mpsc::channel::<Msg>();
-        let attempts: Mutex<HashMap<(usize, usize), u32>> = Mutex::new(HashMap::new());
-        // A job moved off a busy or unusable slot did not use up an attempt.
-        let uncount = |li: usize, job: usize| {
-            attempts
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry((li, job))
-                .and_modify(|a| *a -= 1);
-        };
-        let mut not_before: HashMap<(usize, usize), Instant> = HashMap::new();
-        let mut failed_on: HashMap<(usize, usize), HashSet<usize>> = HashMap::new();
-        let mut host_failures: HashMap<String, u32> = HashMap::new();
-        let mut stopping = false;
-        let mut any_failed = false;
-        // A host listed results that were not downloaded (exit 3).
-        let mut any_rejected = false;
-        let mut reported_waiting: HashSet<(usize, usize)> = HashSet::new();
-        let packages = &packages;
-        let chain = &chain;
-        let builders = &builders;
-        let pkg_index: Vec<Vec<usize>> = lanes
-            .iter()
-            .map(|l| {
-                l.sched
-                    .graph()
-                    .nodes
-                    .iter()
-                    .map(|n| packages.iter().position(|p| p.name == n.name).unwrap_or(0))
-                    .collect()
-            })
-            .collect();
-
-        std::thread::scope(|scope| {
-            let mut running = 0usize;
-            loop {
-                let stop_now = stopping || signal.is_cancelled() || run_token.is_cancelled();
-                // Dispatch ready jobs, most urgent first, onto free slots.
-                if !stop_now {
-                    for li in 0..lanes.len() {
-                        let ready = lanes[li].sched.ready();
-                        for j in ready {
-                            if not_before
-                                .get(&(li, j))
-                                .is_some_and(|t| *t > Instant::now())
-                            {
-                                continue;
-                            }
-                            let lane = &lanes[li];
-                            let usable: Vec<usize> = lane
-                                .slots
-                                .iter()
-                                .copied()
-                                .filter(|s| slots[*s].disabled.is_none())
-                                .collect();
-                            if usable.is_empty() {
-                                let reason = lane
-                                    .slots
-                                    .iter()
-                                    .rev()
-                                    .find_map(|s| slots[*s].disabled.clone())
-                                    .unwrap_or_else(|| "no builder".into());
-                                let name = lane.sched.graph().nodes[j].name.clone();
-                                let msg =
-                                    format!("no usable builder left in lane {}: {reason}", lane.id);
-                                lanes[li].sched.start(j);
-                                let blocked = lanes[li].sched.finish(j, false);
-                                any_failed = true;
-                                reports.insert(
-                                    (li, j),
-                                    job_report(
-                                        &name,
-                                        &lanes[li].id,
-                                        JobResult::Fail,
-                                        None,
-                                        Some(msg.clone()),
-                                    ),
-                                );
-                                job_event(
-                                    &lanes[li],
-                                    j,
-                                    JobStatus::Failed,
-                                    None,
-                                    Some(msg.clone()),
-                                );
-                                let _ = journal.append(&Record::JobFinished {
-                                    at: now(),
-                                    pkg: name.clone(),
-                                    lane: lanes[li].id.clone(),
-                                    builder: None,
-                                    outcome: JobOutcome::Failed,
-                                    secs: 0.0,
-                                    results: vec![],
-                                    message: Some(msg),
-                                });
-                                block(
-                                    &lanes,
-                                    &mut journal,
-                                    li,
-                                    &blocked,
-                                    &name,
-                                    &mut reports,
-                                    emit,
-                                );
-                                continue;
-                            }
-                            let avoid = failed_on.get(&(li, j)).cloned().unwrap_or_default();
-                            let free = |s: &usize| {
-                                let sl = &slots[*s];
-                                sl.disabled.is_none() && sl.running.is_none() && sl.cool_until.is_none_or(|t| t <= Instant::now())
-                                    // hasher-priv slot mates never run together
-                                    && !loaded.farm.slot_mates(&builders[*s].name).iter().any(|m| {
-                                        builders.iter().position(|b| b.name == *m).is_some_and(|k| slots[k].running.is_some())
-                                    })
-                            };
-                            let pick = usable
-                                .iter()
-                                .copied()
-                                .filter(free)
-                                .min_by_key(|s| avoid.contains(s));
-                            let Some(s) = pick else {
-                                if reported_waiting.insert((li, j)) {
-                                    job_event(lane, j, JobStatus::WaitingForSlot, None, None);
-                                }
-                                continue;
-                            };
-                            reported_waiting.remove(&(li, j));
-                            lanes[li].sched.start(j);
-                            slots[s].running = Some((li, j));
-                            running += 1;
-                            let attempt = {
-                                let mut a = attempts.lock().unwrap_or_else(|p| p.into_inner());
-                                let e = a.entry((li, j)).or_insert(0);
-                                *e += 1;
-                                *e
-                            };
-                            let lane = &lanes[li];
-                            let pkg = &packages[pkg_index[li][j]];
-                            job_event(
-                                lane,
-                                j,
-                                JobStatus::Running,
-                                Some(&builders[s].name),
-                                (attempt > 1).then(|| format!("attempt {attempt}")),
-                            );
-                            let _ = journal.append(&Record::JobStarted {
-                                at: now(),
-                                pkg: pkg.name.clone(),
-                                lane: lane.id.clone(),
-                                builder: builders[s].name.clone(),
-                                attempt,
-                            });
-                            let tx = tx.clone();
-                            let b: &Builder = builders[s];
-                            let token = controls.builder(&b.name).child();
-                            let hosts = &hosts;
-                            let rpmbuild_args = rpmbuild_args.clone();
-                            let checks = &checks;
-                            let packager = packager.clone();
-                            let skip_checks = skip_checks.clone();
-                            let run_token = run_token.clone();
-                            scope.spawn(move || {
-                                let started = t0.elapsed().as_secs_f64();
-                                let result = match pkg
-                                    .tarball(&loaded.global.commands.gear, &run_token)
-                                {
-                                    Err(e) => {
-                                        let mut r = crate::run::executor::cancelled_result(b);
-                                        r.outcome = Outcome::Failed;
-                                        r.message =
-                                            Some(format!("gear could not make the tarball: {e}"));
-                                        r
-                                    }
-                                    Ok(tarball) => {
-                                        let ctx = RunContext {
-                                            chain: Some(chain),
-                                            global: &loaded.global,
-                                            git_root: pkg.repo.root.clone(),
-                                            home: loaded.paths.home.clone(),
-                                            host_arch: crate::config::arch::local(),
-                                            tarball,
-                                            rpmbuild_args,
-                                            packager,
-                                            mode: pkg.build_mode,
-                                            skip_checks,
-                                            cancel: run_token.clone(),
-                                            busy: BusyPolicy::Fail,
-                                            fail_fast: false,
-                                            hosts,
-                                            builders_dir: loaded.paths.builders_dir.clone(),
-                                            checks: checks.clone(),
-                                            uploads: Default::default(),
-                                        };
-                                        let r = match &b.location {
-                                            Location::Local => {
-                                                crate::run::local::build(&ctx, b, emit, &token)
-                                            }
-                                            Location::Remote { host } => crate::run::remote::build(
-                                                &ctx, b, host, emit, &token, None,
-                                            ),
-                                        };
-                                        emit.emit(EventKind::Finished(r.clone()));
-                                        r
-                                    }
-                                };
-                                let _ = tx.send(Msg::Finished {
-                                    slot: s,
-                                    lane: li,
-                                    job: j,
-                                    result,
-                                    started,
-                                });
-                            });
-                        }
-                    }
-                }
-                if running == 0 {
-                    let all_done = lanes.iter().all(|l| l.sched.is_finished());
-                    if all_done || stop_now {
-                        break;
-                    }
-                }
-                // Wait for a build to end, or for the next retry/cool-down.
-                let next_timer = not_before
-                    .values()
-                    .chain(slots.iter().filter_map(|s| s.cool_until.as_ref()))
-                    .filter(|t| **t > Instant::now())
-                    .min()
-                    .map(|t| t.saturating_duration_since(Instant::now()))
-                    .unwrap_or(Duration::from_millis(500));
-                let Ok(Msg::Finished {
-                    slot,
-                    lane: li,
-                    job,
-                    result,
-                    started,
-                }) = rx.recv_timeout(next_timer.max(Duration::from_millis(20)))
-                else {
-                    continue;
-                };
-                running -= 1;
-                slots[slot].running = None;
-                let ended = t0.elapsed().as_secs_f64();
-                let lane_id = lanes[li].id.clone();
-                let name = lanes[li].sched.graph().nodes[job].name.clone();
-                let host = builders[slot].host().to_string();
-                let mut rep = job_report(
-                    &name,
-                    &lane_id,
-                    JobResult::of(result.outcome),
-                    Some(&builders[slot].name),
-                    result.message.clone(),
-                );
-                rep.start = Some(started);
-                rep.end = Some(ended);
-                rep.log = result.log.as_ref().map(|p| p.display().to_string());
-                let record = |outcome: JobOutcome,
-                              results: Vec<PathBuf>,
-                              message: Option<String>,
-                              journal: &mut Journal| {
-                    let _ = journal.append(&Record::JobFinished {
-                        at: now(),
-                        pkg: name.clone(),
-                        lane: lane_id.clone(),
-                        builder: Some(builders[slot].name.clone()),
-                        outcome,
-                        secs: ended - started,
-                        results,
-                        message,
-                    });
-                };
-                match result.outcome {
-                    Outcome::Success => {
-                        host_failures.remove(&host);
-                        history.host_ok(&host);
-                        let lane = &lanes[li];
-                        let added = chain
-                            .add(&lane.branch, &lane.arch, &result.packages)
-                            .unwrap_or_default();
-                        if let Some(p) = provides_of(&result.packages, signal) {
-                            lanes[li].sched.update_provides(job, p);
-                        }
-                        history.record_duration(
-                            &name,
-                            &lanes[li].arch,
-                            result.elapsed.as_secs_f64(),
-                        );
-                        record(JobOutcome::Done, added, None, &mut journal);
-                        lanes[li].sched.finish(job, true);
-                        if !result.rejected.is_empty() {
-                            any_rejected = true;
-                            rep.message = Some(format!(
-                                "{} rejected result(s): {}",
-                                result.rejected.len(),
-                                result.rejected.join("; ")
-                            ));
-                        }
-                        rep.packages = result
-                            .packages
-                            .iter()
-                            .map(|p| p.display().to_string())
-                            .collect();
-                        job_event(
-                            &lanes[li],
-                            job,
-                            JobStatus::Done,
-                            Some(&builders[slot].name),
-                            None,
-                        );
-                        for r in lanes[li].sched.ready() {
-                            let deps_done = lanes[li].sched.waiting_on(r).is_empty();
-                            if deps_done && !reported_waiting.contains(&(li, r)) {
-                                job_event(&lanes[li], r, JobStatus::Ready, None, None);
-                            }
-                        }
-                        reports.insert((li, job), rep);
-                    }
-                    Outcome::Failed => {
-                        any_failed = true;
-                        host_failures.remove(&host);
-                        record(
-                            JobOutcome::Failed,
-                            vec![],
-                            result.message.clone(),
-                            &mut journal,
-                        );
-                        let blocked = lanes[li].sched.finish(job, false);
-                        job_event(
-                            &lanes[li],
-                            job,
-                            JobStatus::Failed,
-                            Some(&builders[slot].name),
-                            result.message.clone(),
-                        );
-                        reports.insert((li, job), rep);
-                        block(
-                            &lanes,
-                            &mut journal,
-                            li,
-                            &blocked,
-                            &name,
-                            &mut reports,
-                            emit,
-                        );
-                        if fail_fast {
-                            stopping = true;
-                            run_token.cancel();
-                        }
-                    }
-                    Outcome::Cancelled => {
-                        record(
-                            JobOutcome::Cancelled,
-                            vec![],
-                            result.message.clone(),
-                            &mut journal,
-                        );
-                        lanes[li].sched.requeue(job);
-                        reports.insert((li, job), rep);
-                        stopping = true;
-                    }
-                    Outcome::Busy => {
-                        // Someone else holds this slot: try another one.
-                        lanes[li].sched.requeue(job);
-                        slots[slot].cool_until = Some(Instant::now() + Duration::from_secs(5));
-                        uncount(li, job);
-                        job_event(
-                            &lanes[li],
-                            job,
-                            JobStatus::WaitingForSlot,
-                            None,
-                            Some(format!("{} is busy", builders[slot].name)),
-                        );
-                    }
-                    Outcome::Unusable => {
-                        // A setup problem of this builder: stop using it.
-                        let msg = result.message.clone().unwrap_or_default();
-                        slots[slot].disabled = Some(format!("{}: {msg}", builders[slot].name));
-                        lanes[li].sched.requeue(job);
-                        uncount(li, job);
-                        record(JobOutcome::Retry, vec![], Some(msg.clone()), &mut journal);
-                        job_event(
-                            &lanes[li],
-                            job,
-                            JobStatus::Retry,
-                            None,
-                            Some(format!("{} is unusable: {msg}", builders[slot].name)),
-                        );
-                    }
-                    Outcome::Lost => {
-                        let msg = result.message.clone().unwrap_or_default();
-                        let n = host_failures.entry(host.clone()).or_insert(0);
-                        *n += 1;
-                        let held = *n >= HOST_HOLD_AFTER;
-                        history.host_failed(&host, now());
-                        if held {
-                            for (k, b) in builders.iter().enumerate() {
-                                if b.host() == host {
-                                    slots[k].disabled = Some(format!(
-                                        "{host} is on hold after {n} failures ({msg})"
-                                    ));
-                                }
-                            }
-                        }
-                        failed_on.entry((li, job)).or_default().insert(slot);
-                        let attempt = attempts
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .get(&(li, job))
-                            .copied()
-                            .unwrap_or(1);
-                        record(JobOutcome::Retry, vec![], Some(msg.clone()), &mut journal);
-                        if attempt >= MAX_ATTEMPTS {
-                            lanes[li].sched.finish(job, false);
-                            any_failed = true;
-                            rep.message =
-                                Some(format!("gave up after {attempt} transport failures: {msg}"));
-                            reports.insert((li, job), rep);
-                        } else {
-                            lanes[li].sched.requeue(job);
-                            let wait = backoff(attempt, (li * 7919 + job) as u64 + attempt as u64);
-                            not_before.insert((li, job), Instant::now() + wait);
-                            job_event(
-                                &lanes[li],
-                                job,
-                                JobStatus::Retry,
-                                None,
-                                Some(format!(
-                                    "{msg}; retrying on another slot in {:.1}s",
-                                    wait.as_secs_f64()
-                                )),
-                            );
-                        }
-                    }
-                    Outcome::Skipped => {
-                        record(
-                            JobOutcome::Skipped,
-                            vec![],
-                            result.message.clone(),
-                            &mut journal,
-                        );
-                        lanes[li].sched.finish(job, true);
-                        reports.insert((li, job), rep);
-                    }
-                }
-            }
-        });
-        let interrupted = signal.is_cancelled() || (stopping && !any_failed);
-        let status = if interrupted {
-            RunStatus::Interrupted
-        } else {
-            RunStatus::Finished
-        };
-        let _ = journal.append(&Record::RunEnded { at: now(), status });
-        let _ = history.save();
-        // Jobs that never ran.
-        for (li, lane) in lanes.iter().enumerate() {
-            for j in 0..lane.sched.graph().nodes.len() {
-                reports.entry((li, j)).or_insert_with(|| {
-                    let name = lane.sched.graph().nodes[j].name.clone();
-                    let (res, msg) = match lane.sched.state(j) {
-                        JobState::Blocked => (
-                            JobResult::Blocked,
-                            Some("not built: a dependency failed".to_string()),
-                        ),
-                        _ => (
-                            JobResult::NotRun,
-                            Some(if interrupted {
-                                "interrupted before it ran".to_string()
-                            } else {
-                                "stopped by --fail-fast".to_string()
-                            }),
-                        ),
-                    };
-                    job_report(&name, &lane.id, res, None, msg)
-                });
-            }
-        }
-        let mut jobs: Vec<JobReport> = reports.into_values().collect();
-        jobs.sort_by(|a, b| a.package.cmp(&b.package).then(a.lane.cmp(&b.lane)));
-        let exit_code = if interrupted {
-            ExitCode::Interrupted
-        } else if jobs
-            .iter()
-            .any(|j| matches!(j.result, JobResult::Fail | JobResult::Blocked))
-        {
-            ExitCode::BuildFailed
-        } else if any_rejected || jobs.iter().any(|j| j.result == JobResult::NotRun) {
-            ExitCode::Infra
-        } else {
-            ExitCode::Ok
-        }
-        .code();
-        BatchReport {
-            batch: batch_name.clone(),
-            started_unix,
-            wall_secs: t0.elapsed().as_secs_f64(),
-            lanes: lanes
-                .iter()
-                .map(|l| LaneReport {
-                    lane: l.id.clone(),
-                    slots: l.slots.iter().map(|s| builders[*s].name.clone()).collect(),
-                    estimated_makespan: simulate(
-                        l.sched.graph(),
-                        &l.durations,
-                        l.slots.len(),
-                        Policy::CriticalPath,
-                    )
-                    .makespan,
-                    lower_bound: lower_bound(l.sched.graph(), &l.durations, l.slots.len()),
-                    cycles: l
-                        .sched
-                        .graph()
-                        .cycles
-                        .iter()
-                        .map(|c| c.explanation.clone())
-                        .collect(),
-                })
-                .collect(),
-            packages: packages.iter().map(|p| p.name.clone()).collect(),
-            jobs,
-            exit_code,
-        }
-    }
-}
-
-fn job_report(
-    pkg: &str,
-    lane: &str,
-    result: JobResult,
-    builder: Option<&str>,
-    message: Option<String>,
-) -> JobReport {
-    JobReport {
-        package: pkg.to_string(),
-        lane: lane.to_string(),
-        result,
-        builder: builder.map(str::to_string),
-        start: None,
-        end: None,
-        message,
-        log: None,
-        packages: vec![],
-    }
-}
-
-/// Record jobs blocked by a failure of `failed`.
-fn block(
-    lanes: &[Lane],
-    journal: &mut Journal,
-    li: usize,
-    blocked: &[usize],
-    failed: &str,
-    reports: &mut HashMap<(usize, usize), JobReport>,
-    emit: &Emitter,
-) {
-    for b in blocked {
-        let lane = &lanes[li];
-        let name = lane.sched.graph().nodes[*b].name.clone();
-        let msg = format!("not built: dependency {failed} failed");
-        emit.emit(EventKind::Job {
-            package: name.clone(),
-            lane: lane.id.clone(),
-            state: JobStatus::Blocked,
-            builder: None,
-            detail: Some(msg.clone()),
-        });
-        let _ = journal.append(&Record::JobFinished {
-            at: now(),
-            pkg: name.clone(),
-            lane: lane.id.clone(),
-            builder: None,
-            outcome: JobOutcome::Blocked,
-            secs: 0.0,
-            results: vec![],
-            message: Some(msg.clone()),
-        });
-        reports.insert(
-            (li, *b),
-            job_report(&name, &lane.id, JobResult::Blocked, None, Some(msg)),
-        );
-    }
-}
-
 /// Every selected builder as reporter rows.
 pub fn builder_infos(builders: &[&Builder]) -> Vec<crate::run::events::BuilderInfo> {
     builders.iter().map(|b| info(b)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(result: JobResult) -> JobReport {
+        job_report("p", "x86_64/sisyphus", result, None, None)
+    }
+
+    #[test]
+    fn exit_code_ranks_interrupt_then_failure_then_infra() {
+        use JobResult::*;
+        let code = |interrupted, rejected, results: &[JobResult]| {
+            let jobs: Vec<JobReport> = results.iter().cloned().map(row).collect();
+            exit_code(interrupted, rejected, &jobs)
+        };
+        assert_eq!(code(false, false, &[]), ExitCode::Ok);
+        assert_eq!(code(false, false, &[Ok, Skip, Kept]), ExitCode::Ok);
+        assert_eq!(code(false, false, &[Ok, Fail]), ExitCode::BuildFailed);
+        assert_eq!(code(false, false, &[Ok, Blocked]), ExitCode::BuildFailed);
+        assert_eq!(code(false, false, &[Ok, NotRun]), ExitCode::Infra);
+        assert_eq!(code(false, true, &[Ok]), ExitCode::Infra);
+        assert_eq!(code(false, true, &[Fail, NotRun]), ExitCode::BuildFailed);
+        assert_eq!(code(true, true, &[Fail, NotRun]), ExitCode::Interrupted);
+        // A cancelled job alone does not decide the exit.
+        assert_eq!(code(false, false, &[Cancelled]), ExitCode::Ok);
+    }
+
+    #[test]
+    fn jobs_that_never_ran_say_why() {
+        assert_eq!(
+            never_ran(JobState::Blocked, true),
+            (JobResult::Blocked, "not built: a dependency failed")
+        );
+        assert_eq!(
+            never_ran(JobState::Ready, true),
+            (JobResult::NotRun, "interrupted before it ran")
+        );
+        assert_eq!(
+            never_ran(JobState::WaitingForDeps, false),
+            (JobResult::NotRun, "stopped by --fail-fast")
+        );
+    }
 }
