@@ -12,5 +12,6 @@ pub mod history;
 pub mod journal;
 pub mod runner;
 pub mod schedule;
+pub mod session;
 pub mod sources;
 pub mod synthetic;

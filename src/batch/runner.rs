@@ -32,11 +32,10 @@ use super::schedule::{estimate_durations, simulate, JobState, LaneScheduler, Pol
 use crate::farm::loaded::Loaded;
 use crate::farm::{Builder, Location};
 use crate::hasher::build_mode::BuildMode;
-use crate::hasher::skip_checks::SkipChecks;
 use crate::report::batch::{BatchReport, JobReport, JobResult, LaneReport};
 use crate::run::busy::BusyPolicy;
 use crate::run::chain::ChainRepo;
-use crate::run::context::{Controls, RunContext};
+use crate::run::context::{BuildOptions, Controls, RunContext};
 use crate::run::emitter::Emitter;
 use crate::run::events::{info, JobStatus};
 use crate::run::events::{BuilderResult, EventKind, Outcome};
@@ -443,12 +442,8 @@ pub struct BatchRun<'a> {
     /// (package, lane) → result files kept from an earlier run.
     pub kept: HashMap<(String, String), Vec<PathBuf>>,
     pub fail_fast: bool,
-    pub rpmbuild_args: Option<String>,
-    pub packager: Option<String>,
-    /// `--skip-check`, for every job.
-    pub skip_checks: SkipChecks,
-    /// Post-build checks run on each job's packages (skipped ones left out).
-    pub checks: Vec<crate::run::checks::PostBuildCheck>,
+    /// How every job builds (each job's package decides its mode).
+    pub options: BuildOptions,
 }
 
 struct Slot {
@@ -520,10 +515,7 @@ impl<'a> BatchRun<'a> {
             start,
             kept,
             fail_fast,
-            rpmbuild_args,
-            packager,
-            skip_checks,
-            checks,
+            options,
         } = self;
         let started_unix = now();
         let t0 = Instant::now();
@@ -801,10 +793,7 @@ impl<'a> BatchRun<'a> {
                             let b: &Builder = builders[s];
                             let token = controls.builder(&b.name).child();
                             let hosts = &hosts;
-                            let rpmbuild_args = rpmbuild_args.clone();
-                            let checks = &checks;
-                            let packager = packager.clone();
-                            let skip_checks = skip_checks.clone();
+                            let options = options.with_mode(pkg.build_mode);
                             let run_token = run_token.clone();
                             scope.spawn(move || {
                                 let started = t0.elapsed().as_secs_f64();
@@ -819,25 +808,16 @@ impl<'a> BatchRun<'a> {
                                         r
                                     }
                                     Ok(tarball) => {
-                                        let ctx = RunContext {
-                                            chain: Some(chain),
-                                            global: &loaded.global,
-                                            git_root: pkg.repo.root.clone(),
-                                            home: loaded.paths.home.clone(),
-                                            host_arch: crate::config::arch::local(),
+                                        let ctx = RunContext::new(
+                                            loaded,
+                                            &pkg.repo,
                                             tarball,
-                                            rpmbuild_args,
-                                            packager,
-                                            mode: pkg.build_mode,
-                                            skip_checks,
-                                            cancel: run_token.clone(),
-                                            busy: BusyPolicy::Fail,
-                                            fail_fast: false,
+                                            options,
                                             hosts,
-                                            builders_dir: loaded.paths.builders_dir.clone(),
-                                            checks: checks.clone(),
-                                            uploads: Default::default(),
-                                        };
+                                            run_token.clone(),
+                                        )
+                                        .with_policy(BusyPolicy::Fail, false)
+                                        .with_chain(chain);
                                         let r = match &b.location {
                                             Location::Local => {
                                                 crate::run::local::build(&ctx, b, emit, &token)

@@ -25,5 +25,6 @@ pub mod executor;
 pub mod exit_code;
 pub mod job;
 pub mod local;
+pub mod plan_input;
 pub mod remote;
 pub mod session;
