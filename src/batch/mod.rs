@@ -3,7 +3,9 @@
 //! The pure planning modules ([`file`], [`graph`] over the capabilities of
 //! [`crate::source::deps`], [`schedule`], [`synthetic`]) know nothing about
 //! processes; the batch [`runner`] drives builds through the same executor
-//! pieces as `zoryn build` and keeps the [`journal`]. Its report is drawn by
+//! pieces as `zoryn build` and keeps the [`journal`]; [`session`] is the
+//! orchestration under `zoryn task batch` (which packages, the plan, the
+//! lock, a fresh or continued run, the report files). Its report is drawn by
 //! [`crate::report::batch`]; this module never prints.
 
 pub mod file;

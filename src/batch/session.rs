@@ -149,8 +149,8 @@ impl BatchError {
     pub fn hint(&self) -> Option<String> {
         let hint = match self {
             BatchError::File(_) => return None,
-            BatchError::Selection(e) => return e.hint.clone(),
-            BatchError::Fetch { error, .. } => return error.hint.clone(),
+            BatchError::Selection(e) => e.hint.clone().unwrap_or_default(),
+            BatchError::Fetch { error, .. } => error.hint.clone().unwrap_or_default(),
             BatchError::NoSuchPackage { names, .. } => {
                 format!("the batch's packages: {}", names.join(", "))
             }
@@ -670,5 +670,229 @@ impl BatchSession<'_> {
             html_path,
             _lock: lock,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::journal::JobOutcome;
+
+    const FILE: &str = r#"[batch]
+basedir = "/p"
+builders = "@branch:sisyphus"
+arch = ["x86_64"]
+
+[a]
+[b]
+skip = true
+[c]
+"#;
+
+    fn batch(state: &Path) -> Batch {
+        let path = Path::new("/c/batch/demo.conf");
+        Batch {
+            arg: "demo".into(),
+            path: path.to_path_buf(),
+            file: BatchFile::parse(path, FILE, Path::new("/home/u")).expect("batch file"),
+            state_dir: state.to_path_buf(),
+            chain: ChainRepo::new(state.join("chain")),
+        }
+    }
+
+    fn names(chosen: &[&BatchPackage]) -> Vec<String> {
+        chosen.iter().map(|p| p.name.clone()).collect()
+    }
+
+    #[test]
+    fn skip_and_batch_pkgs_leave_packages_out_with_the_reason() {
+        let d = tempfile::tempdir().unwrap();
+        let b = batch(d.path());
+        let (chosen, out) = b.choose_packages(&[]).unwrap();
+        assert_eq!(names(&chosen), ["a", "c"]);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].name.as_str(), out[0].reason.as_str()),
+            ("b", "skip = true in the batch")
+        );
+
+        let (chosen, out) = b.choose_packages(&["c".to_string()]).unwrap();
+        assert_eq!(names(&chosen), ["c"]);
+        let reasons: Vec<(&str, &str)> = out
+            .iter()
+            .map(|l| (l.name.as_str(), l.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("a", "not in --batch-pkgs"),
+                ("b", "skip = true in the batch")
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_empty_choice_is_a_usage_error_that_names_the_packages() {
+        let d = tempfile::tempdir().unwrap();
+        let b = batch(d.path());
+        let e = b.choose_packages(&["zz".to_string()]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--batch-pkgs: no package `zz` in the batch demo (/c/batch/demo.conf)"
+        );
+        assert_eq!(e.hint().as_deref(), Some("the batch's packages: a, b, c"));
+        assert!(!e.is_infra());
+        let e = b.choose_packages(&["b".to_string()]).unwrap_err();
+        assert_eq!(e.to_string(), "batch demo: every package is left out");
+        assert_eq!(
+            e.hint().as_deref(),
+            Some("remove skip = true from a package, or name others with --batch-pkgs")
+        );
+    }
+
+    #[test]
+    fn flags_override_the_batch_files_builders_arch_and_branch() {
+        let d = tempfile::tempdir().unwrap();
+        let b = batch(d.path());
+        let from_file = b.selection(&SelectionRequest::default());
+        assert_eq!(from_file.pattern.as_deref(), Some("@branch:sisyphus"));
+        assert_eq!(from_file.arch, ["x86_64"]);
+        assert!(from_file.branch.is_empty());
+        let given = SelectionRequest {
+            pattern: Some("local1".into()),
+            arch: vec!["i586".into()],
+            branch: vec!["p11".into()],
+        };
+        let s = b.selection(&given);
+        assert_eq!(s.pattern.as_deref(), Some("local1"));
+        assert_eq!(s.arch, ["i586"]);
+        assert_eq!(s.branch, ["p11"]);
+    }
+
+    fn journal_with(state: &Path, ended: Option<RunStatus>) {
+        let mut j = Journal::open(&state.join("journal.jsonl")).unwrap();
+        j.append(&Record::RunStarted {
+            at: now() - 5.0,
+            pid: 1,
+            packages: vec!["a".into()],
+            lanes: vec!["x86_64/sisyphus".into()],
+        })
+        .unwrap();
+        j.append(&Record::JobFinished {
+            at: now(),
+            pkg: "a".into(),
+            lane: "x86_64/sisyphus".into(),
+            builder: Some("local1".into()),
+            outcome: JobOutcome::Done,
+            secs: 1.0,
+            results: vec![PathBuf::from("/r/a.rpm")],
+            message: None,
+        })
+        .unwrap();
+        if let Some(status) = ended {
+            j.append(&Record::RunEnded { at: now(), status }).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_unfinished_run_is_continued_or_restarted_only_when_asked() {
+        let d = tempfile::tempdir().unwrap();
+        let b = batch(d.path());
+        journal_with(d.path(), None);
+        let mut warnings = Vec::new();
+        let e = b
+            .open_journal(StartAs::New, &mut |w| warnings.push(w))
+            .err()
+            .expect("refused");
+        assert!(e
+            .to_string()
+            .starts_with("batch demo has an unfinished run (started "));
+        assert_eq!(
+            e.hint().as_deref(),
+            Some("resume it with `zoryn task batch demo --continue`, or `--restart` to start over, or `--abort`")
+        );
+
+        let (start, kept, _j) = b.open_journal(StartAs::Continue, &mut |_| {}).unwrap();
+        assert_eq!(start, Start::Continue);
+        assert_eq!(
+            kept.get(&("a".to_string(), "x86_64/sisyphus".to_string())),
+            Some(&vec![PathBuf::from("/r/a.rpm")])
+        );
+        assert!(warnings.is_empty());
+
+        std::fs::create_dir_all(b.chain_root()).unwrap();
+        let (start, kept, _j) = b.open_journal(StartAs::Restart, &mut |_| {}).unwrap();
+        assert_eq!(start, Start::Fresh);
+        assert!(kept.is_empty());
+        assert!(
+            !b.chain_root().exists(),
+            "a fresh run clears the chain repo"
+        );
+        let archived = std::fs::read_dir(d.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with("journal.") && n != "journal.jsonl"
+            });
+        assert!(archived, "the earlier journal is archived");
+    }
+
+    #[test]
+    fn a_finished_run_starts_fresh_and_a_torn_line_is_a_warning() {
+        let d = tempfile::tempdir().unwrap();
+        let b = batch(d.path());
+        journal_with(d.path(), Some(RunStatus::Finished));
+        let path = d.path().join("journal.jsonl");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"event\":\"job_sta");
+        std::fs::write(&path, text).unwrap();
+        let mut warnings = Vec::new();
+        let (start, kept, _j) = b
+            .open_journal(StartAs::New, &mut |w| warnings.push(w))
+            .unwrap();
+        assert_eq!(start, Start::Fresh);
+        assert!(kept.is_empty());
+        assert_eq!(
+            warnings,
+            [BatchWarning::TornJournal {
+                path,
+                bytes: "{\"event\":\"job_sta".len()
+            }]
+        );
+    }
+
+    #[test]
+    fn errors_keep_their_exit_class() {
+        let running = BatchError::AlreadyRunning {
+            batch: "demo".into(),
+            arg: "demo".into(),
+            pid: Some(42),
+        };
+        assert_eq!(
+            running.to_string(),
+            "batch demo is already running (pid 42)"
+        );
+        assert!(!running.is_infra());
+        let lock = BatchError::Lock {
+            path: "/s/batch.lock".into(),
+            error: "denied".into(),
+        };
+        assert!(lock.is_infra());
+        assert_eq!(lock.hint().as_deref(), Some("check $XDG_STATE_HOME"));
+        let missing = BatchError::Fetch {
+            at: "/c/batch/demo.conf:5".into(),
+            what: "[a] (/p/a)".into(),
+            error: SourceError {
+                missing_tool: true,
+                ..SourceError::new("`git` is not installed", "")
+            },
+        };
+        assert!(missing.is_infra());
+        assert_eq!(missing.hint(), None);
+        assert_eq!(
+            missing.to_string(),
+            "/c/batch/demo.conf:5: package [a] (/p/a): `git` is not installed"
+        );
     }
 }

@@ -89,14 +89,7 @@ fn batch(args: BatchArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Error> {
         return abort(&batch);
     }
     let cancel = super::interrupt::token().map_err(|e| Error::new(ErrorKind::Infra, e, None))?;
-    let mut warn = |w: BatchWarning| {
-        match w {
-        BatchWarning::TornJournal { path, bytes } => eprintln!(
-            "zoryn: warning: ignoring a torn last line of {} ({bytes} bytes; the previous run was cut off mid-write)",
-            path.display()
-        ),
-    }
-    };
+    let mut warn = |w: BatchWarning| eprintln!("zoryn: warning: {}", warning_text(&w));
     let session = match batch.prepare(&loaded, request(&args, &loaded), &cancel, &mut warn) {
         Err(e) => return Err(batch_error(e)),
         Ok(Prepared::Plan(plan)) => {
@@ -155,6 +148,15 @@ fn request(args: &BatchArgs, loaded: &Loaded) -> BatchRequest {
             BuildMode::default(),
             args.skip.skip_check.clone().unwrap_or_default(),
             &loaded.global.checks,
+        ),
+    }
+}
+
+fn warning_text(w: &BatchWarning) -> String {
+    match w {
+        BatchWarning::TornJournal { path, bytes } => format!(
+            "ignoring a torn last line of {} ({bytes} bytes; the previous run was cut off mid-write)",
+            path.display()
         ),
     }
 }

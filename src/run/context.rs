@@ -219,3 +219,42 @@ impl<'a> RunContext<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hasher::build_mode::Section;
+
+    #[test]
+    fn skipped_checks_are_left_out_and_a_job_can_change_the_mode() {
+        let section = ChecksSection {
+            commands: vec!["rpmlint -i".into(), "/usr/bin/sisyphus_check".into()],
+        };
+        let skip = SkipChecks::parse(Some("rpmlint")).unwrap();
+        let o = BuildOptions::new(
+            Some("--with x".into()),
+            None,
+            BuildMode::Full,
+            skip.clone(),
+            &section,
+        );
+        let names: Vec<&str> = o.checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["sisyphus_check"]);
+        assert_eq!(o.skip_checks, skip);
+        let all = BuildOptions::new(
+            None,
+            None,
+            BuildMode::Full,
+            SkipChecks::parse(Some("")).unwrap(),
+            &section,
+        );
+        assert!(all.checks.is_empty());
+        let none = BuildOptions::new(None, None, BuildMode::Full, SkipChecks::default(), &section);
+        assert_eq!(none.checks.len(), 2);
+
+        let job = o.with_mode(BuildMode::Section(Section::Prep));
+        assert_eq!(job.mode, BuildMode::Section(Section::Prep));
+        assert_eq!(job.rpmbuild_args.as_deref(), Some("--with x"));
+        assert_eq!(job.checks, o.checks);
+    }
+}

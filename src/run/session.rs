@@ -365,3 +365,52 @@ fn on_path(program: &str) -> bool {
         .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
         .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::global::BranchDefaults;
+    use crate::config::template::CommandTemplate;
+    use crate::hasher::build_mode::Section;
+
+    #[test]
+    fn the_branch_table_decides_parallel_only_for_one_branch() {
+        let mut g = GlobalConfig::default();
+        g.builders.parallel = true;
+        g.builders.branches.insert(
+            "p11".into(),
+            BranchDefaults {
+                parallel: Some(false),
+                ..Default::default()
+            },
+        );
+        assert!(!parallel_by_config(&g, &["p11".into()]));
+        assert!(parallel_by_config(&g, &["sisyphus".into()]));
+        assert!(parallel_by_config(&g, &["p11".into(), "p10".into()]));
+        assert!(parallel_by_config(&g, &[]));
+    }
+
+    #[test]
+    fn a_local_build_needs_hsh_or_hsh_rebuild_next_to_it() {
+        let mut g = GlobalConfig::default();
+        assert_eq!(local_hasher(&g, BuildMode::Full), "hsh");
+        assert_eq!(local_hasher(&g, BuildMode::Rebuild), "hsh-rebuild");
+        g.commands.hsh = vec!["/opt/hasher/bin/hsh".into()];
+        assert_eq!(
+            local_hasher(&g, BuildMode::Section(Section::Build)),
+            "/opt/hasher/bin/hsh-rebuild"
+        );
+        // A template of its own runs its own program, even for -r.
+        g.build.command = CommandTemplate::parse("my-hsh --lazy-cleanup").unwrap();
+        assert_eq!(local_hasher(&g, BuildMode::Full), "my-hsh");
+        assert_eq!(local_hasher(&g, BuildMode::Rebuild), "my-hsh");
+    }
+
+    #[test]
+    fn on_path_finds_programs_and_paths() {
+        assert!(on_path("sh"));
+        assert!(!on_path("zoryn-no-such-program-here"));
+        assert!(on_path("/bin/sh"));
+        assert!(!on_path("/nonexistent/hsh"));
+    }
+}
