@@ -5,7 +5,9 @@
 //! their [`plan_view`]) know nothing about processes; the batch [`runner`]
 //! drives builds of each [`package`] through the same executor pieces as
 //! `zoryn build`, picks [`slots`], counts [`retry`]s and keeps the
-//! [`journal`]. Its report is drawn by [`crate::report::batch`]; this module
+//! [`journal`]; [`session`] is the orchestration under `zoryn task batch`
+//! (which packages, the plan, the lock, a fresh or continued run, the report
+//! files). Its report is drawn by [`crate::report::batch`]; this module
 //! never prints.
 
 pub mod file;
@@ -18,6 +20,7 @@ pub mod plan_view;
 pub mod retry;
 pub mod runner;
 pub mod schedule;
+pub mod session;
 pub mod slots;
 pub mod sources;
 pub mod synthetic;

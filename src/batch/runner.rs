@@ -31,11 +31,10 @@ use super::schedule::{simulate, JobState, Policy};
 use super::slots::Slots;
 use crate::farm::loaded::Loaded;
 use crate::farm::{Builder, Location};
-use crate::hasher::skip_checks::SkipChecks;
 use crate::report::batch::{BatchReport, JobReport, JobResult, LaneReport};
 use crate::run::busy::BusyPolicy;
 use crate::run::chain::ChainRepo;
-use crate::run::context::{Controls, RunContext};
+use crate::run::context::{BuildOptions, Controls, RunContext};
 use crate::run::emitter::Emitter;
 use crate::run::events::{info, JobStatus};
 use crate::run::events::{BuilderResult, EventKind, Outcome};
@@ -73,12 +72,8 @@ pub struct BatchRun<'a> {
     /// (package, lane) → result files kept from an earlier run.
     pub kept: HashMap<(String, String), Vec<PathBuf>>,
     pub fail_fast: bool,
-    pub rpmbuild_args: Option<String>,
-    pub packager: Option<String>,
-    /// `--skip-check`, for every job.
-    pub skip_checks: SkipChecks,
-    /// Post-build checks run on each job's packages (skipped ones left out).
-    pub checks: Vec<crate::run::checks::PostBuildCheck>,
+    /// How every job builds (each job's package decides its mode).
+    pub options: BuildOptions,
 }
 
 impl<'a> BatchRun<'a> {
@@ -96,10 +91,7 @@ impl<'a> BatchRun<'a> {
             start,
             kept,
             fail_fast,
-            rpmbuild_args,
-            packager,
-            skip_checks,
-            checks,
+            options,
         } = self;
         let started_unix = now();
         let t0 = Instant::now();
@@ -116,10 +108,7 @@ impl<'a> BatchRun<'a> {
             emit,
             controls,
             run_token: controls.run.clone(),
-            rpmbuild_args,
-            packager,
-            skip_checks,
-            checks,
+            options,
             t0,
         };
         let mut run = Dispatcher::new(&setup, lanes, journal, history, signal, fail_fast);
@@ -140,10 +129,8 @@ struct JobSetup<'a> {
     controls: &'a Controls,
     /// The whole run's token (`--fail-fast` fires it).
     run_token: CancelToken,
-    rpmbuild_args: Option<String>,
-    packager: Option<String>,
-    skip_checks: SkipChecks,
-    checks: Vec<crate::run::checks::PostBuildCheck>,
+    /// How every job builds (each job's package decides its mode).
+    options: BuildOptions,
     /// When the run started: build times are seconds since.
     t0: Instant,
 }
@@ -175,10 +162,7 @@ impl JobSetup<'_> {
         let b: &Builder = self.builders[s];
         let token = self.controls.builder(&b.name).child();
         let hosts = &self.hosts;
-        let rpmbuild_args = self.rpmbuild_args.clone();
-        let checks = &self.checks;
-        let packager = self.packager.clone();
-        let skip_checks = self.skip_checks.clone();
+        let options = self.options.with_mode(pkg.build_mode);
         let run_token = self.run_token.clone();
         scope.spawn(move || {
             let started = t0.elapsed().as_secs_f64();
@@ -190,25 +174,16 @@ impl JobSetup<'_> {
                     r
                 }
                 Ok(tarball) => {
-                    let ctx = RunContext {
-                        chain: Some(chain),
-                        global: &loaded.global,
-                        git_root: pkg.repo.root.clone(),
-                        home: loaded.paths.home.clone(),
-                        host_arch: crate::config::arch::local(),
+                    let ctx = RunContext::new(
+                        loaded,
+                        &pkg.repo,
                         tarball,
-                        rpmbuild_args,
-                        packager,
-                        mode: pkg.build_mode,
-                        skip_checks,
-                        cancel: run_token.clone(),
-                        busy: BusyPolicy::Fail,
-                        fail_fast: false,
+                        options,
                         hosts,
-                        builders_dir: loaded.paths.builders_dir.clone(),
-                        checks: checks.clone(),
-                        uploads: Default::default(),
-                    };
+                        run_token.clone(),
+                    )
+                    .with_policy(BusyPolicy::Fail, false)
+                    .with_chain(chain);
                     let r = match &b.location {
                         Location::Local => crate::run::local::build(&ctx, b, emit, &token),
                         Location::Remote { host } => {

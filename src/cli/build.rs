@@ -1,26 +1,26 @@
-//! `zoryn build`: the package in this gear repository, on the selected builders.
+//! `zoryn build`: the package in this gear repository, on the selected
+//! builders. Flags → [`BuildSession`] (the orchestration, in `run`) →
+//! rendered: progress through [`drive`], then the results table, the exit
+//! code and the end-of-run notification. Must not decide anything about the
+//! run itself.
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::mpsc;
 use std::time::Instant;
 
 use clap::Args;
 
-use super::error::{finish, Error, ErrorKind};
-use super::output::{show_events, top_possible, OutputMode, SelectionArgs};
-use crate::farm::selection::choose;
+use super::error::{Error, ErrorKind};
+use super::output::{drive, top_possible, OutputMode, SelectionArgs};
+use crate::farm::loaded::Loaded;
 use crate::hasher::build_mode::{BuildMode, Section};
 use crate::report::summary;
 use crate::run::busy::BusyPolicy;
-use crate::run::context::Controls;
-use crate::run::emitter::Emitter;
-use crate::run::events::info;
-use crate::run::events::EventKind;
+use crate::run::context::BuildOptions;
+use crate::run::events::BuilderResult;
 use crate::run::executor::exit_class;
 use crate::run::exit_code::ExitCode;
-use crate::run::session::{BuildSession, SessionEnd};
-use crate::source::{gear, repo};
-use crate::transport::ssh::{Hosts, SshSettings};
+use crate::run::session::{BuildRequest, BuildSession, PrepareError, SessionEnd, Warning};
 
 #[derive(Args, Debug)]
 pub struct BuildArgs {
@@ -70,186 +70,44 @@ pub fn parse_section(s: &str) -> Result<Section, String> {
     Section::parse(s)
 }
 
-/// Where a program would be found on PATH (or the path itself if it has a /).
-fn on_path(program: &str) -> bool {
-    if program.contains('/') {
-        return std::path::Path::new(program).is_file();
-    }
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
-}
-
-/// `zoryn build`: the process exit (its error, if any, printed).
-pub fn cmd_build(args: BuildArgs, verbose: u8, quiet: bool) -> i32 {
-    finish(build(args, verbose, quiet))
-}
-
 /// `zoryn build` as a result: how the run ended, or the error that ended
 /// it before or around the builds.
 pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Error> {
-    let loaded = match crate::cli::load::load_config() {
-        Ok(l) => l,
-        // load_config printed its errors already.
-        Err(code) => return Ok(ExitCode::from_code(code)),
-    };
-    let req = args.select.request();
-    let builders = choose(&loaded.farm, &loaded.global.builders, &req)?;
-    let branch_parallel = match args.select.branch.as_slice() {
-        [one] => loaded
-            .global
-            .builders
-            .branches
-            .get(one)
-            .and_then(|t| t.parallel),
-        _ => None,
-    };
-    let parallel = if args.parallel {
-        true
-    } else if args.sequential {
-        false
-    } else {
-        branch_parallel.unwrap_or(loaded.global.builders.parallel)
-    };
-    if parallel && builders.len() == 1 && !quiet {
-        eprintln!(
-            "zoryn: warning: parallel builds are on, but only `{}` matched; check the pattern with `zoryn builder list -b PATTERN --explain`",
-            builders[0].name
-        );
-    }
-
-    let start_dir = match args.directory.clone() {
-        Some(d) => d,
-        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
-    };
-    let git = &loaded.global.commands.git;
-    let root = repo::git_root(git, &start_dir)
-        .and_then(|r| repo::open(&r))
-        .map_err(|e| Error::source(e, ErrorKind::Usage))?;
-    if builders.iter().any(|b| b.is_local()) {
-        let hsh = loaded
-            .global
-            .commands
-            .hsh
-            .first()
-            .map(String::as_str)
-            .unwrap_or("hsh");
-        let template_prog = loaded
-            .global
-            .build
-            .command
-            .raw_words()
-            .next()
-            .unwrap_or("hsh");
-        let prog = if template_prog == "hsh" {
-            hsh
-        } else {
-            template_prog
-        };
-        // -r/--section run hsh-rebuild, which hasher installs next to hsh.
-        let in_chroot = args.rebuild || args.section.is_some();
-        let prog = if in_chroot && prog.rsplit('/').next() == Some("hsh") {
-            crate::hasher::build_mode::rebuild_program(prog)
-        } else {
-            prog.to_string()
-        };
-        if !on_path(&prog) {
-            return Err(Error::infra(
-                format!("`{prog}` is not installed (or not in PATH)"),
-                "install hasher: apt-get install hasher (ALT package `hasher`), or set [commands] hsh in ~/.zoryn",
-            ));
+    let loaded = crate::cli::load::load()?;
+    let cancel = super::interrupt::token().map_err(|e| Error::new(ErrorKind::Infra, e, None))?;
+    let mut warn = |w: Warning| {
+        if !quiet {
+            eprintln!("zoryn: warning: {}", warning_text(&w));
         }
-    }
-
+    };
+    let session = BuildSession::prepare(&loaded, request(&args, &loaded), &cancel, &mut warn)
+        .map_err(prepare_error)?;
     if args.top && !top_possible() {
         return Err(Error::usage(
             "--top needs a terminal (stdin and stdout are not both one)",
             "drop --top, or use --json for machine-readable progress",
         ));
     }
-    let mode = BuildMode::from_flags(args.rebuild, args.section);
-    let skip_checks = args.skip.skip_check.clone().unwrap_or_default();
-    let cancel = super::interrupt::token().map_err(|e| Error::new(ErrorKind::Infra, e, None))?;
-    let run_token = cancel.child();
-    let controls = Controls::new(run_token.clone(), &builders);
-    let hosts = Hosts::new(SshSettings::from_config(
-        &loaded.global,
-        loaded.paths.runtime_dir.clone(),
-    ));
-    let spec = crate::source::specdeps::SpecText::new(
-        std::fs::read_to_string(root.root.join(&root.spec)).unwrap_or_default(),
-    );
-    let tar_name = gear::tar_name(&root);
-    let plan_input = crate::run::remote::PlanInput {
-        global: &loaded.global,
-        builders_dir: &loaded.paths.builders_dir,
-        git_root: &root.root,
-        pkg: &spec.name,
-        tar_name: &tar_name,
-        rpmbuild_args: args.rpmbuild_args.clone(),
-        packager: args.packager.clone(),
-        chain: false,
-        mode,
-        skip_checks: skip_checks.clone(),
+    let mode = OutputMode {
+        json: args.json,
+        top: args.top,
+        verbose: verbose > 0,
+        quiet,
     };
-    let post_build_checks =
-        super::output::post_build_checks(args.skip.skip_check.as_ref(), &loaded.global.checks);
-    let session = BuildSession {
-        loaded: &loaded,
-        root: &root,
-        builders: &builders,
-        plan_input,
-        hosts: &hosts,
-        rpmbuild_args: args.rpmbuild_args.clone(),
-        packager: args.packager.clone(),
-        mode,
-        skip_checks: skip_checks.clone(),
-        busy: if args.fail_if_busy {
-            BusyPolicy::Fail
-        } else if args.skip_busy {
-            BusyPolicy::Skip
-        } else {
-            BusyPolicy::Wait
-        },
-        fail_fast: args.fail_fast,
-        parallel,
-        checks: post_build_checks,
-        run_token: run_token.clone(),
-        controls: &controls,
-    };
-    let (tx, rx) = mpsc::channel();
     let started = Instant::now();
-    let emitter = Emitter::new(tx, started);
-    emitter.emit(EventKind::RunStarted {
-        package: spec.name.clone(),
-        version: format!("{}-{}", spec.version, spec.release),
-        builders: builders.iter().map(|b| info(b)).collect(),
-        parallel,
-    });
-    let outcome = std::thread::scope(|s| {
-        let worker = s.spawn(|| {
-            let emitter = emitter;
-            session.run(&emitter)
-        });
-        let mode = OutputMode {
-            json: args.json,
-            top: args.top,
-            verbose: verbose > 0,
-            quiet,
-        };
-        show_events(rx, mode, &controls, &cancel, started);
-        worker.join()
-    });
-    let Ok(SessionEnd {
-        results,
-        source_error,
-    }) = outcome
-    else {
-        return Err(Error::infra(
+    let end = drive(mode, session.controls(), &cancel, started, |emitter| {
+        session.run(emitter)
+    })
+    .ok_or_else(|| {
+        Error::infra(
             "the build runner crashed",
             "please report this with the command line you used",
-        ));
-    };
+        )
+    })?;
+    let SessionEnd {
+        results,
+        source_error,
+    } = end;
     if let Some(e) = source_error {
         if cancel.is_cancelled() {
             return Ok(ExitCode::Interrupted);
@@ -258,21 +116,84 @@ pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Erro
     }
     let code = exit_class(&results);
     if !args.json {
-        // The terminal may be gone (--top closed by a hangup): never panic here.
-        let _ = std::io::Write::write_all(
-            &mut std::io::stdout(),
-            summary::render(
-                &results,
-                crate::report::color::enabled_for(std::io::IsTerminal::is_terminal(
-                    &std::io::stdout(),
-                )),
-            )
-            .as_bytes(),
-        );
+        print_summary(&results);
     }
     if cancel.is_cancelled() {
         return Ok(ExitCode::Interrupted);
     }
+    notify_ended(&loaded, session.package(), &results, started, code);
+    Ok(code)
+}
+
+/// The flags, as the core's request.
+fn request(args: &BuildArgs, loaded: &Loaded) -> BuildRequest {
+    let parallel = if args.parallel {
+        Some(true)
+    } else if args.sequential {
+        Some(false)
+    } else {
+        None
+    };
+    let busy = if args.fail_if_busy {
+        BusyPolicy::Fail
+    } else if args.skip_busy {
+        BusyPolicy::Skip
+    } else {
+        BusyPolicy::Wait
+    };
+    BuildRequest {
+        selection: args.select.request(),
+        directory: args
+            .directory
+            .clone()
+            .unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))),
+        parallel,
+        busy,
+        fail_fast: args.fail_fast,
+        options: BuildOptions::new(
+            args.rpmbuild_args.clone(),
+            args.packager.clone(),
+            BuildMode::from_flags(args.rebuild, args.section),
+            args.skip.skip_check.clone().unwrap_or_default(),
+            &loaded.global.checks,
+        ),
+    }
+}
+
+fn warning_text(w: &Warning) -> String {
+    match w {
+        Warning::ParallelWithOneBuilder { builder } => format!(
+            "parallel builds are on, but only `{builder}` matched; check the pattern with `zoryn builder list -b PATTERN --explain`"
+        ),
+    }
+}
+
+fn prepare_error(e: PrepareError) -> Error {
+    match e {
+        PrepareError::Selection(e) => e.into(),
+        PrepareError::Source(e) => Error::source(e, ErrorKind::Usage),
+        PrepareError::HasherMissing { program } => Error::infra(
+            format!("`{program}` is not installed (or not in PATH)"),
+            "install hasher: apt-get install hasher (ALT package `hasher`), or set [commands] hsh in ~/.zoryn",
+        ),
+    }
+}
+
+/// The results table on stdout.
+fn print_summary(results: &[BuilderResult]) {
+    let color = crate::report::color::enabled_for(std::io::stdout().is_terminal());
+    // The terminal may be gone (--top closed by a hangup): never panic here.
+    let _ = std::io::stdout().write_all(summary::render(results, color).as_bytes());
+}
+
+/// The desktop notification (or bell) of a long run, as configured.
+fn notify_ended(
+    loaded: &Loaded,
+    package: &str,
+    results: &[BuilderResult],
+    started: Instant,
+    code: ExitCode,
+) {
     let verdict = if code.is_ok() { "OK" } else { "FAILED" };
     let body: Vec<String> = results
         .iter()
@@ -288,9 +209,8 @@ pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Erro
     crate::report::notify::run_ended(
         &loaded.global.notify,
         started.elapsed(),
-        &format!("zoryn build {}: {verdict}", spec.name),
+        &format!("zoryn build {package}: {verdict}"),
         &body.join("\n"),
         !code.is_ok(),
     );
-    Ok(code)
 }

@@ -4,12 +4,6 @@
 
 use crate::run::exit_code::ExitCode;
 
-pub const OK: i32 = ExitCode::Ok.code();
-pub const BUILD_FAILED: i32 = ExitCode::BuildFailed.code();
-pub const USAGE: i32 = ExitCode::Usage.code();
-pub const INFRA: i32 = ExitCode::Infra.code();
-pub const INTERRUPTED: i32 = ExitCode::Interrupted.code();
-
 /// A command's exit without an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {

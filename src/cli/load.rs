@@ -2,9 +2,8 @@
 //! returned as one [`Error`] (the dispatcher prints them), its warnings and
 //! `-v` notes printed here.
 
-use super::error::{finish, Error};
+use super::error::Error;
 use crate::farm::loaded::Loaded;
-use crate::run::exit_code::ExitCode;
 
 /// `-v` count of this process, for messages printed while loading.
 pub static VERBOSE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
@@ -43,11 +42,4 @@ pub fn load() -> Result<Loaded, Error> {
         }
     }
     Ok(loaded)
-}
-
-/// [`load`] for commands that do not return its error yet: the errors
-/// printed now (by [`finish`]), exit 2.
-// Kept until `cli/build.rs` and `cli/task.rs` call `load()?` instead.
-pub fn load_config() -> Result<Loaded, i32> {
-    load().map_err(|e| finish::<ExitCode>(Err(e)))
 }

@@ -22,8 +22,6 @@ pub mod up;
 
 pub use args::{Cli, ColorWhen, Command};
 
-use crate::run::exit_code::ExitCode;
-
 /// Run the command and return the process exit; the one place a
 /// command's error is printed ([`error::finish`]).
 pub fn run(cli: Cli) -> i32 {
@@ -40,8 +38,7 @@ fn dispatch(command: Command, verbose: u8, quiet: bool) -> Result<exit::Exit, er
     let class = match command {
         Command::Builder(cmd) => return builder::cmd_builder(cmd),
         Command::Build(args) => build::build(args, verbose, quiet),
-        // `task` still prints its own error (through error::finish).
-        Command::Task(cmd) => Ok(ExitCode::from_code(task::cmd_task(cmd, verbose, quiet))),
+        Command::Task(cmd) => task::cmd_task(cmd, verbose, quiet),
         Command::Up(args) => up::cmd_up(args, verbose, quiet),
         Command::Completions(args) => {
             generate::cmd_completions(args, <Cli as clap::CommandFactory>::command())

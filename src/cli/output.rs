@@ -1,6 +1,8 @@
-//! Shared flags and the one event-consuming loop of the commands that build
-//! (`zoryn build`, `zoryn task batch`): which builders (`-b/-a/-B`), and
-//! how progress is shown (plain lines, `--json`, `--top`).
+//! Shared flags and the one way the commands that build (`zoryn build`,
+//! `zoryn task batch`, and `zoryn up` through build) show a run: which
+//! builders (`-b/-a/-B`), how progress is shown (plain lines, `--json`,
+//! `--top`), and [`drive`], which runs the core's work on a worker thread
+//! and feeds its events to that view until it ends. Holds no run logic.
 
 use std::io::IsTerminal;
 use std::sync::mpsc;
@@ -13,6 +15,7 @@ use crate::report::json::JsonReporter;
 use crate::report::plain::PlainReporter;
 use crate::report::Reporter;
 use crate::run::context::Controls;
+use crate::run::emitter::Emitter;
 use crate::run::events::Event;
 use crate::transport::cancel::CancelToken;
 
@@ -57,18 +60,6 @@ impl SelectionArgs {
     }
 }
 
-/// The `[checks]` commands that run: the configured ones minus those
-/// `--skip-check` names (`all` or no value: every one).
-pub fn post_build_checks(
-    skip: Option<&crate::hasher::skip_checks::SkipChecks>,
-    section: &crate::config::global::ChecksSection,
-) -> Vec<crate::run::checks::PostBuildCheck> {
-    crate::run::checks::PostBuildCheck::from_config(section)
-        .into_iter()
-        .filter(|c| !skip.is_some_and(|s| s.skips(&c.name)))
-        .collect()
-}
-
 /// How progress is shown.
 #[derive(Clone, Copy, Debug)]
 pub struct OutputMode {
@@ -83,9 +74,33 @@ pub fn top_possible() -> bool {
     std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
 }
 
+/// Run `work` on a worker thread, show the events it emits (as `mode`
+/// says) until it is done, and return what it returned; `None` if it
+/// panicked. `started` is the run's clock for event times; `controls` and
+/// `signal` let the `--top` view cancel builds.
+pub fn drive<T: Send>(
+    mode: OutputMode,
+    controls: &Controls,
+    signal: &CancelToken,
+    started: Instant,
+    work: impl FnOnce(&Emitter) -> T + Send,
+) -> Option<T> {
+    let (tx, rx) = mpsc::channel();
+    let emitter = Emitter::new(tx, started);
+    std::thread::scope(|s| {
+        let worker = s.spawn(move || {
+            // The emitter goes when the work is done: the view then ends.
+            let emitter = emitter;
+            work(&emitter)
+        });
+        show_events(rx, mode, controls, signal, started);
+        worker.join().ok()
+    })
+}
+
 /// Show the events of a run until its sender is gone: the `--top` view, JSON
 /// lines, or plain/live lines. If the view fails, the run is cancelled.
-pub fn show_events(
+fn show_events(
     rx: mpsc::Receiver<Event>,
     mode: OutputMode,
     controls: &Controls,
@@ -96,7 +111,10 @@ pub fn show_events(
         if let Err(e) = crate::report::tui::run(rx, controls, signal, started) {
             // The view failed (terminal gone): stop the builds cleanly.
             controls.run.cancel();
-            eprintln!("zoryn: error: the --top view failed: {e}");
+            super::error::Failures::default().report(super::error::Error::infra(
+                format!("the --top view failed: {e}"),
+                "run without --top, or with --json",
+            ));
         }
         return;
     }

@@ -1,6 +1,6 @@
 //! `zoryn up`: update the package to a new upstream version, then build it
 //! exactly as `zoryn build` does (its flags are flattened in, and the build
-//! stage is one call to [`super::build::cmd_build`]).
+//! stage is one call to [`super::build::build`]).
 //!
 //! Parses flags, runs `crate::up::pipeline` and renders its events; must not
 //! hold pipeline logic.
@@ -9,9 +9,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::build::{cmd_build, BuildArgs};
+use super::build::{build, BuildArgs};
 use super::error::{Error, ErrorKind};
-use super::exit;
 use crate::run::exit_code::ExitCode;
 use crate::up::git::Git;
 use crate::up::journal::Stage;
@@ -148,10 +147,11 @@ pub fn cmd_up(args: UpArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Error>
     let root_for_build = root.clone();
     let mut build = || {
         let Some(mut b) = build_args.take() else {
-            return exit::INFRA;
+            return ExitCode::Infra.code();
         };
         b.directory = Some(root_for_build.clone());
-        cmd_build(b, verbose, quiet)
+        // Its error is printed here; the pipeline keeps the exit class.
+        super::error::finish(build(b, verbose, quiet))
     };
     match pipeline::run(&ctx, mode, &opts, &mut on_event, &mut build)? {
         Outcome::UpToDate {

@@ -1,15 +1,23 @@
-//! What a run shares between its builds: settings, the tarball, the hosts,
-//! the cancel handles and the once-per-host upload. Built once per run by
-//! the caller (`zoryn build`, a batch) and read by every build job.
+//! What a run shares between its builds: the [`BuildOptions`] both
+//! `zoryn build` and a batch carry, the tarball, the hosts, the cancel
+//! handles and the once-per-host upload. [`RunContext::new`] is the one way
+//! to make it (the build session per run, the batch runner per job); every
+//! build job reads it. It holds no decisions of its own and never prints.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::busy::BusyPolicy;
-use crate::config::global::GlobalConfig;
+use super::chain::ChainRepo;
+use super::checks::PostBuildCheck;
+use crate::config::global::{ChecksSection, GlobalConfig};
+use crate::farm::loaded::Loaded;
 use crate::farm::Builder;
-use crate::source::gear::Tarball;
+use crate::hasher::build_mode::BuildMode;
+use crate::hasher::skip_checks::SkipChecks;
+use crate::source::gear::{self, Tarball};
+use crate::source::repo::GearRepo;
 use crate::transport::cancel::CancelToken;
 use crate::transport::rsync;
 use crate::transport::ssh::{Host, Hosts, TransportError};
@@ -46,23 +54,69 @@ impl Controls {
 /// The outcome of one upload, shared by every builder on its host.
 pub type UploadCell = OnceLock<Result<u64, TransportError>>;
 
+/// How every build of a run is made, whether `zoryn build` or a batch
+/// runs it: the flags both commands share, decided once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// `--rpmbuild-args`.
+    pub rpmbuild_args: Option<String>,
+    /// `--packager`.
+    pub packager: Option<String>,
+    /// `hsh`, or `hsh-rebuild` in the existing chroot (`-r`, `--section`;
+    /// in a batch, each job's package decides: [`BuildOptions::with_mode`]).
+    pub mode: BuildMode,
+    /// `--skip-check`.
+    pub skip_checks: SkipChecks,
+    /// Post-build checks to run on each builder's packages, the skipped
+    /// ones (`--skip-check`) already left out.
+    pub checks: Vec<PostBuildCheck>,
+}
+
+impl BuildOptions {
+    /// The options of a run: the `[checks]` commands that run are the
+    /// configured ones minus those `skip_checks` names.
+    pub fn new(
+        rpmbuild_args: Option<String>,
+        packager: Option<String>,
+        mode: BuildMode,
+        skip_checks: SkipChecks,
+        checks: &ChecksSection,
+    ) -> BuildOptions {
+        let checks = PostBuildCheck::from_config(checks)
+            .into_iter()
+            .filter(|c| !skip_checks.skips(&c.name))
+            .collect();
+        BuildOptions {
+            rpmbuild_args,
+            packager,
+            mode,
+            skip_checks,
+            checks,
+        }
+    }
+
+    /// The same options, built in `mode` (a batch job's package decides).
+    pub fn with_mode(&self, mode: BuildMode) -> BuildOptions {
+        BuildOptions {
+            mode,
+            ..self.clone()
+        }
+    }
+}
+
 /// Everything a build needs besides the builder.
 pub struct RunContext<'a> {
     /// RPMs built earlier in a batch, placed into the builder's hasher repo
     /// before its build (batches only).
-    pub chain: Option<&'a crate::run::chain::ChainRepo>,
+    pub chain: Option<&'a ChainRepo>,
     pub global: &'a GlobalConfig,
     pub git_root: PathBuf,
     pub home: PathBuf,
     pub host_arch: String,
     pub tarball: &'a Tarball,
-    pub rpmbuild_args: Option<String>,
-    pub packager: Option<String>,
-    /// `hsh`, or `hsh-rebuild` in the existing chroot (`-r`, `--section`;
-    /// in a batch, the job's package decides).
-    pub mode: crate::hasher::build_mode::BuildMode,
-    /// `--skip-check`.
-    pub skip_checks: crate::hasher::skip_checks::SkipChecks,
+    /// The tarball's file name, also on a remote host ([`gear::tar_name`]).
+    pub tar_name: String,
+    pub options: BuildOptions,
     /// Stops the whole run (a child of the Ctrl-C token; `--fail-fast`
     /// fires it). Each build has its own child in the run's [`Controls`].
     pub cancel: CancelToken,
@@ -72,14 +126,58 @@ pub struct RunContext<'a> {
     pub hosts: &'a Hosts,
     /// `builders.d`, where each builder's generated apt config lives.
     pub builders_dir: PathBuf,
-    /// Post-build checks to run on each builder's packages, the skipped
-    /// ones (`--skip-check`) already left out.
-    pub checks: Vec<super::checks::PostBuildCheck>,
     /// One upload of the tarball per host and run.
     pub uploads: Mutex<HashMap<String, Arc<UploadCell>>>,
 }
 
-impl RunContext<'_> {
+impl<'a> RunContext<'a> {
+    /// The context of builds of `repo`'s `tarball`: waits for a busy
+    /// builder, does not stop at the first failure and has no chain repo
+    /// until told otherwise ([`RunContext::with_policy`],
+    /// [`RunContext::with_chain`]).
+    pub fn new(
+        loaded: &'a Loaded,
+        repo: &GearRepo,
+        tarball: &'a Tarball,
+        options: BuildOptions,
+        hosts: &'a Hosts,
+        cancel: CancelToken,
+    ) -> RunContext<'a> {
+        RunContext {
+            chain: None,
+            global: &loaded.global,
+            git_root: repo.root.clone(),
+            home: loaded.paths.home.clone(),
+            host_arch: crate::config::arch::local(),
+            tarball,
+            tar_name: gear::tar_name(repo),
+            options,
+            cancel,
+            busy: BusyPolicy::Wait,
+            fail_fast: false,
+            hosts,
+            builders_dir: loaded.paths.builders_dir.clone(),
+            uploads: Default::default(),
+        }
+    }
+
+    /// What a busy builder does, and whether the first failure stops the run.
+    pub fn with_policy(self, busy: BusyPolicy, fail_fast: bool) -> RunContext<'a> {
+        RunContext {
+            busy,
+            fail_fast,
+            ..self
+        }
+    }
+
+    /// A batch's chain repo feeds each builder's hasher repo.
+    pub fn with_chain(self, chain: &'a ChainRepo) -> RunContext<'a> {
+        RunContext {
+            chain: Some(chain),
+            ..self
+        }
+    }
+
     /// `builders.d/NAME/apt`.
     pub fn apt_dir(&self, builder: &str) -> PathBuf {
         self.builders_dir.join(builder).join("apt")
@@ -119,5 +217,44 @@ impl RunContext<'_> {
             Ok(bytes) => Ok(if first { *bytes } else { 0 }),
             Err(e) => Err(e.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hasher::build_mode::Section;
+
+    #[test]
+    fn skipped_checks_are_left_out_and_a_job_can_change_the_mode() {
+        let section = ChecksSection {
+            commands: vec!["rpmlint -i".into(), "/usr/bin/sisyphus_check".into()],
+        };
+        let skip = SkipChecks::parse(Some("rpmlint")).unwrap();
+        let o = BuildOptions::new(
+            Some("--with x".into()),
+            None,
+            BuildMode::Full,
+            skip.clone(),
+            &section,
+        );
+        let names: Vec<&str> = o.checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["sisyphus_check"]);
+        assert_eq!(o.skip_checks, skip);
+        let all = BuildOptions::new(
+            None,
+            None,
+            BuildMode::Full,
+            SkipChecks::parse(Some("")).unwrap(),
+            &section,
+        );
+        assert!(all.checks.is_empty());
+        let none = BuildOptions::new(None, None, BuildMode::Full, SkipChecks::default(), &section);
+        assert_eq!(none.checks.len(), 2);
+
+        let job = o.with_mode(BuildMode::Section(Section::Prep));
+        assert_eq!(job.mode, BuildMode::Section(Section::Prep));
+        assert_eq!(job.rpmbuild_args.as_deref(), Some("--with x"));
+        assert_eq!(job.checks, o.checks);
     }
 }

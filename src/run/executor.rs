@@ -143,7 +143,7 @@ pub enum Precheck {
 /// result; the rest of the pre-flight happens in the build itself, which a
 /// remote builder's [`Prechecked`] plan and answer go to.
 pub fn precheck(
-    input: &super::remote::PlanInput<'_>,
+    input: &super::plan_input::PlanInput<'_>,
     home: &std::path::Path,
     b: &Builder,
     hosts: &Hosts,
@@ -182,7 +182,7 @@ pub fn precheck(
                     Some(p) => Ended::unusable(p.message, p.hint),
                     None => {
                         let workdir = hsh.workdir().unwrap_or_default();
-                        match super::local::check_chroot(input.mode, b, workdir) {
+                        match super::local::check_chroot(input.options.mode, b, workdir) {
                             Ok(()) => return Precheck::Passed(None),
                             Err((message, hint)) => Ended::unusable(message, hint),
                         }

@@ -37,8 +37,14 @@ pub fn build(
 ) -> BuilderResult {
     let started = Instant::now();
     let ended = build_inner(ctx, b, emit, cancel);
-    let ended =
-        super::checks::run_after_build(&ctx.checks, ended, &ctx.git_root, emit, &b.name, cancel);
+    let ended = super::checks::run_after_build(
+        &ctx.options.checks,
+        ended,
+        &ctx.git_root,
+        emit,
+        &b.name,
+        cancel,
+    );
     ended.into_result(b, started.elapsed())
 }
 
@@ -62,7 +68,7 @@ pub fn check_chroot(mode: BuildMode, b: &Builder, workdir: &str) -> Result<(), (
 /// A section's `--rebuild-prog` script, written next to the tarball (a
 /// private directory of this run), one per builder.
 pub fn write_section_script(ctx: &RunContext<'_>, b: &Builder) -> std::io::Result<Option<PathBuf>> {
-    let BuildMode::Section(section) = ctx.mode else {
+    let BuildMode::Section(section) = ctx.options.mode else {
         return Ok(None);
     };
     let dir = ctx
@@ -75,8 +81,8 @@ pub fn write_section_script(ctx: &RunContext<'_>, b: &Builder) -> std::io::Resul
     // hsh-rebuild has no --packager: the chroot's own (from the build
     // that made it) stays, as with hsh-rebuild itself.
     let args = crate::hasher::invocation::rpmbuild_args(&HshOptions {
-        rpmbuild_args: ctx.rpmbuild_args.clone(),
-        skip: ctx.skip_checks.clone(),
+        rpmbuild_args: ctx.options.rpmbuild_args.clone(),
+        skip: ctx.options.skip_checks.clone(),
         ..HshOptions::default()
     })
     .unwrap_or_default();
@@ -104,13 +110,13 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter, cancel: &Cance
         host_arch: ctx.host_arch.clone(),
         workdir: workdir_of(ctx, b).to_string_lossy().into_owned(),
         apt_config: apt.is_file().then(|| apt.to_string_lossy().into_owned()),
-        rpmbuild_args: ctx.rpmbuild_args.clone(),
-        packager: ctx.packager.clone(),
+        rpmbuild_args: ctx.options.rpmbuild_args.clone(),
+        packager: ctx.options.packager.clone(),
         package: ctx.tarball.path.to_string_lossy().into_owned(),
         hsh_program: ctx.global.commands.hsh.clone(),
         no_wait_lock: true,
-        mode: ctx.mode,
-        skip: ctx.skip_checks.clone(),
+        mode: ctx.options.mode,
+        skip: ctx.options.skip_checks.clone(),
         rebuild_prog,
     };
     let hsh = match hsh_argv(template, &vars, &b.arch, &opts) {
@@ -124,7 +130,7 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter, cancel: &Cance
         return Ended::unusable(p.message, p.hint);
     }
     let workdir = PathBuf::from(hsh.workdir().unwrap_or(&opts.workdir));
-    if let Err((message, hint)) = check_chroot(ctx.mode, b, &workdir.to_string_lossy()) {
+    if let Err((message, hint)) = check_chroot(ctx.options.mode, b, &workdir.to_string_lossy()) {
         return Ended::unusable(message, hint);
     }
     let argv = hsh.argv.clone();
@@ -175,7 +181,7 @@ fn build_inner(ctx: &RunContext<'_>, b: &Builder, emit: &Emitter, cancel: &Cance
         phase: Phase::Collecting,
     });
     let produced = keep_written(before.produced_since(&Snapshot::take(&dirs)), &log);
-    if produced.is_empty() && ctx.mode.expected() == Expected::Nothing {
+    if produced.is_empty() && ctx.options.mode.expected() == Expected::Nothing {
         return Ended::success(Vec::new(), &log);
     }
     if produced.is_empty() {

@@ -33,7 +33,7 @@ use super::emitter::Emitter;
 use super::ended::Ended;
 use super::events::{BuilderResult, EventKind};
 use super::job::{is_safe_result_name, keep_written, log_path, results_dir, run_logged, vars_for};
-use crate::config::global::GlobalConfig;
+use super::plan_input::PlanInput;
 use crate::farm::Builder;
 use crate::hasher::build_mode::{missing_chroot, BuildMode, Expected};
 use crate::hasher::invocation::{hsh_argv, HshOptions};
@@ -43,7 +43,6 @@ use crate::hasher::remote::{
     WorkdirState,
 };
 use crate::hasher::results::{ResultDirs, Snapshot};
-use crate::hasher::skip_checks::SkipChecks;
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::LockState;
 use crate::transport::cancel::CancelToken;
@@ -152,8 +151,14 @@ pub fn build(
 ) -> BuilderResult {
     let started = Instant::now();
     let ended = build_inner(ctx, b, host_name, emit, cancel, prechecked);
-    let ended =
-        super::checks::run_after_build(&ctx.checks, ended, &ctx.git_root, emit, &b.name, cancel);
+    let ended = super::checks::run_after_build(
+        &ctx.options.checks,
+        ended,
+        &ctx.git_root,
+        emit,
+        &b.name,
+        cancel,
+    );
     ended.into_result(b, started.elapsed())
 }
 
@@ -208,46 +213,6 @@ pub struct Prechecked {
     answer: Captured,
 }
 
-/// The parts of a run a [`Plan`] depends on.
-pub struct PlanInput<'a> {
-    pub global: &'a GlobalConfig,
-    pub builders_dir: &'a Path,
-    pub git_root: &'a Path,
-    /// The package (spec) name.
-    pub pkg: &'a str,
-    /// The tarball's file name.
-    pub tar_name: &'a str,
-    pub rpmbuild_args: Option<String>,
-    pub packager: Option<String>,
-    /// A batch's chain repo feeds the builder's hasher repo.
-    pub chain: bool,
-    /// `hsh`, or `hsh-rebuild` in the existing chroot.
-    pub mode: BuildMode,
-    pub skip_checks: SkipChecks,
-}
-
-impl PlanInput<'_> {
-    pub fn of<'a>(ctx: &'a RunContext<'_>) -> PlanInput<'a> {
-        PlanInput {
-            global: ctx.global,
-            builders_dir: &ctx.builders_dir,
-            git_root: &ctx.git_root,
-            pkg: &ctx.tarball.spec.name,
-            tar_name: ctx
-                .tarball
-                .path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("pkg.tar"),
-            rpmbuild_args: ctx.rpmbuild_args.clone(),
-            packager: ctx.packager.clone(),
-            chain: ctx.chain.is_some(),
-            mode: ctx.mode,
-            skip_checks: ctx.skip_checks.clone(),
-        }
-    }
-}
-
 impl Plan {
     pub fn new(input: &PlanInput<'_>, b: &Builder, facts: &HostFacts) -> Plan {
         let vars = vars_for(b, input.git_root, input.pkg, &facts.home);
@@ -259,19 +224,19 @@ impl Plan {
         let has_apt = local_apt.join("apt.conf").is_file();
         let template = b.command.as_ref().unwrap_or(&input.global.build.command);
         // One script per builder: builders on one host share the upload dir.
-        let remote_section = matches!(input.mode, BuildMode::Section(_))
+        let remote_section = matches!(input.options.mode, BuildMode::Section(_))
             .then(|| format!("{remote_upload}/section-{}.sh", b.name));
         let opts = HshOptions {
             host_arch: facts.arch.clone(),
             workdir: workdir.clone(),
             apt_config: has_apt.then(|| format!("{remote_apt}/apt.conf")),
-            rpmbuild_args: input.rpmbuild_args.clone(),
-            packager: input.packager.clone(),
+            rpmbuild_args: input.options.rpmbuild_args.clone(),
+            packager: input.options.packager.clone(),
             package: remote_tar.clone(),
             hsh_program: Vec::new(),
             no_wait_lock: true,
-            mode: input.mode,
-            skip: input.skip_checks.clone(),
+            mode: input.options.mode,
+            skip: input.options.skip_checks.clone(),
             rebuild_prog: remote_section.clone(),
         };
         let (hsh, template_problem) = match hsh_argv(template, &vars, &b.arch, &opts) {
@@ -331,7 +296,7 @@ impl Plan {
             local_apt,
             remote_apt,
             has_apt,
-            mode: input.mode,
+            mode: input.options.mode,
             remote_section,
             preflight,
         }
