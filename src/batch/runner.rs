@@ -41,10 +41,12 @@ use crate::run::emitter::Emitter;
 use crate::run::events::{info, JobStatus};
 use crate::run::events::{BuilderResult, EventKind, Outcome};
 use crate::run::exit_code::ExitCode;
+use crate::source::cache::TarballCache;
 use crate::source::deps::Capability;
-use crate::source::gear::{make_tarball_with, rules_specsubst, substitute, Tarball};
+use crate::source::gear::{make_tarball_reusing_with, make_tarball_with, Tarball};
 use crate::source::repo::GearRepo;
 use crate::source::specdeps::{read_spec, SpecDeps};
+use crate::source::specsubst::{directive as specsubst_directive, substitute};
 use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, CommandSpec};
 use crate::transport::ssh::Hosts;
@@ -76,29 +78,38 @@ pub struct Package {
     pub entry: BatchPackage,
     /// Values for the tarball's spec: `Some` when the rules have `specsubst:`.
     specsubst: Option<Vec<(String, String)>>,
+    /// The git command for the tarball's reuse key and specsubst.
+    git: Vec<String>,
+    /// Where the tarball of an unchanged source is kept between runs (the
+    /// cache `zoryn build` uses); `None`: gear runs every time.
+    cache: Option<TarballCache>,
     tarball: OnceLock<Result<Tarball, String>>,
 }
 
 impl Package {
     /// Open a package of `batch`: read its spec with the batch's macros, and
     /// apply the batch's specsubst values when its gear rules ask for them.
+    /// Its tarball is reused when unchanged, from `zoryn build`'s cache
+    /// (`$XDG_CACHE_HOME/zoryn/tarballs`, git from PATH;
+    /// [`Package::use_tarball_cache`] sets the configured ones).
     pub fn new(repo: GearRepo, entry: &BatchPackage, batch: &BatchFile) -> Result<Package, String> {
         let raw = std::fs::read_to_string(repo.root.join(&repo.spec))
             .map_err(|e| format!("cannot read {}: {e}", repo.spec.display()))?;
         let values = batch.specsubst_for(entry);
-        let specsubst = match rules_specsubst(&repo.root)? {
+        let specsubst = match specsubst_directive(&repo.root)? {
             None => None,
             Some(_) if entry.specsubst == Specsubst::Disabled => Some(Vec::new()),
-            Some((rules, line, vars)) => {
+            Some(d) => {
                 let mut chosen = Vec::new();
-                for v in vars {
-                    match values.iter().find(|(k, _)| *k == v) {
+                for v in &d.vars {
+                    match values.iter().find(|(k, _)| k == v) {
                         Some(kv) => chosen.push(kv.clone()),
                         None => {
                             return Err(format!(
-                                "{} line {line} has `specsubst: {v}`, but the batch gives no value for {v}; \
+                                "{} line {} has `specsubst: {v}`, but the batch gives no value for {v}; \
                                  add {v}=VALUE to specsubst in [batch] or in [{}] (or specsubst = \"none\" there)",
-                                rules.display(),
+                                d.rules.display(),
+                                d.line,
                                 entry.name
                             ))
                         }
@@ -126,15 +137,36 @@ impl Package {
             },
             entry: entry.clone(),
             specsubst,
+            git: vec!["git".into()],
+            cache: crate::config::paths::Paths::from_env()
+                .ok()
+                .map(|p| TarballCache::new(p.cache_dir.join("tarballs"))),
             tarball: OnceLock::new(),
         })
     }
 
+    /// Compute tarball keys (and the specsubst index) with `git`, and keep
+    /// tarballs in `cache` (`None`: gear runs every time). `zoryn build`
+    /// uses `TarballCache::new(paths.cache_dir.join("tarballs"))`.
+    pub fn use_tarball_cache(&mut self, git: &[String], cache: Option<TarballCache>) {
+        self.git = git.to_vec();
+        self.cache = cache;
+    }
+
+    /// The package's tarball, made once per run: taken from the cache when
+    /// gear would pack the same thing as last time (the specsubst values
+    /// included), else packed by gear.
     fn tarball(&self, gear: &[String], cancel: &CancelToken) -> Result<&Tarball, String> {
         self.tarball
             .get_or_init(|| {
-                make_tarball_with(gear, &self.repo, self.specsubst.as_deref(), cancel)
-                    .map_err(|e| e.message)
+                let specsubst = self.specsubst.as_deref();
+                match &self.cache {
+                    Some(cache) => make_tarball_reusing_with(
+                        gear, &self.git, cache, &self.repo, specsubst, cancel,
+                    ),
+                    None => make_tarball_with(gear, &self.git, &self.repo, specsubst, cancel),
+                }
+                .map_err(|e| e.message)
             })
             .as_ref()
             .map_err(Clone::clone)

@@ -11,6 +11,7 @@ pub mod deps;
 pub mod gear;
 pub mod repo;
 pub mod specdeps;
+pub mod specsubst;
 
 use std::fmt;
 
