@@ -23,6 +23,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::repo::GearRepo;
 use super::SourceError;
 use crate::transport::cancel::CancelToken;
 use crate::transport::runner::{capture, CommandSpec};
@@ -219,6 +220,29 @@ pub fn values_for_build(
     Ok(Some(values))
 }
 
+/// The spec as `zoryn build` will hand it to hasher: the work tree's spec
+/// with the values of [`values_for_build`] filled in (as it is when the
+/// rules have no `specsubst:`). For what is shown and named before the
+/// tarball exists (the run's header, `{pkg}`), so it does not read
+/// `subst-@flavour@`; the errors are those of [`values_for_build`].
+pub fn spec_for_build(
+    git: &[String],
+    repo: &GearRepo,
+    cancel: &CancelToken,
+) -> Result<String, SourceError> {
+    let path = repo.root.join(&repo.spec);
+    let raw = std::fs::read_to_string(&path).map_err(|e| {
+        SourceError::new(
+            format!("cannot read {}: {e}", path.display()),
+            "check the spec file",
+        )
+    })?;
+    Ok(match values_for_build(git, &repo.root, cancel)? {
+        Some(values) => substitute(&raw, &values),
+        None => raw,
+    })
+}
+
 fn git(git: &[String], root: &Path, args: &[&str]) -> CommandSpec {
     CommandSpec::new(git.iter().cloned())
         .args(args.iter().copied())
@@ -374,5 +398,84 @@ mod tests {
             [("pkg-1-alt1", "pkg-1-alt1\n\nX-gear-specsubst: a=1\n")]
         );
         assert!(tags_with_values("").is_empty());
+    }
+
+    /// A git repository with gear rules naming `flavour`, committed.
+    fn repo() -> (tempfile::TempDir, GearRepo) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join(".gear")).unwrap();
+        std::fs::write(d.path().join(".gear/rules"), "tar: .\nspecsubst: flavour\n").unwrap();
+        std::fs::write(d.path().join("p.spec"), "Name: p-@flavour@\n").unwrap();
+        sh(
+            d.path(),
+            "git init -q . && git add -A && git commit -qm one",
+        );
+        let r = GearRepo {
+            root: d.path().to_path_buf(),
+            spec: "p.spec".into(),
+        };
+        (d, r)
+    }
+
+    fn sh(dir: &Path, script: &str) {
+        let st = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@e.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@e.invalid")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "{script}");
+    }
+
+    #[test]
+    fn build_values_come_from_the_nearest_tag_with_values() {
+        let (_d, r) = repo();
+        let git = vec!["git".to_string()];
+        let cancel = CancelToken::new();
+        let e = spec_for_build(&git, &r, &cancel).unwrap_err();
+        assert!(
+            e.message
+                .contains(".gear/rules line 2 has `specsubst: flavour`")
+                && e.message.contains("no annotated tag reachable from HEAD"),
+            "{e}"
+        );
+        sh(
+            &r.root,
+            "git tag -a -m 'p-1-alt1\n\nX-girar-specsubst: flavour=old' p-1-alt1",
+        );
+        sh(
+            &r.root,
+            "git commit -q --allow-empty -m two && git tag -a -m 'upstream' v2",
+        );
+        assert_eq!(spec_for_build(&git, &r, &cancel).unwrap(), "Name: p-old\n");
+        sh(
+            &r.root,
+            "git tag -a -m 'p-1-alt2\n\nX-gear-specsubst: other=1' p-1-alt2",
+        );
+        let e = spec_for_build(&git, &r, &cancel).unwrap_err();
+        assert!(
+            e.message.contains("tag p-1-alt2") && e.message.contains("no value for flavour"),
+            "{e}"
+        );
+        // A tag on a side branch does not count: it is not reachable.
+        sh(
+            &r.root,
+            "git checkout -q -b side && git commit -q --allow-empty -m side && \
+             git tag -a -m 'p-9\n\nX-gear-specsubst: flavour=side' p-9 && git checkout -q -",
+        );
+        sh(&r.root, "git tag -d p-1-alt2 >/dev/null");
+        assert_eq!(spec_for_build(&git, &r, &cancel).unwrap(), "Name: p-old\n");
+        // No directive: the spec as it is, and git is not asked.
+        std::fs::write(r.root.join(".gear/rules"), "tar: .\n").unwrap();
+        assert_eq!(
+            spec_for_build(&["/nonexistent/git".to_string()], &r, &cancel).unwrap(),
+            "Name: p-@flavour@\n"
+        );
     }
 }
