@@ -113,6 +113,15 @@ fn an_unchanged_package_is_not_packed_again_and_a_changed_one_is() {
         "first run: gear packs all"
     );
     assert_eq!(b.run(), Vec::<String>::new(), "nothing changed: no gear");
+    // The batch's own cache, beside `zoryn build`'s.
+    let cache = b.env.home.join(".cache/zoryn/tarballs/batch-t");
+    let tars = |dir: &Path| {
+        names_in(dir)
+            .into_iter()
+            .filter(|n| n.ends_with(".tar"))
+            .count()
+    };
+    assert_eq!(tars(&cache), 3);
 
     // An unstaged change to a tracked file of one package.
     std::fs::write(b.pkg("app").join("app/README"), "changed\n").unwrap();
@@ -137,4 +146,6 @@ fn an_unchanged_package_is_not_packed_again_and_a_changed_one_is() {
     // Back to the first value: that tarball is still cached.
     b.config("main");
     assert_eq!(b.run(), Vec::<String>::new());
+    // Two per package at most.
+    assert!(tars(&cache) <= 6, "{:?}", names_in(&cache));
 }

@@ -89,9 +89,9 @@ pub struct Package {
 impl Package {
     /// Open a package of `batch`: read its spec with the batch's macros, and
     /// apply the batch's specsubst values when its gear rules ask for them.
-    /// Its tarball is reused when unchanged, from `zoryn build`'s cache
-    /// (`$XDG_CACHE_HOME/zoryn/tarballs`, git from PATH;
-    /// [`Package::use_tarball_cache`] sets the configured ones).
+    /// Its tarball is reused when unchanged, from the batch's tarball cache
+    /// ([`batch_tarball_cache`] under `$XDG_CACHE_HOME/zoryn`, git from
+    /// PATH; [`Package::use_tarball_cache`] sets the configured ones).
     pub fn new(repo: GearRepo, entry: &BatchPackage, batch: &BatchFile) -> Result<Package, String> {
         let raw = std::fs::read_to_string(repo.root.join(&repo.spec))
             .map_err(|e| format!("cannot read {}: {e}", repo.spec.display()))?;
@@ -140,14 +140,14 @@ impl Package {
             git: vec!["git".into()],
             cache: crate::config::paths::Paths::from_env()
                 .ok()
-                .map(|p| TarballCache::new(p.cache_dir.join("tarballs"))),
+                .map(|p| batch_tarball_cache(&p.cache_dir, batch)),
             tarball: OnceLock::new(),
         })
     }
 
     /// Compute tarball keys (and the specsubst index) with `git`, and keep
-    /// tarballs in `cache` (`None`: gear runs every time). `zoryn build`
-    /// uses `TarballCache::new(paths.cache_dir.join("tarballs"))`.
+    /// tarballs in `cache` (`None`: gear runs every time), e.g.
+    /// `batch_tarball_cache(&loaded.paths.cache_dir, &file)`.
     pub fn use_tarball_cache(&mut self, git: &[String], cache: Option<TarballCache>) {
         self.git = git.to_vec();
         self.cache = cache;
@@ -171,6 +171,20 @@ impl Package {
             .as_ref()
             .map_err(Clone::clone)
     }
+}
+
+/// A batch's tarball cache: `CACHE_DIR/tarballs/batch-NAME` (beside the one
+/// `zoryn build` uses, which keeps 16), two tarballs per package of the
+/// batch — the current and one earlier — so a run of many packages does not
+/// evict its own before the next run.
+pub fn batch_tarball_cache(cache_dir: &std::path::Path, batch: &BatchFile) -> TarballCache {
+    TarballCache::with_limits(
+        cache_dir
+            .join("tarballs")
+            .join(format!("batch-{}", batch.name)),
+        2 * batch.packages.len(),
+        u64::MAX,
+    )
 }
 
 /// An (arch, branch) pair and its interchangeable slots.
