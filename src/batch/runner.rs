@@ -81,7 +81,7 @@ pub struct Package {
     /// The git command for the tarball's reuse key and specsubst.
     git: Vec<String>,
     /// Where the tarball of an unchanged source is kept between runs (the
-    /// cache `zoryn build` uses); `None`: gear runs every time.
+    /// batch's, see [`batch_tarball_cache`]); `None`: gear runs every time.
     cache: Option<TarballCache>,
     tarball: OnceLock<Result<Tarball, String>>,
 }

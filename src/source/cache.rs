@@ -14,7 +14,8 @@
 //!
 //! Owns the key, the cache directory (`$XDG_CACHE_HOME/zoryn/tarballs`:
 //! entries written to a temp name and renamed, at most [`MAX_ENTRIES`] and
-//! [`MAX_BYTES`], least recently used evicted) and handing out a private
+//! [`MAX_BYTES`], least recently used evicted; a batch's own directory
+//! beside it has other bounds, [`TarballCache::with_limits`]) and handing out a private
 //! hard link of an entry. It must not run gear, and any failure here only
 //! means "no reuse": the caller then runs gear as always.
 

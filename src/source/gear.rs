@@ -267,8 +267,12 @@ fn make_tarball_in(
     let path = dir.path().join(tar_name(repo));
     let mut spec_text = std::fs::read_to_string(repo.root.join(&repo.spec)).unwrap_or_default();
     let mut cmd = CommandSpec::new(gear.iter().cloned()).args(["--commit", "--no-compress"]);
+    // The private index and objects must outlive gear's run.
     let mut _substituted = None;
-    if let Some(values) = specsubst {
+    if specsubst.is_some() {
+        cmd = cmd.arg("--disable-specsubst");
+    }
+    if let Some(values) = specsubst.filter(|v| !v.is_empty()) {
         spec_text = substitute(&spec_text, values);
         let index = SubstitutedIndex::new(git, repo, &spec_text, cancel).map_err(|e| {
             SourceError::new(
@@ -279,7 +283,6 @@ fn make_tarball_in(
                 "check the repository with git status",
             )
         })?;
-        cmd = cmd.arg("--disable-specsubst");
         for (k, v) in &index.env {
             cmd = cmd.env(k.clone(), v.clone());
         }
