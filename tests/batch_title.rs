@@ -59,3 +59,29 @@ fn the_title_heads_the_plan_the_run_and_the_report() {
     assert_eq!(last["event"], "batch-report");
     assert_eq!(last["title"], "Spring rebuild");
 }
+
+#[test]
+#[ignore = "needs cli/task.rs to put BatchFile::label into the RunStarted header"]
+fn the_title_heads_the_top_view() {
+    let env = TestEnv::new();
+    env.local_slots(&[2]);
+    env.library_package("libfoo", &[], "");
+    env.write(
+        ".config/zoryn/batch/t.conf",
+        "[batch]\nname = \"Spring rebuild\"\nbasedir = \"~/src\"\nbuilders = \"local2\"\n\n[libfoo]\n",
+    );
+    let zoryn = env.bin_dir.join("zoryn");
+    let t = env.tmux(
+        &[zoryn.to_str().unwrap(), "task", "batch", "t", "--top"],
+        &env.home,
+        100,
+        30,
+    );
+    t.wait_for(
+        "zoryn: batch t \"Spring rebuild\" (1 packages)",
+        std::time::Duration::from_secs(30),
+    );
+    t.wait_for("finished (exit 0)", std::time::Duration::from_secs(60));
+    t.type_text("q");
+    t.wait_for("[exit 0]", std::time::Duration::from_secs(30));
+}
