@@ -183,3 +183,22 @@ fn rebuild_and_sections_get_the_substituted_spec() {
     section("bb");
     assert_eq!(results(&repo), ["subst-main-1.0-alt1.x86_64.rpm"]);
 }
+
+#[test]
+#[ignore = "needs cli/build.rs to read the spec with source::specsubst::spec_for_build"]
+fn the_run_header_names_the_substituted_package() {
+    let env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    let repo = subst_repo(&env);
+    tag(
+        &env,
+        &repo,
+        "subst-1.0-alt1",
+        "subst-1.0-alt1\n\nX-gear-specsubst: flavour=main",
+    );
+    let out = env.zoryn(&["build"], &repo);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let text = both(&out);
+    assert!(text.contains("building subst-main 1.0-alt1"), "{text}");
+    assert!(!text.contains("@flavour@"), "{text}");
+}
