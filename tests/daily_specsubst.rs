@@ -185,6 +185,33 @@ fn rebuild_and_sections_get_the_substituted_spec() {
 }
 
 #[test]
+fn a_remote_builder_gets_the_substituted_spec_too() {
+    let env = TestEnv::new();
+    let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    let repo = subst_repo(&env);
+    tag(
+        &env,
+        &repo,
+        "subst-1.0-alt1",
+        "subst-1.0-alt1\n\nX-gear-specsubst: flavour=main",
+    );
+    let out = env.zoryn(&["build", "-b", "arm"], &repo);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(
+        names_in(&repo.join("hasher_out/arm"))
+            .contains(&"subst-main-1.0-alt1.aarch64.rpm".to_string()),
+        "{:?}",
+        names_in(&repo.join("hasher_out/arm"))
+    );
+    let out = env.zoryn(&["build", "-b", "arm", "--section", "prep"], &repo);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(host
+        .home
+        .join("hasher_1/chroot/usr/src/RPM/BUILD/subst-main-1.0/README")
+        .is_file());
+}
+
+#[test]
 #[ignore = "needs cli/build.rs to read the spec with source::specsubst::spec_for_build"]
 fn the_run_header_names_the_substituted_package() {
     let env = TestEnv::new();
