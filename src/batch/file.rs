@@ -281,6 +281,17 @@ impl BatchFile {
         Self::parse(path, &text, home)
     }
 
+    /// How headers name the batch: its identifier (what `zoryn task batch`
+    /// takes, `--continue` included) and, when `[batch] name` gives another,
+    /// that title: `php-8.4 "PHP 8.4 extensions"`.
+    pub fn label(&self) -> String {
+        if self.title == self.name {
+            self.name.clone()
+        } else {
+            format!("{} \"{}\"", self.name, self.title)
+        }
+    }
+
     /// The specsubst values that apply to `pkg`.
     pub fn specsubst_for<'a>(&'a self, pkg: &'a BatchPackage) -> &'a [(String, String)] {
         match &pkg.specsubst {
@@ -341,7 +352,15 @@ impl BatchFile {
                 if n.value.trim().is_empty() {
                     return Err(b.error("name", "the name is empty"));
                 }
-                out.title = n.value;
+                if n.value.chars().any(char::is_control) {
+                    return Err(b
+                        .error(
+                            "name",
+                            "the name has a control character (a newline, a tab, ...)",
+                        )
+                        .with_hint("the name is a one-line title shown in headers and reports"));
+                }
+                out.title = n.value.trim().to_string();
             }
             if let Some(d) = b.string("basedir")? {
                 out.basedir = Some(expand_home(&d.value, home, &file_dir));
@@ -571,6 +590,7 @@ ref = "sisyphus"
         let b = parse(FULL).unwrap();
         assert_eq!(b.name, "php");
         assert_eq!(b.title, "PHP 8.4 extensions");
+        assert_eq!(b.label(), "php \"PHP 8.4 extensions\"");
         assert_eq!(b.main.as_deref(), Some("php"));
         assert_eq!(b.main_branch.as_deref(), Some("8.4"));
         assert_eq!(b.builders.as_deref(), Some("@branch:sisyphus"));
@@ -694,5 +714,19 @@ ref = "sisyphus"
         assert!(locate("/nonexistent/x.conf", d.path()).is_err());
         let p = d.path().join("php.conf");
         assert_eq!(locate(p.to_str().unwrap(), d.path()).unwrap(), p);
+    }
+
+    #[test]
+    fn the_title_defaults_to_the_file_name_and_is_one_line() {
+        let b = parse("[batch]\nbasedir = \"/p\"\n[a]\n").unwrap();
+        assert_eq!((b.title.as_str(), b.label()), ("php", "php".to_string()));
+        let b = parse("[batch]\nname = \" php \"\nbasedir = \"/p\"\n[a]\n").unwrap();
+        assert_eq!(b.label(), "php", "the same name twice says nothing");
+        let e = parse("[batch]\nname = \"two\\nlines\"\nbasedir = \"/p\"\n[a]\n").unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("php.conf:2") && text.contains("control character"),
+            "{text}"
+        );
     }
 }

@@ -274,6 +274,8 @@ pub enum Prepared<'a> {
 /// The plan of a batch (`--plan`): lanes, order, what is left out.
 pub struct BatchPlan<'a> {
     name: String,
+    /// The name, and the display title when the file gives one.
+    label: String,
     lanes: Vec<Lane>,
     builders: Vec<&'a Builder>,
     packages: Vec<Package>,
@@ -284,6 +286,9 @@ pub struct BatchPlan<'a> {
 /// held, the journal open.
 pub struct BatchSession<'a> {
     run: BatchRun<'a>,
+    /// `[batch] name`, the display title (the file name when not given).
+    title: String,
+    label: String,
     state_dir: PathBuf,
     cancel: CancelToken,
     controls: Controls,
@@ -294,6 +299,10 @@ pub struct BatchSession<'a> {
 /// lock until dropped.
 pub struct BatchEnd {
     pub report: BatchReport,
+    /// `[batch] name`, the display title (the file name when not given).
+    pub title: String,
+    /// The file name, and the title when there is one (headers).
+    pub label: String,
     pub json_path: PathBuf,
     pub html_path: PathBuf,
     _lock: BatchLock,
@@ -399,6 +408,7 @@ impl Batch {
         if request.plan_only {
             return Ok(Prepared::Plan(BatchPlan {
                 name: self.file.name.clone(),
+                label: self.file.label(),
                 lanes,
                 builders,
                 packages,
@@ -425,6 +435,8 @@ impl Batch {
         };
         Ok(Prepared::Ready(Box::new(BatchSession {
             run,
+            title: self.file.title.clone(),
+            label: self.file.label(),
             state_dir: self.state_dir,
             cancel: cancel.clone(),
             controls,
@@ -514,11 +526,18 @@ impl Batch {
                     error,
                 }
             })?;
-            let pkg = Package::new(repo, p, &self.file).map_err(|error| BatchError::Open {
+            let mut pkg = Package::new(repo, p, &self.file).map_err(|error| BatchError::Open {
                 at: at.clone(),
                 what: what.clone(),
                 error,
             })?;
+            pkg.use_tarball_cache(
+                git,
+                Some(super::package::batch_tarball_cache(
+                    &loaded.paths.cache_dir,
+                    &self.file,
+                )),
+            );
             if let Some(other) = packages.iter().find(|o| o.name == pkg.name) {
                 return Err(BatchError::Duplicate {
                     at,
@@ -615,7 +634,7 @@ impl BatchPlan<'_> {
     /// The plan as text (`--plan`).
     pub fn text(&self) -> String {
         render_plan(
-            &self.name,
+            &self.label,
             &self.lanes,
             &self.builders,
             &self.packages,
@@ -641,13 +660,15 @@ impl BatchSession<'_> {
     pub fn run(self, emitter: &Emitter) -> BatchEnd {
         let BatchSession {
             run,
+            title,
+            label,
             state_dir,
             cancel,
             controls,
             lock,
         } = self;
         emitter.emit(EventKind::RunStarted {
-            package: format!("batch {}", run.name),
+            package: format!("batch {label}"),
             version: format!("({} packages)", run.packages.len()),
             builders: builder_infos(&run.builders),
             parallel: true,
@@ -659,13 +680,17 @@ impl BatchSession<'_> {
         });
         let json_path = state_dir.join("report.json");
         let html_path = state_dir.join("report.html");
-        if let Ok(text) = serde_json::to_string_pretty(&report) {
+        if let Ok(text) = serde_json::to_string_pretty(&report.to_json(&title)) {
             let _ = crate::config::write_atomic(&json_path, &text);
         }
-        let _ =
-            crate::config::write_atomic(&html_path, &crate::report::batch::html::render(&report));
+        let _ = crate::config::write_atomic(
+            &html_path,
+            &crate::report::batch::html::render_titled(&report, &title),
+        );
         BatchEnd {
             report,
+            title,
+            label,
             json_path,
             html_path,
             _lock: lock,

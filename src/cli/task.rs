@@ -167,7 +167,7 @@ fn batch_error(e: BatchError) -> Error {
 fn print_report(end: &BatchEnd, json: bool) {
     let report = &end.report;
     if json {
-        let mut v = serde_json::to_value(report).unwrap_or_default();
+        let mut v = report.to_json(&end.title);
         if let Some(o) = v.as_object_mut() {
             o.insert("event".into(), "batch-report".into());
             o.insert(
@@ -179,7 +179,7 @@ fn print_report(end: &BatchEnd, json: bool) {
     } else {
         let text = format!(
             "{}report: {} ({})\n",
-            report.table(),
+            report.summary(&end.label),
             end.html_path.display(),
             end.json_path.display()
         );

@@ -134,8 +134,14 @@ impl<'a> BuildSession<'a> {
             &loaded.global,
             loaded.paths.runtime_dir.clone(),
         ));
-        let spec =
-            SpecText::new(std::fs::read_to_string(root.root.join(&root.spec)).unwrap_or_default());
+        // The spec as hasher will get it (specsubst values from the nearest
+        // tag, as gear takes them); when they cannot be had, packing the
+        // source fails with the reason, so the header shows the raw spec.
+        let spec = SpecText::new(
+            crate::source::specsubst::spec_for_build(git, &root, cancel).unwrap_or_else(|_| {
+                std::fs::read_to_string(root.root.join(&root.spec)).unwrap_or_default()
+            }),
+        );
         Ok(BuildSession {
             loaded,
             root,

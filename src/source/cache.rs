@@ -14,7 +14,8 @@
 //!
 //! Owns the key, the cache directory (`$XDG_CACHE_HOME/zoryn/tarballs`:
 //! entries written to a temp name and renamed, at most [`MAX_ENTRIES`] and
-//! [`MAX_BYTES`], least recently used evicted) and handing out a private
+//! [`MAX_BYTES`], least recently used evicted; a batch's own directory
+//! beside it has other bounds, [`TarballCache::with_limits`]) and handing out a private
 //! hard link of an entry. It must not run gear, and any failure here only
 //! means "no reuse": the caller then runs gear as always.
 
@@ -174,11 +175,25 @@ fn would_be_tree(
 /// The tarball cache directory.
 pub struct TarballCache {
     dir: PathBuf,
+    max_entries: usize,
+    max_bytes: u64,
 }
 
 impl TarballCache {
+    /// At most [`MAX_ENTRIES`] and [`MAX_BYTES`] (`zoryn build`'s cache).
     pub fn new(dir: PathBuf) -> TarballCache {
-        TarballCache { dir }
+        TarballCache::with_limits(dir, MAX_ENTRIES, MAX_BYTES)
+    }
+
+    /// Other bounds (the newest entry is always kept): a batch's cache
+    /// holds two tarballs per package, or a run of many packages would
+    /// evict each other's before the next run could reuse them.
+    pub fn with_limits(dir: PathBuf, max_entries: usize, max_bytes: u64) -> TarballCache {
+        TarballCache {
+            dir,
+            max_entries: max_entries.max(1),
+            max_bytes,
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -257,8 +272,8 @@ impl TarballCache {
         std::fs::rename(&tmp, self.dir.join(format!("{stem}.tar")))
     }
 
-    /// Drop the least recently used entries beyond [`MAX_ENTRIES`] /
-    /// [`MAX_BYTES`], and scratch dirs a crashed run left (older than a day).
+    /// Drop the least recently used entries beyond the bounds (by default
+    /// [`MAX_ENTRIES`] / [`MAX_BYTES`]), and scratch dirs a crashed run left (older than a day).
     fn evict(&self) {
         let Ok(rd) = std::fs::read_dir(&self.dir) else {
             return;
@@ -280,7 +295,7 @@ impl TarballCache {
         let mut total = 0u64;
         for (i, (_, len, path)) in entries.iter().enumerate() {
             total += len;
-            if i >= MAX_ENTRIES || (i > 0 && total > MAX_BYTES) {
+            if i >= self.max_entries || (i > 0 && total > self.max_bytes) {
                 let _ = std::fs::remove_file(path);
                 let _ = std::fs::remove_file(path.with_extension("key"));
                 let _ = std::fs::remove_file(path.with_extension("sha256"));
@@ -406,5 +421,43 @@ mod tests {
             text: "different".into(),
         };
         assert!(!cache.take(&other, &s.path().join("z.tar")));
+    }
+
+    #[test]
+    fn a_cache_with_more_room_keeps_a_whole_batch() {
+        let t = tempfile::tempdir().unwrap();
+        let n = MAX_ENTRIES + 10;
+        let cache = TarballCache::with_limits(t.path().join("b"), 2 * n, u64::MAX);
+        let mk = |i: usize| SourceKey {
+            tree: format!("{i:040x}"),
+            text: format!("k{i}"),
+        };
+        for i in 0..n {
+            let s = cache.scratch().unwrap();
+            let f = s.path().join("p.tar");
+            std::fs::write(&f, format!("tar {i}")).unwrap();
+            cache.store(&mk(i), &f);
+        }
+        let s = cache.scratch().unwrap();
+        for i in 0..n {
+            assert!(
+                cache.take(&mk(i), &s.path().join(format!("{i}.tar"))),
+                "{i}"
+            );
+        }
+        // And the bound still holds.
+        let small = TarballCache::with_limits(t.path().join("s"), 2, u64::MAX);
+        for i in 0..4 {
+            let s = small.scratch().unwrap();
+            let f = s.path().join("p.tar");
+            std::fs::write(&f, format!("tar {i}")).unwrap();
+            small.store(&mk(i), &f);
+        }
+        let tars = std::fs::read_dir(small.dir())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tar"))
+            .count();
+        assert_eq!(tars, 2);
     }
 }

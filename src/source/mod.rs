@@ -1,9 +1,10 @@
 //! The package source: the gear repository, its spec, and the tarball.
 //!
 //! [`repo`] finds the git root and checks it is a gear repository; [`gear`]
-//! makes the uncompressed source tarball once per run; [`specdeps`] is the
-//! one spec reader (build SKIP decisions and batch planning), with ALT's
-//! standard macros from [`alt_macros`].
+//! makes the uncompressed source tarball once per run (reused through
+//! [`cache`] when unchanged), with gear's `specsubst:` values from
+//! [`specsubst`]; [`specdeps`] is the one spec reader (build SKIP decisions
+//! and batch planning), with ALT's standard macros from [`alt_macros`].
 
 pub mod alt_macros;
 pub mod cache;
@@ -11,6 +12,7 @@ pub mod deps;
 pub mod gear;
 pub mod repo;
 pub mod specdeps;
+pub mod specsubst;
 
 use std::fmt;
 

@@ -5,7 +5,8 @@
 //! external resource — so it can be opened from disk, mailed or archived as
 //! is, and looks the same in a browser without network access. The page has:
 //!
-//! - a header: batch name, start time (UTC), wall time, exit code (with its
+//! - a header: the batch's title ([`render_titled`]; its identifier
+//!   beside it when they differ), start time (UTC), wall time, exit code (with its
 //!   meaning) and the number of jobs per result, as coloured chips;
 //! - the package × lane table of [`BatchReport::table`], each cell coloured by
 //!   result, with the job's message as a `title` tooltip, the builder and
@@ -32,10 +33,16 @@ use super::{BatchReport, JobReport, LaneReport};
 
 /// The whole page for `report`.
 pub fn render(report: &BatchReport) -> String {
+    render_titled(report, &report.batch)
+}
+
+/// [`render`], headed by the batch's display title (`[batch] name`); the
+/// batch's identifier is shown under it when they differ.
+pub fn render_titled(report: &BatchReport, title: &str) -> String {
     let mut out = String::with_capacity(64 * 1024);
     // Writing into a String cannot fail; `page` only returns fmt::Result so
     // that the writers can use `?`.
-    let _ = page(&mut out, report);
+    let _ = page(&mut out, report, title);
     out
 }
 
@@ -353,8 +360,8 @@ footer{color:var(--muted);font-size:12px;text-align:center;margin-top:8px}
 @media print{html,body{background:#fff}section,header.top{box-shadow:none;break-inside:avoid}}
 "#;
 
-fn page(out: &mut String, r: &BatchReport) -> fmt::Result {
-    let name = escape(&r.batch);
+fn page(out: &mut String, r: &BatchReport, title: &str) -> fmt::Result {
+    let name = escape(title);
     writeln!(out, "<!DOCTYPE html>")?;
     writeln!(out, "<html lang=\"en\">")?;
     writeln!(out, "<head>")?;
@@ -373,7 +380,7 @@ fn page(out: &mut String, r: &BatchReport) -> fmt::Result {
     writeln!(out, "</head>")?;
     writeln!(out, "<body>")?;
     writeln!(out, "<main>")?;
-    header(out, r)?;
+    header(out, r, title)?;
     matrix(out, r)?;
     timeline(out, r)?;
     problems(out, r)?;
@@ -424,14 +431,14 @@ fn counts(r: &BatchReport) -> Vec<(&str, usize)> {
     by.into_iter().map(|((_, res), n)| (res, n)).collect()
 }
 
-fn header(out: &mut String, r: &BatchReport) -> fmt::Result {
+fn header(out: &mut String, r: &BatchReport, title: &str) -> fmt::Result {
     let (meaning, tone) = exit_meaning(r.exit_code);
     writeln!(out, "<header class=\"top\">")?;
     writeln!(out, "<div class=\"headline\">")?;
     writeln!(
         out,
         "<div><div class=\"kicker\">zoryn batch report</div><h1>{}</h1></div>",
-        escape(&r.batch)
+        escape(title)
     )?;
     writeln!(
         out,
@@ -440,7 +447,9 @@ fn header(out: &mut String, r: &BatchReport) -> fmt::Result {
     )?;
     writeln!(out, "</div>")?;
     writeln!(out, "<dl class=\"facts\">")?;
-    let facts = [
+    // The identifier (what `zoryn task batch` takes) when the title is another.
+    let batch = (title != r.batch).then(|| ("Batch", r.batch.clone()));
+    let facts = batch.into_iter().chain([
         ("Started", utc(r.started_unix)),
         ("Wall time", duration(r.wall_secs)),
         ("Packages", r.packages.len().to_string()),
@@ -455,7 +464,7 @@ fn header(out: &mut String, r: &BatchReport) -> fmt::Result {
                 .to_string(),
         ),
         ("Jobs", r.jobs.len().to_string()),
-    ];
+    ]);
     for (k, v) in facts {
         writeln!(out, "<div><dt>{k}</dt><dd>{}</dd></div>", escape(&v))?;
     }
@@ -1198,6 +1207,19 @@ mod tests {
         assert!(page.contains("<li class=\"chip r-other\"><b>1</b> weird</li>"));
         assert!(page.contains("exit 1 · builds failed"));
         assert!(page.contains("6m 40s"));
+    }
+
+    #[test]
+    fn the_title_heads_the_page_and_the_identifier_stays_visible() {
+        let r = sample();
+        let page = render_titled(&r, "Spring <PHP> rebuild");
+        assert!(page.contains("<title>Spring &lt;PHP&gt; rebuild — zoryn batch report</title>"));
+        assert!(page.contains("<h1>Spring &lt;PHP&gt; rebuild</h1>"));
+        assert!(page.contains("<div><dt>Batch</dt><dd>spring &lt;rebuild&gt;</dd></div>"));
+        // Without a title of its own: the identifier, once.
+        let plain = render(&r);
+        assert!(plain.contains("<h1>spring &lt;rebuild&gt;</h1>"));
+        assert!(!plain.contains("<dt>Batch</dt>"));
     }
 
     #[test]

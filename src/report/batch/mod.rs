@@ -138,6 +138,30 @@ impl BatchReport {
             .find(|j| j.package == package && j.lane == lane)
     }
 
+    /// The report as `report.json` and `--json` carry it: these fields and
+    /// `title`, the batch's display title (`[batch] name`; the identifier
+    /// `batch` when it has none).
+    pub fn to_json(&self, title: &str) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("title".into(), title.into());
+        }
+        v
+    }
+
+    /// The summary printed when a batch ends: a header naming the batch
+    /// (`label`: its identifier and title, see `BatchFile::label`), then
+    /// [`Self::table`].
+    pub fn summary(&self, label: &str) -> String {
+        format!(
+            "batch {label}: {} job(s) in {:.1}s, exit {}\n{}",
+            self.jobs.len(),
+            self.wall_secs,
+            self.exit_code,
+            self.table()
+        )
+    }
+
     /// The package × lane table.
     pub fn table(&self) -> String {
         let mut header = vec!["PACKAGE".to_string()];
@@ -255,5 +279,16 @@ mod tests {
              bb       BLOCKED          SKIP\n\
              bb @ x86_64/sisyphus: not built: dependency a failed\n"
         );
+        assert_eq!(
+            r.summary("b \"Spring rebuild\""),
+            format!(
+                "batch b \"Spring rebuild\": 4 job(s) in 1.0s, exit 1\n{}",
+                r.table()
+            )
+        );
+        let v = r.to_json("Spring rebuild");
+        assert_eq!(v["title"], "Spring rebuild");
+        assert_eq!(v["batch"], "b");
+        assert_eq!(v["jobs"].as_array().map(Vec::len), Some(4));
     }
 }
