@@ -25,7 +25,7 @@ use ratatui::Terminal;
 use model::{Action, Key, Model};
 
 use crate::run::context::Controls;
-use crate::run::events::Event;
+use crate::run::events::{Event, EventKind};
 use crate::transport::cancel::CancelToken;
 
 /// Redraw at most this often while events stream in.
@@ -148,12 +148,16 @@ pub fn run(
     let mut executor_done = false;
     let mut quitting = false;
     let mut dirty = true;
+    // No frame before the run has said which builders it has (its first
+    // event): an empty table would flash first.
+    let mut started_run = false;
     let mut last_draw = Instant::now() - FRAME;
     loop {
         // Build events first: they are what the view is for.
         loop {
             match rx.try_recv() {
                 Ok(ev) => {
+                    started_run |= matches!(ev.kind, EventKind::RunStarted { .. });
                     model.event(&ev);
                     dirty = true;
                 }
@@ -170,7 +174,7 @@ pub fn run(
         if signal.is_cancelled() && !quitting {
             quitting = true;
         }
-        if dirty && last_draw.elapsed() >= FRAME {
+        if dirty && (started_run || executor_done) && last_draw.elapsed() >= FRAME {
             model.tick(started.elapsed());
             terminal.draw(|f| view::draw(f, &mut model, color))?;
             last_draw = Instant::now();
