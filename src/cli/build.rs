@@ -11,7 +11,7 @@ use std::time::Instant;
 use clap::Args;
 
 use super::error::{Error, ErrorKind};
-use super::output::{drive, top_possible, OutputMode, SelectionArgs};
+use super::output::{drive, OutputMode, SelectionArgs};
 use crate::farm::loaded::Loaded;
 use crate::hasher::build_mode::{BuildMode, Section};
 use crate::report::summary;
@@ -82,18 +82,7 @@ pub fn build(args: BuildArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Erro
     };
     let session = BuildSession::prepare(&loaded, request(&args, &loaded), &cancel, &mut warn)
         .map_err(prepare_error)?;
-    if args.top && !top_possible() {
-        return Err(Error::usage(
-            "--top needs a terminal (stdin and stdout are not both one)",
-            "drop --top, or use --json for machine-readable progress",
-        ));
-    }
-    let mode = OutputMode {
-        json: args.json,
-        top: args.top,
-        verbose: verbose > 0,
-        quiet,
-    };
+    let mode = OutputMode::of(args.json, args.top, verbose, quiet)?;
     let started = Instant::now();
     let end = drive(mode, session.controls(), &cancel, started, |emitter| {
         session.run(emitter)

@@ -69,6 +69,30 @@ pub struct OutputMode {
     pub quiet: bool,
 }
 
+impl OutputMode {
+    /// The view the flags ask for; `--top` without a terminal on both ends
+    /// is a usage error.
+    pub fn of(
+        json: bool,
+        top: bool,
+        verbose: u8,
+        quiet: bool,
+    ) -> Result<OutputMode, super::error::Error> {
+        if top && !top_possible() {
+            return Err(super::error::Error::usage(
+                "--top needs a terminal (stdin and stdout are not both one)",
+                "drop --top, or use --json for machine-readable progress",
+            ));
+        }
+        Ok(OutputMode {
+            json,
+            top,
+            verbose: verbose > 0,
+            quiet,
+        })
+    }
+}
+
 /// `--top` needs a real terminal on both ends.
 pub fn top_possible() -> bool {
     std::io::stdout().is_terminal() && std::io::stdin().is_terminal()

@@ -9,7 +9,7 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 
 use super::error::{Error, ErrorKind};
-use super::output::{drive, top_possible, OutputMode, SelectionArgs};
+use super::output::{drive, OutputMode, SelectionArgs};
 use crate::batch::session::{Batch, BatchEnd, BatchError, BatchRequest, BatchWarning};
 use crate::batch::session::{Prepared, StartAs};
 use crate::farm::loaded::Loaded;
@@ -94,18 +94,7 @@ fn batch(args: BatchArgs, verbose: u8, quiet: bool) -> Result<ExitCode, Error> {
         }
         Ok(Prepared::Ready(session)) => *session,
     };
-    if args.top && !top_possible() {
-        return Err(Error::usage(
-            "--top needs a terminal (stdin and stdout are not both one)",
-            "drop --top, or use --json",
-        ));
-    }
-    let mode = OutputMode {
-        json: args.json,
-        top: args.top,
-        verbose: verbose > 0,
-        quiet,
-    };
+    let mode = OutputMode::of(args.json, args.top, verbose, quiet)?;
     let started = Instant::now();
     let controls = session.controls();
     let end = drive(mode, &controls, &cancel, started, |emitter| {
