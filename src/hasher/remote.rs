@@ -61,6 +61,8 @@ if [ -d "$wd" ]; then
         holder=$(awk -v k="$key" '$2 == "FLOCK" && $6 == k { print $5; exit }' /proc/locks 2>/dev/null)
         if [ -n "$holder" ] && [ "$holder" != "$pid" ]; then pid=$holder since=; fi
       fi
+      # Unlisted by the kernel: a pid file naming a dead process is stale.
+      if [ -z "${holder:-}" ] && [ -n "$pid" ] && [ ! -d "/proc/$pid" ]; then pid= since=; fi
       echo "lock=busy pid=${pid:-} age=${since:+$(( ${now:-0} - since ))}"
     fi
   else echo "lock=unknown"; fi

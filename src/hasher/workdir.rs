@@ -6,7 +6,7 @@
 //! nothing (hasher leaves it behind, and a stranger holding the lock — a
 //! script, `flock` by hand — writes none): the holder named is the one the
 //! kernel lists in `/proc/locks` for the workdir, the pid file only where
-//! that list cannot tell.
+//! that list cannot tell and only while the process it names lives.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -89,14 +89,7 @@ pub fn probe_lock(dir: &Path) -> std::io::Result<LockState> {
                 .ok()
                 .and_then(|s| s.trim().parse().ok());
             let since = std::fs::metadata(&pid_file).and_then(|m| m.modified()).ok();
-            let holders = std::fs::metadata(dir)
-                .ok()
-                .zip(std::fs::read_to_string("/proc/locks").ok())
-                .map(|(m, locks)| {
-                    use std::os::unix::fs::MetadataExt;
-                    flock_holders(&locks, m.dev(), m.ino())
-                })
-                .unwrap_or_default();
+            let holders = kernel_holders(dir);
             Ok(match holders.first() {
                 // The pid file is hsh's, and its age is the build's.
                 Some(h) if file_pid == Some(*h) => LockState::Busy {
@@ -108,14 +101,49 @@ pub fn probe_lock(dir: &Path) -> std::io::Result<LockState> {
                     pid: Some(*h),
                     since: None,
                 },
-                None => LockState::Busy {
+                // The kernel does not say (no `/proc/locks`, as in some
+                // sandboxes): the pid file names the holder only while
+                // that process lives.
+                None if file_pid.is_some_and(is_alive) => LockState::Busy {
                     pid: file_pid,
                     since,
+                },
+                None => LockState::Busy {
+                    pid: None,
+                    since: None,
                 },
             })
         }
         Err((_, e)) => Err(e.into()),
     }
+}
+
+/// Pids the kernel lists in `/proc/locks` as holding an flock on `dir`;
+/// empty where that list is missing or does not name it.
+///
+/// The list is read in page-sized pieces and can shift between them while
+/// other locks come and go, so a held lock may be missed in one reading: it
+/// is read up to three times.
+pub fn kernel_holders(dir: &Path) -> Vec<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return Vec::new();
+    };
+    for _ in 0..3 {
+        let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
+            break;
+        };
+        let holders = flock_holders(&locks, meta.dev(), meta.ino());
+        if !holders.is_empty() {
+            return holders;
+        }
+    }
+    Vec::new()
+}
+
+/// Whether process `pid` exists (visible in this pid namespace).
+fn is_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Pids holding an flock on the file `dev`/`ino`, from `/proc/locks` text
@@ -135,6 +163,8 @@ pub fn flock_holders(locks: &str, dev: u64, ino: u64) -> Vec<u32> {
             (f.len() >= 6 && f[1] == "FLOCK" && f[5] == want)
                 .then(|| f[4].parse().ok())
                 .flatten()
+                // 0 (or -1): a holder outside this /proc's pid namespace.
+                .filter(|pid| *pid > 0)
         })
         .collect()
 }
@@ -149,8 +179,11 @@ mod tests {
         let text = "1: POSIX  ADVISORY  WRITE 10 fd:01:77 0 EOF\n\
                     2: FLOCK  ADVISORY  WRITE 4242 fd:01:77 0 EOF\n\
                     2: -> FLOCK  ADVISORY  WRITE 5555 fd:01:77 0 EOF\n\
-                    3: FLOCK  ADVISORY  WRITE 99 fd:01:78 0 EOF\n";
+                    3: FLOCK  ADVISORY  WRITE 99 fd:01:78 0 EOF\n\
+                    4: FLOCK  ADVISORY  WRITE -1 fd:01:79 0 EOF\n\
+                    5: FLOCK  ADVISORY  WRITE 0 fd:01:79 0 EOF\n";
         assert_eq!(flock_holders(text, dev, 77), [4242]);
+        assert!(flock_holders(text, dev, 79).is_empty());
         assert!(flock_holders(text, dev, 1).is_empty());
     }
 
@@ -163,10 +196,16 @@ mod tests {
             FlockArg::LockExclusiveNonblock,
         )
         .unwrap();
+        let me = std::process::id();
+        // Where the kernel lists flocks the holder is named; where it does
+        // not (some sandboxes), the dead pid in the file is not.
         match probe_lock(t.path()).unwrap() {
             LockState::Busy { pid, since } => {
-                assert_eq!(pid, Some(std::process::id()));
                 assert_eq!(since, None);
+                match pid {
+                    Some(p) => assert_eq!(p, me),
+                    None => assert!(!kernel_holders(t.path()).contains(&me)),
+                }
             }
             other => panic!("{other:?}"),
         }

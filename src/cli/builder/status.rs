@@ -56,7 +56,7 @@ pub struct Status {
 }
 
 fn busy_detail(pid: Option<u32>, secs: Option<u64>) -> String {
-    let who = pid.map_or("someone".to_string(), |p| format!("pid {p}"));
+    let who = pid.map_or("another process".to_string(), |p| format!("pid {p}"));
     match secs {
         Some(s) => format!(
             "hasher workdir locked by {who} for {}",
