@@ -6,7 +6,7 @@
 //! workdir state, the session's groups (for `hashman`), the hasher-priv
 //! files, the workdir lock, and the result directories' contents.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use super::priv_config::PrivTree;
@@ -16,8 +16,10 @@ use super::workdir::LockState;
 /// Checks the workdir, prints the session's groups and whether `hashman`
 /// exists, prints the hasher-priv files that exist, probes the lock, creates
 /// zoryn's own directories, says whether hasher's chroot is there (for
-/// `-r`/`--section`), and lists the result dirs.
-/// Arguments: WORKDIR NFILES FILE... NMKDIR DIR... RESULTDIR...
+/// `-r`/`--section`), the SHA-256 of the uploaded source and of each file
+/// of the builder's apt config there (so unchanged ones are not sent
+/// again), and lists the result dirs.
+/// Arguments: WORKDIR NFILES FILE... NMKDIR DIR... 0|1 SOURCE APTDIR RESULTDIR...
 pub const PREFLIGHT_SCRIPT: &str = r#"
 wd=$1; shift
 if [ ! -e "$wd" ]; then echo "workdir=missing"
@@ -47,6 +49,18 @@ if [ "$1" = 1 ] && [ -f "$2" ] && command -v sha256sum >/dev/null 2>&1; then
   echo "source_sha256=$(sha256sum <"$2" | cut -c1-64)"
 fi
 shift 2
+if [ -n "$1" ] && [ -d "$1" ] && command -v sha256sum >/dev/null 2>&1; then
+  echo "apt=listed"
+  (cd "$1" || exit 0
+  set --
+  for f in * .[!.]* ..?*; do
+    if [ -f "$f" ] && [ ! -L "$f" ]; then set -- "$@" "./$f"; fi
+  done
+  [ $# -eq 0 ] || sha256sum -- "$@" 2>/dev/null | while read -r sum name; do
+    printf 'apt_sha256=%s %s\n' "$sum" "${name#./}"
+  done)
+fi
+shift
 if [ -d "$wd" ]; then
   if command -v flock >/dev/null 2>&1; then
     if flock -n "$wd" true 2>/dev/null; then echo "lock=free"
@@ -98,6 +112,9 @@ pub struct Preflight {
     /// SHA-256 of the source tarball already on the host, when one was
     /// asked about, exists, and `sha256sum` is there.
     pub source_sha256: Option<String>,
+    /// The builder's apt config on the host, file name → SHA-256, when it
+    /// was asked about and the directory is there.
+    pub apt_sha256: Option<BTreeMap<String, String>>,
 }
 
 impl PrivTree for Preflight {
@@ -132,6 +149,19 @@ pub fn preflight_argv_with_source(
     source: Option<&str>,
     result_dirs: &[String],
 ) -> Vec<String> {
+    preflight_argv_full(workdir, priv_files, mkdirs, source, None, result_dirs)
+}
+
+/// [`preflight_argv_with_source`] that also asks for the SHA-256 of each
+/// file in `apt_dir` (the builder's apt config on the host).
+pub fn preflight_argv_full(
+    workdir: &str,
+    priv_files: &[String],
+    mkdirs: &[String],
+    source: Option<&str>,
+    apt_dir: Option<&str>,
+    result_dirs: &[String],
+) -> Vec<String> {
     let mut v = vec![
         "sh".into(),
         "-c".into(),
@@ -147,6 +177,7 @@ pub fn preflight_argv_with_source(
         Some(s) => v.extend(["1".to_string(), s.to_string()]),
         None => v.extend(["0".to_string(), String::new()]),
     }
+    v.push(apt_dir.unwrap_or_default().to_string());
     v.extend(result_dirs.iter().cloned());
     v
 }
@@ -176,6 +207,7 @@ pub fn parse_preflight(out: &str) -> Preflight {
         chroot: false,
         results: parse_listing(out),
         source_sha256: None,
+        apt_sha256: None,
     };
     let mut current: Option<String> = None;
     for line in out.lines() {
@@ -213,6 +245,19 @@ pub fn parse_preflight(out: &str) -> Preflight {
             current = Some(v.to_string());
         } else if let Some(v) = line.strip_prefix("mkdir=failed ") {
             p.mkdir_failed.push(v.to_string());
+        } else if line == "apt=listed" {
+            p.apt_sha256.get_or_insert_with(BTreeMap::new);
+        } else if let Some(v) = line.strip_prefix("apt_sha256=") {
+            // A name this side would not write (or a broken line) makes
+            // the listing unlike any local one: the config is sent again.
+            let entry = v
+                .split_once(' ')
+                .filter(|(sum, _)| sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()));
+            let files = p.apt_sha256.get_or_insert_with(BTreeMap::new);
+            match entry {
+                Some((sum, name)) => files.insert(name.to_string(), sum.to_ascii_lowercase()),
+                None => files.insert(format!("\0{v}"), String::new()),
+            };
         } else if let Some(v) = line.strip_prefix("source_sha256=") {
             if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
                 p.source_sha256 = Some(v.to_ascii_lowercase());

@@ -24,6 +24,7 @@
 //! new files, only those the build log says rpmbuild wrote are taken, since
 //! other clients may use the same slot's repo at the same time.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -39,8 +40,7 @@ use crate::hasher::build_mode::{missing_chroot, BuildMode, Expected};
 use crate::hasher::invocation::{hsh_argv, HshOptions};
 use crate::hasher::priv_config::{self, Caller, Membership, PrivProblem};
 use crate::hasher::remote::{
-    parse_listing, parse_preflight, preflight_argv, preflight_argv_with_source, Preflight,
-    WorkdirState,
+    parse_listing, parse_preflight, preflight_argv, preflight_argv_full, Preflight, WorkdirState,
 };
 use crate::hasher::results::{ResultDirs, Snapshot};
 use crate::hasher::skip_checks::SkipChecks;
@@ -48,7 +48,7 @@ use crate::hasher::stage::Phase;
 use crate::hasher::workdir::LockState;
 use crate::transport::cancel::CancelToken;
 use crate::transport::rsync;
-use crate::transport::runner::{Captured, Outcome as RunOutcome};
+use crate::transport::runner::{capture, Captured, CommandSpec, Outcome as RunOutcome};
 use crate::transport::ssh::{Host, HostFacts, TransportError};
 use crate::transport::stream::{self, FetchError, RemoteFile};
 
@@ -206,6 +206,42 @@ pub struct Plan {
 pub struct Prechecked {
     plan: Plan,
     answer: Captured,
+    /// The local apt config's checksums, worked out beside the pre-flight.
+    apt_local: Option<AptSums>,
+}
+
+/// A builder's apt config, file name → SHA-256.
+type AptSums = BTreeMap<String, String>;
+
+/// The SHA-256 of every file of the local apt config `dir` (one
+/// `sha256sum`); `None` when that cannot be told, or the directory holds
+/// something else than plain files: then the config is always sent.
+fn local_apt_sums(dir: &Path, cancel: &CancelToken) -> Option<AptSums> {
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(dir).ok()? {
+        let e = e.ok()?;
+        if !e.file_type().ok()?.is_file() {
+            return None;
+        }
+        names.push(format!("./{}", e.file_name().to_str()?));
+    }
+    if names.is_empty() {
+        return None;
+    }
+    let spec = CommandSpec::new(["sha256sum".to_string(), "--".to_string()])
+        .args(names.iter().cloned())
+        .cwd(dir);
+    let out = capture(&spec, cancel).ok().filter(|o| o.success())?;
+    let mut sums = AptSums::new();
+    for line in out.stdout.lines() {
+        let (sum, name) = line.split_once(char::is_whitespace)?;
+        if sum.len() != 64 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let name = name.trim_start().strip_prefix("./")?;
+        sums.insert(name.to_string(), sum.to_ascii_lowercase());
+    }
+    (sums.len() == names.len()).then_some(sums)
 }
 
 /// The parts of a run a [`Plan`] depends on.
@@ -311,11 +347,12 @@ impl Plan {
         }
         // No result listing here: the build wrapper lists the result dirs
         // itself, right before and after hsh.
-        let preflight = preflight_argv_with_source(
+        let preflight = preflight_argv_full(
             &workdir,
             &priv_config::candidate_files(&caller, number),
             &mkdirs,
             Some(&remote_tar),
+            has_apt.then_some(remote_apt.as_str()),
             &[],
         );
         Plan {
@@ -452,14 +489,26 @@ pub fn precheck(
         .map_err(|e| transport_failure(e.clone()))?
         .clone();
     let plan = Plan::new(input, b, &facts);
-    let out = host
-        .query(&plan.preflight, cancel)
-        .map_err(transport_failure)?;
+    // The local apt config's checksums while the host answers.
+    let (out, apt_local) = std::thread::scope(|s| {
+        let local = s.spawn(|| {
+            plan.has_apt
+                .then(|| local_apt_sums(&plan.local_apt, cancel))
+                .flatten()
+        });
+        let out = host.query(&plan.preflight, cancel);
+        (out, local.join().ok().flatten())
+    });
+    let out = out.map_err(transport_failure)?;
     if !out.success() {
         return Err(transport_failure(host.error_from(&out.stderr, out.code())));
     }
     plan.check(&parse_preflight(&out.stdout), host, b)?;
-    Ok(Prechecked { plan, answer: out })
+    Ok(Prechecked {
+        plan,
+        answer: out,
+        apt_local,
+    })
 }
 
 fn build_inner(
@@ -478,9 +527,9 @@ fn build_inner(
         Ok(f) => f.clone(),
         Err(e) => return transport_failure(e.clone()),
     };
-    let (plan, answer) = match prechecked {
-        Some(p) => (p.plan, Some(p.answer)),
-        None => (Plan::new(&PlanInput::of(ctx), b, &facts), None),
+    let (plan, answer, apt_local) = match prechecked {
+        Some(p) => (p.plan, Some(p.answer), p.apt_local),
+        None => (Plan::new(&PlanInput::of(ctx), b, &facts), None, None),
     };
     let pre = match plan.preflight(&host, b, answer, cancel) {
         Ok(p) => p,
@@ -505,7 +554,20 @@ fn build_inner(
         builder: b.name.clone(),
         phase: Phase::Uploading,
     });
-    if has_apt {
+    // The host's copy of the apt config is sent only when it differs
+    // (file by file, by SHA-256) from this side's.
+    let apt_same = has_apt && {
+        let local = apt_local.or_else(|| local_apt_sums(&local_apt, cancel));
+        local.is_some() && local == pre.apt_sha256
+    };
+    if apt_same {
+        tracing::info!(
+            "{}: the apt config on {} is unchanged, not sent",
+            b.name,
+            host.destination
+        );
+    }
+    if has_apt && !apt_same {
         if let Err(e) = rsync::upload_dir(
             &ctx.global.commands.rsync,
             &host,

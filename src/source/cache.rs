@@ -160,12 +160,15 @@ fn would_be_tree(
         cancel,
     )?;
     let changed: Vec<&str> = changed.split('\0').filter(|p| !p.is_empty()).collect();
+    // `--info-only`: hash the files but store no blobs (compressing a big
+    // source file only to learn its id was most of the key's cost); the
+    // tree is then written without checking for them.
     for chunk in changed.chunks(512) {
-        let mut args = vec!["update-index", "--remove", "--"];
+        let mut args = vec!["update-index", "--remove", "--info-only", "--"];
         args.extend(chunk.iter().copied());
         git_out(git, root, &args, &env, cancel)?;
     }
-    let tree = git_out(git, root, &["write-tree"], &env, cancel)?
+    let tree = git_out(git, root, &["write-tree", "--missing-ok"], &env, cancel)?
         .trim()
         .to_string();
     (!tree.is_empty() && tree.bytes().all(|b| b.is_ascii_hexdigit())).then_some(tree)
@@ -272,6 +275,9 @@ impl TarballCache {
             let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
             if name.starts_with("tmp.") && meta.is_dir() && mtime < day_ago {
                 let _ = std::fs::remove_dir_all(&path);
+            } else if name.starts_with(".zoryn-tmp.") && mtime < day_ago {
+                // A checksum file an exiting zoryn left half-written.
+                let _ = std::fs::remove_file(&path);
             } else if name.ends_with(".tar") && !name.starts_with('.') && meta.is_file() {
                 entries.push((mtime, meta.len(), path));
             }

@@ -183,7 +183,12 @@ fn pdeathsig_wrapper() -> Option<&'static Path> {
                 .map(PathBuf::from)
                 .find(|p| p.is_file())?;
             // util-linux before 2.33 has no --pdeathsig: then every child
-            // would fail. Ask once.
+            // would fail. Its option table names it: found there, no
+            // process is started to ask (one less before every run's
+            // first command); else ask once.
+            if std::fs::read(&setpriv).is_ok_and(|b| b.windows(10).any(|w| w == b"\0pdeathsig")) {
+                return Some(setpriv);
+            }
             Command::new(&setpriv)
                 .args(["--pdeathsig", "TERM", "--", "true"])
                 .stdin(Stdio::null())
