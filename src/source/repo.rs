@@ -42,7 +42,7 @@ pub fn git_root(git: &[String], dir: &Path) -> Result<PathBuf, SourceError> {
 
 /// The top of the work tree containing `dir` when git would certainly say
 /// the same without being asked (one process less per build): no `GIT_*`
-/// variable changes git's discovery, and the nearest `.git` above `dir`
+/// variable that steers git's discovery or configuration is set, and the nearest `.git` above `dir`
 /// (on the same file system, where git's own search stops) is a directory
 /// of this user with a `HEAD`. Anything else (a worktree's or submodule's
 /// `.git` file, another owner, a mount point on the way) is left to git.
@@ -50,7 +50,16 @@ fn plain_work_tree(dir: &Path) -> Option<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let steers = std::env::vars_os().any(|(k, _)| {
         let k = k.to_string_lossy();
-        k.starts_with("GIT_") && !k.starts_with("GIT_AUTHOR_") && !k.starts_with("GIT_COMMITTER_")
+        [
+            "GIT_DIR",
+            "GIT_WORK_TREE",
+            "GIT_COMMON_DIR",
+            "GIT_CEILING_DIRECTORIES",
+            "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+            "GIT_CONFIG",
+        ]
+        .iter()
+        .any(|v| k.starts_with(v))
     });
     if steers {
         return None;
