@@ -112,7 +112,15 @@ impl CommandSpec {
     }
 
     fn to_command(&self) -> Command {
-        let mut cmd = match (pdeathsig_wrapper(), self.resolve()) {
+        // A fork is cheap while zoryn has few threads (one build, the usual
+        // edit-build loop): then no setpriv process is started before each
+        // command. The wrapper pays off once many builds run at once.
+        let wrapper = if few_threads() {
+            None
+        } else {
+            pdeathsig_wrapper()
+        };
+        let mut cmd = match (wrapper, self.resolve()) {
             (Some(setpriv), Some(program)) => {
                 let mut c = Command::new(setpriv);
                 c.args(["--pdeathsig", "TERM", "--"]).arg(program);
@@ -166,6 +174,16 @@ impl CommandSpec {
             .map(|d| d.join(&self.program))
             .find(|c| runnable(c))
     }
+}
+
+/// Threads up to which zoryn forks (with a pre-exec hook) rather than
+/// going through [`pdeathsig_wrapper`].
+const FORK_THREADS: usize = 16;
+
+/// Does this process have at most [`FORK_THREADS`] threads right now?
+fn few_threads() -> bool {
+    std::fs::read_dir("/proc/self/task")
+        .is_ok_and(|d| d.take(FORK_THREADS + 1).count() <= FORK_THREADS)
 }
 
 /// util-linux's `setpriv`, when installed and new enough: `setpriv --pdeathsig TERM --
