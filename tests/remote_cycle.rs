@@ -100,3 +100,92 @@ fn an_unchanged_apt_config_is_not_sent_again() {
     );
     assert!(!build());
 }
+
+fn uploaded_bytes(out: &std::process::Output) -> u64 {
+    support::stdout(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "uploaded")
+        .and_then(|v| v["bytes_sent"].as_u64())
+        .expect("an uploaded event")
+}
+
+/// After a small change the source goes to the host as a delta against
+/// the copy it has, in one ssh session without rsync: only the changed
+/// blocks are sent, and the host ends up with exactly the new tarball
+/// (its build runs the edit). An edit inside one big file, which shifts
+/// the rest of it, goes with rsync as before.
+#[test]
+fn a_changed_source_goes_as_a_delta_against_the_hosts_copy() {
+    let env = TestEnv::new();
+    let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    let repo = env.gear_repo("hello", "");
+    // Big enough that it is not simply sent whole (over 64 KiB).
+    let data: String = (0..20_000u64)
+        .map(|i| format!("{i:06} {:016x}\n", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+        .collect();
+    std::fs::write(repo.join("hello/data.txt"), &data).unwrap();
+    env.sh("git add -A && git commit -qm data", &repo);
+    let runs = env.home.join("tmp/rsync.runs");
+    let wrapper = env.bin_dir.join("counting-rsync");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\nexec rsync \"$@\"\n",
+            runs.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    env.write(
+        ".zoryn",
+        &format!("{}rsync = \"counting-rsync\"\n", env.ssh_commands_toml()),
+    );
+    let remote_tar = host.home.join(".cache/zoryn/upload/hello/hello.tar");
+    // Build; the bytes sent and whether rsync sent the tarball.
+    let build = || -> (u64, bool) {
+        let before = std::fs::read_to_string(&runs).unwrap_or_default();
+        env.chown_all();
+        let out = env.zoryn(&["build", "-b", "arm", "--json"], &repo);
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+        let after = std::fs::read_to_string(&runs).unwrap_or_default();
+        let rsync = after[before.len()..]
+            .lines()
+            .any(|l| l.contains("hello.tar"));
+        (uploaded_bytes(&out), rsync)
+    };
+    let log = || std::fs::read_to_string(repo.join(".gear/build.arm.log")).unwrap();
+    let (first, _) = build();
+    assert!(
+        first > 300_000,
+        "the first build sends it all ({first} bytes)"
+    );
+
+    env.sh(
+        "sed -i 's/^echo building hello$/echo building hello, edit 1/' hello.spec && echo more >>hello/README",
+        &repo,
+    );
+    let (sent, rsync) = build();
+    assert!(!rsync, "the delta went without rsync");
+    assert!(sent > 0 && sent < 16 * 1024, "a delta of {sent} bytes");
+    assert!(log().contains("building hello, edit 1"), "{}", log());
+    let remote = std::fs::read(&remote_tar).unwrap();
+    assert!(
+        remote.windows(6).any(|w| w == b"edit 1"),
+        "the host has the new source"
+    );
+    assert_eq!(build().0, 0, "unchanged: nothing sent");
+
+    // A line inserted in the middle of the big file: not block-aligned.
+    let changed = data.replacen("010000 ", "010000 inserted ", 1);
+    std::fs::write(repo.join("hello/data.txt"), changed).unwrap();
+    let (sent, rsync) = build();
+    assert!(rsync, "rsync sends an edit inside one big file");
+    assert!(sent < 64 * 1024, "still a delta: {sent} bytes");
+    let remote = std::fs::read(&remote_tar).unwrap();
+    assert!(remote.windows(15).any(|w| w == b"010000 inserted"));
+}

@@ -46,6 +46,7 @@ use crate::hasher::results::{ResultDirs, Snapshot};
 use crate::hasher::skip_checks::SkipChecks;
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::LockState;
+use crate::source::cache::{file_sha256, TarballCache};
 use crate::transport::cancel::CancelToken;
 use crate::transport::rsync;
 use crate::transport::runner::{capture, Captured, CommandSpec, Outcome as RunOutcome};
@@ -440,6 +441,58 @@ impl Plan {
     }
 }
 
+/// Send the source to `remote_tar` on the host: as a delta in one session
+/// when the host has an earlier source this side still keeps (its
+/// SHA-256, from the pre-flight, names a tarball cache entry), else (or
+/// when that fails) whole or with rsync, once per host and run (see
+/// [`RunContext::upload_once`]). Returns the bytes sent (0 for a builder
+/// whose host this run already sent it to).
+fn upload_source(
+    ctx: &RunContext<'_>,
+    host: &Host,
+    remote_tar: &str,
+    remote_sha256: Option<&str>,
+    cancel: &CancelToken,
+) -> Result<u64, TransportError> {
+    let base = remote_sha256.and_then(|sum| {
+        let paths = crate::config::paths::Paths::from_env().ok()?;
+        // The cache `zoryn build` packs into (see run::session).
+        TarballCache::new(paths.cache_dir.join("tarballs")).entry_with_sha256(sum)
+    });
+    if let Some(base) = base.filter(|_| ctx.tarball.size > stream::STREAM_UP_LIMIT) {
+        // Builders on one host share the attempt, as they share the upload.
+        let cell = {
+            let key = format!("{}\0{remote_tar}\0delta", host.destination);
+            let mut map = ctx.uploads.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(key).or_default().clone()
+        };
+        let mut first = false;
+        let sent = cell.get_or_init(|| {
+            first = true;
+            let new = ctx.tarball.path.clone();
+            let sum_cancel = cancel.clone();
+            stream::put_delta(
+                host,
+                &base,
+                &ctx.tarball.path,
+                move || file_sha256(&new, &sum_cancel),
+                remote_tar,
+                cancel,
+            )
+        });
+        match sent {
+            Ok(bytes) => return Ok(if first { *bytes } else { 0 }),
+            Err(e) if cancel.is_cancelled() => return Err(e.clone()),
+            Err(e) => tracing::info!(
+                "{}: no delta upload ({}), sending the source as before",
+                host.destination,
+                e.message
+            ),
+        }
+    }
+    ctx.upload_once(host, remote_tar)
+}
+
 /// The workdir part of a remote pre-flight answer, as a problem.
 pub fn workdir_problem(
     pre: &Preflight,
@@ -589,7 +642,13 @@ fn build_inner(
     let uploaded = if already_there {
         Ok(0)
     } else {
-        ctx.upload_once(&host, &remote_tar)
+        upload_source(
+            ctx,
+            &host,
+            &remote_tar,
+            pre.source_sha256.as_deref(),
+            cancel,
+        )
     };
     match uploaded {
         Ok(bytes) => emit.emit(EventKind::Uploaded {

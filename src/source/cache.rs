@@ -174,6 +174,15 @@ fn would_be_tree(
     (!tree.is_empty() && tree.bytes().all(|b| b.is_ascii_hexdigit())).then_some(tree)
 }
 
+/// The SHA-256 of a file (hex), with `sha256sum`.
+pub fn file_sha256(path: &Path, cancel: &CancelToken) -> Option<String> {
+    let spec = CommandSpec::new(["sha256sum".into(), path.as_os_str().to_owned()])
+        .timeout(Duration::from_secs(60));
+    let out = capture(&spec, cancel).ok().filter(|o| o.success())?;
+    let sum = out.stdout.split_whitespace().next()?.to_ascii_lowercase();
+    (sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit())).then_some(sum)
+}
+
 /// The tarball cache directory.
 pub struct TarballCache {
     dir: PathBuf,
@@ -229,16 +238,26 @@ impl TarballCache {
                 return Some(s.trim().to_string());
             }
         }
-        let tar = self.dir.join(format!("{stem}.tar"));
-        let spec = CommandSpec::new(["sha256sum".into(), tar.into_os_string()])
-            .timeout(Duration::from_secs(60));
-        let out = capture(&spec, cancel).ok().filter(|o| o.success())?;
-        let sum = out.stdout.split_whitespace().next()?.to_ascii_lowercase();
-        if !valid(&sum) {
-            return None;
-        }
+        let sum = file_sha256(&self.dir.join(format!("{stem}.tar")), cancel)?;
         let _ = crate::config::write_atomic(&kept, &sum);
         Some(sum)
+    }
+
+    /// The entry whose SHA-256 (as kept by [`Self::sha256`]) is `sum`: the
+    /// local copy of a source a host says it has, for sending a new one as
+    /// a delta against it.
+    pub fn entry_with_sha256(&self, sum: &str) -> Option<PathBuf> {
+        std::fs::read_dir(&self.dir).ok()?.flatten().find_map(|e| {
+            let path = e.path();
+            let name = e.file_name();
+            let name = name.to_str()?;
+            if name.starts_with('.') || !name.ends_with(".sha256") {
+                return None;
+            }
+            let kept = std::fs::read_to_string(&path).ok()?;
+            let tar = path.with_extension("tar");
+            (kept.trim().eq_ignore_ascii_case(sum) && tar.is_file()).then_some(tar)
+        })
     }
 
     /// Keep `tarball` (in a scratch dir of this cache) as the entry for
