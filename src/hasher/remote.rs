@@ -4,7 +4,8 @@
 //! separate, quoted arguments (never pasted into the script). The answers are
 //! line-oriented and parsed here into the same values the local checks use:
 //! workdir state, the session's groups (for `hashman`), the hasher-priv
-//! files, the workdir lock, and the result directories' contents.
+//! files, the workdir lock, the checksums of the uploaded source and of
+//! the builder's apt config there, and the result directories' contents.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

@@ -1,11 +1,15 @@
 //! One build on a remote builder, over ssh and rsync.
 //!
 //! Probe the host (once per run), run the pre-flight script (workdir,
-//! hasher-priv, lock, result listing, zoryn's directories), sync the apt
-//! config, upload the tarball (once per host per run, into a per-package
-//! directory that stays there so the next upload is a delta; not at all
-//! when the pre-flight says the host already has this very tarball — its
-//! SHA-256 matches the reused local one), run hsh on a
+//! hasher-priv, lock, result listing, zoryn's directories, checksums of
+//! the source and apt config already there), sync the apt config (only
+//! when a file differs from this side's), upload the tarball (once per
+//! host per run, into a per-package directory that stays there so the
+//! next upload is a delta; not at all when the pre-flight says the host
+//! already has this very tarball — its SHA-256 matches the reused local
+//! one; as a block delta in one session when the host has an earlier
+//! source this side still keeps in its tarball cache, else with rsync),
+//! run hsh on a
 //! remote terminal with its output streamed into the local log, list the
 //! results again and download only the new ones. Ctrl-C stops the remote hsh
 //! and waits until its workdir lock is free. With `-r`/`--section` the
@@ -13,9 +17,12 @@
 //! `--rebuild-prog` script is uploaded next to the tarball.
 //!
 //! Sessions per build through a warm master: host facts (once per master,
-//! see [`crate::transport::ssh`]), pre-flight, upload (skipped for an
-//! unchanged source), build, download: 4 for a changed source and 3 for an
-//! unchanged one once the master is known (5 for every build before).
+//! see [`crate::transport::ssh`]), pre-flight (while gear packs the
+//! source), upload (skipped for an unchanged source; one session for a
+//! delta or a small file, rsync's otherwise), build, download: 4 for a
+//! changed source and 3 for an unchanged one once the master is known,
+//! plus one rsync for the apt config when it changed. Before them, one
+//! `ssh -O check` per host and run asks after the master (no session).
 //!
 //! The host is not trusted with what lands on this machine: every listed
 //! result must be a plain `*.rpm` name directly in one of the two result

@@ -11,11 +11,16 @@
 //! everything else gear's output depends on (HEAD and the tags, which
 //! decide specsubst; MERGE_HEAD; the repository's git config, where gear
 //! reads its settings; the gear command; the spec's path). Never mtimes.
+//! Changed files are only hashed (`update-index --info-only`), never
+//! stored: the key costs git's hashing of what changed, not a compressed
+//! copy of it.
 //!
 //! Owns the key, the cache directory (`$XDG_CACHE_HOME/zoryn/tarballs`:
 //! entries written to a temp name and renamed, at most [`MAX_ENTRIES`] and
-//! [`MAX_BYTES`], least recently used evicted) and handing out a private
-//! hard link of an entry. It must not run gear, and any failure here only
+//! [`MAX_BYTES`], least recently used evicted), handing out a private
+//! hard link of an entry, and each entry's SHA-256 (by which a remote
+//! host says which source it has, and an upload finds the entry to send
+//! a delta against). It must not run gear, and any failure here only
 //! means "no reuse": the caller then runs gear as always.
 
 use std::collections::hash_map::DefaultHasher;

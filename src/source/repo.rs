@@ -1,4 +1,8 @@
-//! Finding the gear repository a build runs in.
+//! Finding the gear repository a build runs in: the work tree's top (read
+//! from the file system when git would certainly agree, else asked of
+//! git), the rules file and the spec, and listing zoryn's own files in
+//! `.git/info/exclude`. It must not change anything else in the
+//! repository.
 
 use std::path::{Path, PathBuf};
 

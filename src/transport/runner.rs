@@ -191,7 +191,8 @@ fn few_threads() -> bool {
 /// the program, so zoryn can start it with `posix_spawn` instead of a fork
 /// with a pre-exec hook. A fork of a many-threaded zoryn copies its page
 /// tables and flushes the TLBs of every CPU; with 64 builds running that was
-/// about half of zoryn's own CPU time.
+/// about half of zoryn's own CPU time. With few threads (see
+/// [`few_threads`]) the fork is cheaper than the extra exec.
 fn pdeathsig_wrapper() -> Option<&'static Path> {
     static WRAPPER: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     WRAPPER

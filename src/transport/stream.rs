@@ -13,6 +13,11 @@
 //! Up, [`put_file`] streams the file into `PATH.zoryn-part` on the host and
 //! renames it over `PATH`: a reader there never sees half a file, and the
 //! file stays for rsync's delta when a later version is large.
+//! [`put_delta`] sends a new version of a file whose old version both
+//! sides have as a block delta worked out here ([`delta`]): one session,
+//! only the blocks the host lacks; the host rebuilds the file beside the
+//! old one, its SHA-256 is checked against this side's before it counts,
+//! and whatever goes wrong there leaves the caller to send it as before.
 
 use std::collections::HashSet;
 use std::io::Read;
