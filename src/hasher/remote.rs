@@ -47,7 +47,16 @@ while [ "$n" -gt 0 ]; do
   shift; n=$((n-1))
 done
 if [ "$1" = 1 ] && [ -f "$2" ] && command -v sha256sum >/dev/null 2>&1; then
-  echo "source_sha256=$(sha256sum <"$2" | cut -c1-64)"
+  # Kept beside the file with its identity (device, inode, size, mtime and
+  # ctime to the nanosecond): replaced or rewritten, it is hashed again.
+  id=$(stat -c '%d %i %s %y %z' -- "$2" 2>/dev/null) kept=
+  IFS= read -r kept 2>/dev/null <"$2.zoryn-sha256"
+  if [ -n "$id" ] && [ "${kept%|*}" = "$id" ]; then sum=${kept##*|}
+  else
+    sum=$(sha256sum <"$2" | cut -c1-64)
+    [ -z "$id" ] || { printf '%s|%s\n' "$id" "$sum" >"$2.zoryn-sha256.$$" && mv -f -- "$2.zoryn-sha256.$$" "$2.zoryn-sha256"; } 2>/dev/null
+  fi
+  echo "source_sha256=$sum"
 fi
 shift 2
 if [ -n "$1" ] && [ -d "$1" ] && command -v sha256sum >/dev/null 2>&1; then
@@ -395,6 +404,39 @@ mod tests {
         assert_eq!(parse_preflight(&run(&none)).source_sha256, None);
         let not_asked = preflight_argv("/nonexistent/wd", &[], &[], &[]);
         assert_eq!(parse_preflight(&run(&not_asked)).source_sha256, None);
+    }
+
+    /// The source's checksum is kept beside it and used while the file
+    /// is the same (same inode, size, times); a rewrite is hashed again.
+    #[test]
+    fn the_sources_checksum_is_kept_while_the_file_is_unchanged() {
+        let t = tempfile::tempdir().unwrap();
+        let tar = t.path().join("pkg.tar");
+        std::fs::write(&tar, "abc").unwrap();
+        let tar_s = tar.to_string_lossy().into_owned();
+        let argv = preflight_argv_with_source("/nonexistent/wd", &[], &[], Some(&tar_s), &[]);
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(
+            parse_preflight(&run(&argv)).source_sha256.as_deref(),
+            Some(abc)
+        );
+        let kept = t.path().join("pkg.tar.zoryn-sha256");
+        let text = std::fs::read_to_string(&kept).unwrap();
+        let (id, sum) = text.trim_end().rsplit_once('|').unwrap();
+        assert_eq!(sum, abc);
+        // A planted sum for the same file is what the pre-flight reports:
+        // it was not hashed again.
+        let fake = "0".repeat(64);
+        std::fs::write(&kept, format!("{id}|{fake}\n")).unwrap();
+        assert_eq!(
+            parse_preflight(&run(&argv)).source_sha256.as_deref(),
+            Some(fake.as_str())
+        );
+        // Rewritten in place with the same size: hashed again.
+        std::fs::write(&tar, "abd").unwrap();
+        let abd = parse_preflight(&run(&argv)).source_sha256.unwrap();
+        assert_ne!(abd, fake);
+        assert_ne!(abd, abc);
     }
 
     #[test]

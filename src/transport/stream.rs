@@ -295,8 +295,14 @@ for p; do
   case $p in b:*) src=$f ;; s:*) src=$sent ;; *) exit 2 ;; esac
   dd if="$src" iflag=skip_bytes,count_bytes skip="$off" count="$len" bs=65536 status=none || exit 1
 done >"$part" || exit 1
-echo "sha256=$(sha256sum <"$part" | cut -c1-64)"
-mv -f -- "$part" "$f""#;
+sum=$(sha256sum <"$part" | cut -c1-64)
+echo "sha256=$sum"
+mv -f -- "$part" "$f" || exit 1
+# The checksum the next pre-flight reads instead of hashing the file again
+# (its format is the pre-flight's, see hasher::remote).
+id=$(stat -c '%d %i %s %y %z' -- "$f" 2>/dev/null) &&
+  printf '%s|%s\n' "$id" "$sum" >"$f.zoryn-sha256.$$" && mv -f -- "$f.zoryn-sha256.$$" "$f.zoryn-sha256"
+exit 0"#;
 
 /// Send `new` to `remote_path` on `host`, which holds `base` there (the
 /// caller knows it by its checksum): one session carrying only the blocks
@@ -731,7 +737,21 @@ mod tests {
             .flatten()
             .map(|e| e.file_name())
             .collect();
-        assert_eq!(left.len(), 1, "no temporary files left: {left:?}");
+        assert_eq!(left.len(), 2, "no temporary files left: {left:?}");
+        // The checksum kept for the next pre-flight, in its format.
+        let id = std::process::Command::new("stat")
+            .args(["-c", "%d %i %s %y %z", "--"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(t.path().join("pkg.tar.zoryn-sha256")).unwrap(),
+            format!(
+                "{}|{}\n",
+                String::from_utf8(id.stdout).unwrap().trim_end(),
+                &want[..64]
+            )
+        );
     }
 
     #[test]
