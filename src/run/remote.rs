@@ -67,8 +67,9 @@ pub const REMOTE_BASE: &str = ".cache/zoryn";
 /// result listing (`rpm=...`), so no extra round trip is needed for it.
 const MARKER: &str = "zoryn-remote:";
 
-/// Lists the result dirs, runs hsh in the workdir, lists them again, and
-/// keeps hsh's exit status: what hsh added is exactly the difference, with
+/// Lists the result dirs (one `find` for both), runs hsh in the workdir,
+/// lists them again, and keeps hsh's exit status: what hsh added is
+/// exactly the difference, with
 /// no round trip in between (hsh takes the workdir lock itself, so nobody
 /// else's build can land between the two listings without our hsh failing
 /// on the lock). `start` and `end` lines frame hsh's own output, in which a
@@ -83,9 +84,15 @@ dirs=
 while [ "$n" -gt 0 ]; do dirs="$dirs
 $1"; shift; n=$((n-1)); done
 list() {
-  printf '%s\n' "$dirs" | while IFS= read -r d; do
-    [ -n "$d" ] && [ -d "$d" ] && find "$d" -maxdepth 1 -type f -name '*.rpm' -printf "zoryn-remote:$1=%i %T@ %s %p\\n" 2>/dev/null
+  kind=$1 ifs=$IFS
+  set --
+  set -f; IFS='
+'
+  for d in $dirs; do
+    if [ -d "$d" ]; then set -- "$@" "$d"; fi
   done
+  set +f; IFS=$ifs
+  [ $# -eq 0 ] || find "$@" -maxdepth 1 -type f -name '*.rpm' -printf "zoryn-remote:$kind=%i %T@ %s %p\\n" 2>/dev/null
 }
 list before
 echo "zoryn-remote:start"
