@@ -6,6 +6,9 @@
 //! workdir state, the session's groups (for `hashman`), the hasher-priv
 //! files, the workdir lock, the checksums of the uploaded source and of
 //! the builder's apt config there, and the result directories' contents.
+//! The pre-flight is on the path of every build, so in the usual case
+//! (everything in place, nothing changed) it starts few processes: `id`,
+//! `stat` for the kept source checksum, `flock` for the lock.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -27,23 +30,28 @@ if [ ! -e "$wd" ]; then echo "workdir=missing"
 elif [ ! -d "$wd" ]; then echo "workdir=notdir"
 elif [ ! -w "$wd" ] || [ ! -x "$wd" ]; then echo "workdir=unwritable"
 else echo "workdir=ok"; fi
-echo "groups=$(id -Gn 2>/dev/null)"
-if getent group hashman >/dev/null 2>&1 || grep -q '^hashman:' /etc/group 2>/dev/null; then echo "hashman=yes"; else echo "hashman=no"; fi
+groups=$(id -Gn 2>/dev/null)
+echo "groups=$groups"
+# A member of hashman needs no look-up to know the group exists.
+case " $groups " in
+  *" hashman "*) echo "hashman=yes" ;;
+  *) if getent group hashman >/dev/null 2>&1 || grep -q '^hashman:' /etc/group 2>/dev/null; then echo "hashman=yes"; else echo "hashman=no"; fi ;;
+esac
 if [ -d "$wd/chroot" ]; then echo "chroot=yes"; fi
 pd=${ZORYN_HASHER_PRIV_DIR:-/etc/hasher-priv}
 echo "privdir=$pd"
-if ls "$pd/user.d" >/dev/null 2>&1; then echo "userd=readable"; else echo "userd=unreadable"; fi
+if [ -r "$pd/user.d" ]; then echo "userd=readable"; else echo "userd=unreadable"; fi
 n=$1; shift
 while [ "$n" -gt 0 ]; do
   f=$1; shift; n=$((n-1))
   if [ -f "$pd/$f" ] && [ -r "$pd/$f" ]; then
     echo "file=$f"
-    sed 's/^/| /' "$pd/$f"
+    while IFS= read -r l || [ -n "$l" ]; do printf '| %s\n' "$l"; done <"$pd/$f"
   fi
 done
 n=$1; shift
 while [ "$n" -gt 0 ]; do
-  mkdir -p -- "$1" && echo "mkdir=ok" || echo "mkdir=failed $1"
+  if [ -d "$1" ] || mkdir -p -- "$1"; then echo "mkdir=ok"; else echo "mkdir=failed $1"; fi
   shift; n=$((n-1))
 done
 if [ "$1" = 1 ] && [ -f "$2" ] && command -v sha256sum >/dev/null 2>&1; then
