@@ -85,9 +85,9 @@ fn timed_with(env: &TestEnv, zoryn: &Path, args: &[&str], cwd: &Path) -> f64 {
     ms
 }
 
-/// One `zoryn build -b arm` under `strace -f` (process starts and ends and
+/// One `zoryn build -b arm` (of the binary `zoryn`) under `strace -f` (process starts and ends and
 /// zoryn's own log lines, with times) into `out`, for a phase breakdown.
-fn profiled(env: &TestEnv, out: &Path, cwd: &Path) {
+fn profiled(env: &TestEnv, zoryn: &Path, out: &Path, cwd: &Path) {
     env.chown_all();
     let cmd = env.command("strace");
     let inner: Vec<std::ffi::OsString> = std::iter::once(cmd.get_program().to_owned())
@@ -106,7 +106,7 @@ fn profiled(env: &TestEnv, out: &Path, cwd: &Path) {
     ])
     .arg(out)
     .args(&inner[..inner.len() - 1])
-    .arg(env.bin_dir.join("zoryn"))
+    .arg(zoryn)
     .args(["build", "-q", "-b", "arm"])
     .current_dir(cwd)
     .env_clear()
@@ -482,15 +482,28 @@ fn cycle(runs: usize) -> Vec<Row> {
         env.chown_all();
     };
     // ZORYN_BENCH_PROFILE=DIR: one change and one unchanged build under
-    // strace (processes started and ended, with times), into DIR.
+    // strace (processes started and ended, with times), into DIR; with
+    // ZORYN_BENCH_AB also of that binary (`before-*.strace`).
     if let Some(dir) = std::env::var_os("ZORYN_BENCH_PROFILE") {
         let dir = std::path::PathBuf::from(dir);
         std::fs::create_dir_all(&dir).expect("the profile dir");
-        for (name, change) in [("change", true), ("unchanged", false)] {
-            if change {
-                one_line_change(&env);
+        let zoryn = env.bin_dir.join("zoryn");
+        let mut binaries = vec![("", &zoryn)];
+        if let Some(b) = &before {
+            binaries.push(("before-", b));
+        }
+        for (prefix, bin) in binaries {
+            for (name, change) in [("change", true), ("unchanged", false)] {
+                if change {
+                    one_line_change(&env);
+                }
+                profiled(
+                    &env,
+                    bin,
+                    &dir.join(format!("{prefix}{name}.strace")),
+                    &repo,
+                );
             }
-            profiled(&env, &dir.join(format!("{name}.strace")), &repo);
         }
     }
     // (name, overheads)
