@@ -189,3 +189,77 @@ fn a_changed_source_goes_as_a_delta_against_the_hosts_copy() {
     let remote = std::fs::read(&remote_tar).unwrap();
     assert!(remote.windows(15).any(|w| w == b"010000 inserted"));
 }
+
+/// The ControlMaster an earlier run kept the host's facts for is not
+/// asked after with `ssh -O check` while it still runs: a warm rebuild
+/// starts no ssh for it. A stopped master is checked (and replaced) as
+/// before, and the build still works.
+#[test]
+fn a_running_master_is_not_asked_after_again() {
+    let env = TestEnv::new();
+    let _host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    let repo = env.gear_repo("hello", "");
+    let runs = env.home.join("tmp/ssh.runs");
+    let wrapper = env.bin_dir.join("counting-ssh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\nexec ssh \"$@\"\n",
+            runs.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    env.write(
+        ".zoryn",
+        &format!(
+            "[commands]\nssh = \"counting-ssh -F {}\"\n",
+            env.ssh_config_path().display()
+        ),
+    );
+    // Build; how many `-O check`s it ran.
+    let build = || -> usize {
+        let before = std::fs::read_to_string(&runs).unwrap_or_default();
+        env.chown_all();
+        let out = env.zoryn(&["build", "-q", "-b", "arm"], &repo);
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+        let after = std::fs::read_to_string(&runs).unwrap_or_default();
+        after[before.len()..]
+            .lines()
+            .filter(|l| l.contains("-O check"))
+            .count()
+    };
+    assert_eq!(build(), 1, "a new master is checked");
+    assert_eq!(build(), 1, "its facts are kept by this run");
+    assert_eq!(build(), 0, "the kept master runs: not asked again");
+    assert_eq!(build(), 0);
+    // The master stopped: asked again (and replaced); the build works.
+    let kept: Vec<_> = std::fs::read_dir(env.root.join("run/zoryn"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("facts-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let pid: i32 = kept[0]
+        .split("master=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("the master's pid in the kept facts");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    let checks = build();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert!(checks >= 1, "a stopped master is checked");
+}

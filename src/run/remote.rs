@@ -22,7 +22,8 @@
 //! delta or a small file, rsync's otherwise), build, download: 4 for a
 //! changed source and 3 for an unchanged one once the master is known,
 //! plus one rsync for the apt config when it changed. Before them, one
-//! `ssh -O check` per host and run asks after the master (no session).
+//! `ssh -O check` per host and run asks after the master (no session),
+//! unless the master the kept facts name is still running.
 //!
 //! The host is not trusted with what lands on this machine: every listed
 //! result must be a plain `*.rpm` name directly in one of the two result
