@@ -65,8 +65,13 @@ fn lines(p: &Path) -> usize {
 }
 
 fn timed(env: &TestEnv, args: &[&str], cwd: &Path) -> f64 {
+    timed_with(env, &env.bin_dir.join("zoryn"), args, cwd)
+}
+
+/// [`timed`] with another zoryn binary.
+fn timed_with(env: &TestEnv, zoryn: &Path, args: &[&str], cwd: &Path) -> f64 {
     env.chown_all();
-    let mut cmd = env.command(env.bin_dir.join("zoryn"));
+    let mut cmd = env.command(zoryn);
     cmd.args(args).current_dir(cwd);
     let t = Instant::now();
     let out = cmd.output().expect("run zoryn");
@@ -78,6 +83,37 @@ fn timed(env: &TestEnv, args: &[&str], cwd: &Path) -> f64 {
         both(&out)
     );
     ms
+}
+
+/// One `zoryn build -b arm` (of the binary `zoryn`) under `strace -f` (process starts and ends and
+/// zoryn's own log lines, with times) into `out`, for a phase breakdown.
+fn profiled(env: &TestEnv, zoryn: &Path, out: &Path, cwd: &Path) {
+    env.chown_all();
+    let cmd = env.command("strace");
+    let inner: Vec<std::ffi::OsString> = std::iter::once(cmd.get_program().to_owned())
+        .chain(cmd.get_args().map(|a| a.to_owned()))
+        .collect();
+    let mut s = std::process::Command::new("strace");
+    s.args([
+        "-f",
+        "--seccomp-bpf",
+        "-ttt",
+        "-s",
+        "200",
+        "-e",
+        "trace=execve,exit_group,connect",
+        "-o",
+    ])
+    .arg(out)
+    .args(&inner[..inner.len() - 1])
+    .arg(zoryn)
+    .args(["build", "-q", "-b", "arm"])
+    .current_dir(cwd)
+    .env_clear()
+    .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+    .stdin(std::process::Stdio::null());
+    let o = s.output().expect("run strace");
+    assert!(o.status.success(), "strace zoryn: {}", both(&o));
 }
 
 /// `ZORYN_BENCH_ONLY=a,b` runs only those sections (local, rebuild, remote, cycle,
@@ -422,7 +458,17 @@ fn cycle(runs: usize) -> Vec<Row> {
         out = hand_out.display(),
     );
     let rtt = format!("{mux} arm true");
+    // ZORYN_BENCH_AB=PATH: another zoryn binary (say, main's) interleaved
+    // with this one, for a before/after comparison in one run.
+    let before = std::env::var_os("ZORYN_BENCH_AB").map(|p| {
+        let to = env.bin_dir.join("zoryn-before");
+        std::fs::copy(&p, &to).expect("copy the ZORYN_BENCH_AB binary");
+        to
+    });
     timed(&env, &["build", "-q", "-b", "arm"], &repo); // master up, caches warm
+    if let Some(b) = &before {
+        timed_with(&env, b, &["build", "-q", "-b", "arm"], &repo);
+    }
     shell(&env, &by_hand, &repo);
     shell(&env, &naive, &repo);
     let mut line = 0u64;
@@ -435,8 +481,33 @@ fn cycle(runs: usize) -> Vec<Row> {
         std::io::Write::write_all(&mut f, format!("change {line}\n").as_bytes()).expect("edit");
         env.chown_all();
     };
+    // ZORYN_BENCH_PROFILE=DIR: one change and one unchanged build under
+    // strace (processes started and ended, with times), into DIR; with
+    // ZORYN_BENCH_AB also of that binary (`before-*.strace`).
+    if let Some(dir) = std::env::var_os("ZORYN_BENCH_PROFILE") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("the profile dir");
+        let zoryn = env.bin_dir.join("zoryn");
+        let mut binaries = vec![("", &zoryn)];
+        if let Some(b) = &before {
+            binaries.push(("before-", b));
+        }
+        for (prefix, bin) in binaries {
+            for (name, change) in [("change", true), ("unchanged", false)] {
+                if change {
+                    one_line_change(&env);
+                }
+                profiled(
+                    &env,
+                    bin,
+                    &dir.join(format!("{prefix}{name}.strace")),
+                    &repo,
+                );
+            }
+        }
+    }
     // (name, overheads)
-    let names = [
+    let mut names = vec![
         "zoryn change",
         "zoryn unchanged",
         "naive change",
@@ -444,6 +515,9 @@ fn cycle(runs: usize) -> Vec<Row> {
         "hand change",
         "hand unchanged",
     ];
+    if before.is_some() {
+        names.extend(["before change", "before unchanged"]);
+    }
     let mut over: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut rtts = Vec::new();
     for _ in 0..runs {
@@ -452,9 +526,10 @@ fn cycle(runs: usize) -> Vec<Row> {
                 one_line_change(&env);
             }
             let from = lines(&host.events);
-            let wall = match i / 2 {
-                0 => timed(&env, &["build", "-q", "-b", "arm"], &repo),
-                1 => shell(&env, &naive, &repo),
+            let wall = match (i / 2, &before) {
+                (0, _) => timed(&env, &["build", "-q", "-b", "arm"], &repo),
+                (1, _) => shell(&env, &naive, &repo),
+                (3, Some(b)) => timed_with(&env, b, &["build", "-q", "-b", "arm"], &repo),
                 _ => shell(&env, &by_hand, &repo),
             };
             let own = own_times(&host.events, from);
@@ -476,10 +551,10 @@ fn cycle(runs: usize) -> Vec<Row> {
             baseline: Some((names[base].into(), b.clone())),
             ratio: Some((
                 r,
-                if base < 4 {
-                    "naive/zoryn"
-                } else {
-                    "hand/zoryn"
+                match base {
+                    0..=3 => "naive/zoryn",
+                    4 | 5 => "hand/zoryn",
+                    _ => "before/zoryn",
                 },
             )),
             limit: Some(format!("{limit:.0} (1 ssh RTT)")),
@@ -489,7 +564,7 @@ fn cycle(runs: usize) -> Vec<Row> {
             }),
         }
     };
-    vec![
+    let mut rows = vec![
         row("cycle-change", 0, 2, 250.0),
         row("cycle-change-hand", 0, 4, 250.0),
         row("cycle-unchanged", 1, 3, 120.0),
@@ -504,7 +579,12 @@ fn cycle(runs: usize) -> Vec<Row> {
             limit: None,
             target: None,
         },
-    ]
+    ];
+    if before.is_some() {
+        rows.push(row("cycle-change-ab", 0, 6, 250.0));
+        rows.push(row("cycle-unchanged-ab", 1, 7, 120.0));
+    }
+    rows
 }
 
 /// Bytes uploaded for a rebuild of a package with a 50 MB source after a

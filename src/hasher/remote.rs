@@ -4,9 +4,13 @@
 //! separate, quoted arguments (never pasted into the script). The answers are
 //! line-oriented and parsed here into the same values the local checks use:
 //! workdir state, the session's groups (for `hashman`), the hasher-priv
-//! files, the workdir lock, and the result directories' contents.
+//! files, the workdir lock, the checksums of the uploaded source and of
+//! the builder's apt config there, and the result directories' contents.
+//! The pre-flight is on the path of every build, so in the usual case
+//! (everything in place, nothing changed) it starts few processes: `id`,
+//! `stat` for the kept source checksum, `flock` for the lock.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use super::priv_config::PrivTree;
@@ -16,37 +20,65 @@ use super::workdir::LockState;
 /// Checks the workdir, prints the session's groups and whether `hashman`
 /// exists, prints the hasher-priv files that exist, probes the lock, creates
 /// zoryn's own directories, says whether hasher's chroot is there (for
-/// `-r`/`--section`), and lists the result dirs.
-/// Arguments: WORKDIR NFILES FILE... NMKDIR DIR... RESULTDIR...
+/// `-r`/`--section`), the SHA-256 of the uploaded source and of each file
+/// of the builder's apt config there (so unchanged ones are not sent
+/// again), and lists the result dirs.
+/// Arguments: WORKDIR NFILES FILE... NMKDIR DIR... 0|1 SOURCE APTDIR RESULTDIR...
 pub const PREFLIGHT_SCRIPT: &str = r#"
 wd=$1; shift
 if [ ! -e "$wd" ]; then echo "workdir=missing"
 elif [ ! -d "$wd" ]; then echo "workdir=notdir"
 elif [ ! -w "$wd" ] || [ ! -x "$wd" ]; then echo "workdir=unwritable"
 else echo "workdir=ok"; fi
-echo "groups=$(id -Gn 2>/dev/null)"
-if getent group hashman >/dev/null 2>&1 || grep -q '^hashman:' /etc/group 2>/dev/null; then echo "hashman=yes"; else echo "hashman=no"; fi
+groups=$(id -Gn 2>/dev/null)
+echo "groups=$groups"
+# A member of hashman needs no look-up to know the group exists.
+case " $groups " in
+  *" hashman "*) echo "hashman=yes" ;;
+  *) if getent group hashman >/dev/null 2>&1 || grep -q '^hashman:' /etc/group 2>/dev/null; then echo "hashman=yes"; else echo "hashman=no"; fi ;;
+esac
 if [ -d "$wd/chroot" ]; then echo "chroot=yes"; fi
 pd=${ZORYN_HASHER_PRIV_DIR:-/etc/hasher-priv}
 echo "privdir=$pd"
-if ls "$pd/user.d" >/dev/null 2>&1; then echo "userd=readable"; else echo "userd=unreadable"; fi
+if [ -r "$pd/user.d" ]; then echo "userd=readable"; else echo "userd=unreadable"; fi
 n=$1; shift
 while [ "$n" -gt 0 ]; do
   f=$1; shift; n=$((n-1))
   if [ -f "$pd/$f" ] && [ -r "$pd/$f" ]; then
     echo "file=$f"
-    sed 's/^/| /' "$pd/$f"
+    while IFS= read -r l || [ -n "$l" ]; do printf '| %s\n' "$l"; done <"$pd/$f"
   fi
 done
 n=$1; shift
 while [ "$n" -gt 0 ]; do
-  mkdir -p -- "$1" && echo "mkdir=ok" || echo "mkdir=failed $1"
+  if [ -d "$1" ] || mkdir -p -- "$1"; then echo "mkdir=ok"; else echo "mkdir=failed $1"; fi
   shift; n=$((n-1))
 done
 if [ "$1" = 1 ] && [ -f "$2" ] && command -v sha256sum >/dev/null 2>&1; then
-  echo "source_sha256=$(sha256sum <"$2" | cut -c1-64)"
+  # Kept beside the file with its identity (device, inode, size, mtime and
+  # ctime to the nanosecond): replaced or rewritten, it is hashed again.
+  id=$(stat -c '%d %i %s %y %z' -- "$2" 2>/dev/null) kept=
+  IFS= read -r kept 2>/dev/null <"$2.zoryn-sha256"
+  if [ -n "$id" ] && [ "${kept%|*}" = "$id" ]; then sum=${kept##*|}
+  else
+    sum=$(sha256sum <"$2" | cut -c1-64)
+    [ -z "$id" ] || { printf '%s|%s\n' "$id" "$sum" >"$2.zoryn-sha256.$$" && mv -f -- "$2.zoryn-sha256.$$" "$2.zoryn-sha256"; } 2>/dev/null
+  fi
+  echo "source_sha256=$sum"
 fi
 shift 2
+if [ -n "$1" ] && [ -d "$1" ] && command -v sha256sum >/dev/null 2>&1; then
+  echo "apt=listed"
+  (cd "$1" || exit 0
+  set --
+  for f in * .[!.]* ..?*; do
+    if [ -f "$f" ] && [ ! -L "$f" ]; then set -- "$@" "./$f"; fi
+  done
+  [ $# -eq 0 ] || sha256sum -- "$@" 2>/dev/null | while read -r sum name; do
+    printf 'apt_sha256=%s %s\n' "$sum" "${name#./}"
+  done)
+fi
+shift
 if [ -d "$wd" ]; then
   if command -v flock >/dev/null 2>&1; then
     if flock -n "$wd" true 2>/dev/null; then echo "lock=free"
@@ -100,6 +132,9 @@ pub struct Preflight {
     /// SHA-256 of the source tarball already on the host, when one was
     /// asked about, exists, and `sha256sum` is there.
     pub source_sha256: Option<String>,
+    /// The builder's apt config on the host, file name → SHA-256, when it
+    /// was asked about and the directory is there.
+    pub apt_sha256: Option<BTreeMap<String, String>>,
 }
 
 impl PrivTree for Preflight {
@@ -134,6 +169,19 @@ pub fn preflight_argv_with_source(
     source: Option<&str>,
     result_dirs: &[String],
 ) -> Vec<String> {
+    preflight_argv_full(workdir, priv_files, mkdirs, source, None, result_dirs)
+}
+
+/// [`preflight_argv_with_source`] that also asks for the SHA-256 of each
+/// file in `apt_dir` (the builder's apt config on the host).
+pub fn preflight_argv_full(
+    workdir: &str,
+    priv_files: &[String],
+    mkdirs: &[String],
+    source: Option<&str>,
+    apt_dir: Option<&str>,
+    result_dirs: &[String],
+) -> Vec<String> {
     let mut v = vec![
         "sh".into(),
         "-c".into(),
@@ -149,6 +197,7 @@ pub fn preflight_argv_with_source(
         Some(s) => v.extend(["1".to_string(), s.to_string()]),
         None => v.extend(["0".to_string(), String::new()]),
     }
+    v.push(apt_dir.unwrap_or_default().to_string());
     v.extend(result_dirs.iter().cloned());
     v
 }
@@ -178,6 +227,7 @@ pub fn parse_preflight(out: &str) -> Preflight {
         chroot: false,
         results: parse_listing(out),
         source_sha256: None,
+        apt_sha256: None,
     };
     let mut current: Option<String> = None;
     for line in out.lines() {
@@ -215,6 +265,19 @@ pub fn parse_preflight(out: &str) -> Preflight {
             current = Some(v.to_string());
         } else if let Some(v) = line.strip_prefix("mkdir=failed ") {
             p.mkdir_failed.push(v.to_string());
+        } else if line == "apt=listed" {
+            p.apt_sha256.get_or_insert_with(BTreeMap::new);
+        } else if let Some(v) = line.strip_prefix("apt_sha256=") {
+            // A name this side would not write (or a broken line) makes
+            // the listing unlike any local one: the config is sent again.
+            let entry = v
+                .split_once(' ')
+                .filter(|(sum, _)| sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()));
+            let files = p.apt_sha256.get_or_insert_with(BTreeMap::new);
+            match entry {
+                Some((sum, name)) => files.insert(name.to_string(), sum.to_ascii_lowercase()),
+                None => files.insert(format!("\0{v}"), String::new()),
+            };
         } else if let Some(v) = line.strip_prefix("source_sha256=") {
             if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
                 p.source_sha256 = Some(v.to_ascii_lowercase());
@@ -351,6 +414,39 @@ mod tests {
         assert_eq!(parse_preflight(&run(&none)).source_sha256, None);
         let not_asked = preflight_argv("/nonexistent/wd", &[], &[], &[]);
         assert_eq!(parse_preflight(&run(&not_asked)).source_sha256, None);
+    }
+
+    /// The source's checksum is kept beside it and used while the file
+    /// is the same (same inode, size, times); a rewrite is hashed again.
+    #[test]
+    fn the_sources_checksum_is_kept_while_the_file_is_unchanged() {
+        let t = tempfile::tempdir().unwrap();
+        let tar = t.path().join("pkg.tar");
+        std::fs::write(&tar, "abc").unwrap();
+        let tar_s = tar.to_string_lossy().into_owned();
+        let argv = preflight_argv_with_source("/nonexistent/wd", &[], &[], Some(&tar_s), &[]);
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(
+            parse_preflight(&run(&argv)).source_sha256.as_deref(),
+            Some(abc)
+        );
+        let kept = t.path().join("pkg.tar.zoryn-sha256");
+        let text = std::fs::read_to_string(&kept).unwrap();
+        let (id, sum) = text.trim_end().rsplit_once('|').unwrap();
+        assert_eq!(sum, abc);
+        // A planted sum for the same file is what the pre-flight reports:
+        // it was not hashed again.
+        let fake = "0".repeat(64);
+        std::fs::write(&kept, format!("{id}|{fake}\n")).unwrap();
+        assert_eq!(
+            parse_preflight(&run(&argv)).source_sha256.as_deref(),
+            Some(fake.as_str())
+        );
+        // Rewritten in place with the same size: hashed again.
+        std::fs::write(&tar, "abd").unwrap();
+        let abd = parse_preflight(&run(&argv)).source_sha256.unwrap();
+        assert_ne!(abd, fake);
+        assert_ne!(abd, abc);
     }
 
     #[test]

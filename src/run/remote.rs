@@ -1,11 +1,15 @@
 //! One build on a remote builder, over ssh and rsync.
 //!
 //! Probe the host (once per run), run the pre-flight script (workdir,
-//! hasher-priv, lock, result listing, zoryn's directories), sync the apt
-//! config, upload the tarball (once per host per run, into a per-package
-//! directory that stays there so the next upload is a delta; not at all
-//! when the pre-flight says the host already has this very tarball — its
-//! SHA-256 matches the reused local one), run hsh on a
+//! hasher-priv, lock, result listing, zoryn's directories, checksums of
+//! the source and apt config already there), sync the apt config (only
+//! when a file differs from this side's), upload the tarball (once per
+//! host per run, into a per-package directory that stays there so the
+//! next upload is a delta; not at all when the pre-flight says the host
+//! already has this very tarball — its SHA-256 matches the reused local
+//! one; as a block delta in one session when the host has an earlier
+//! source this side still keeps in its tarball cache, else with rsync),
+//! run hsh on a
 //! remote terminal with its output streamed into the local log, list the
 //! results again and download only the new ones. Ctrl-C stops the remote hsh
 //! and waits until its workdir lock is free. With `-r`/`--section` the
@@ -13,9 +17,13 @@
 //! `--rebuild-prog` script is uploaded next to the tarball.
 //!
 //! Sessions per build through a warm master: host facts (once per master,
-//! see [`crate::transport::ssh`]), pre-flight, upload (skipped for an
-//! unchanged source), build, download: 4 for a changed source and 3 for an
-//! unchanged one once the master is known (5 for every build before).
+//! see [`crate::transport::ssh`]), pre-flight (while gear packs the
+//! source), upload (skipped for an unchanged source; one session for a
+//! delta or a small file, rsync's otherwise), build, download: 4 for a
+//! changed source and 3 for an unchanged one once the master is known,
+//! plus one rsync for the apt config when it changed. Before them, one
+//! `ssh -O check` per host and run asks after the master (no session),
+//! unless the master the kept facts name is still running.
 //!
 //! The host is not trusted with what lands on this machine: every listed
 //! result must be a plain `*.rpm` name directly in one of the two result
@@ -24,6 +32,7 @@
 //! new files, only those the build log says rpmbuild wrote are taken, since
 //! other clients may use the same slot's repo at the same time.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -39,15 +48,15 @@ use crate::hasher::build_mode::{missing_chroot, BuildMode, Expected};
 use crate::hasher::invocation::{hsh_argv, HshOptions};
 use crate::hasher::priv_config::{self, Caller, Membership, PrivProblem};
 use crate::hasher::remote::{
-    parse_listing, parse_preflight, preflight_argv, preflight_argv_with_source, Preflight,
-    WorkdirState,
+    parse_listing, parse_preflight, preflight_argv, preflight_argv_full, Preflight, WorkdirState,
 };
 use crate::hasher::results::{ResultDirs, Snapshot};
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::LockState;
+use crate::source::cache::{file_sha256, TarballCache};
 use crate::transport::cancel::CancelToken;
 use crate::transport::rsync;
-use crate::transport::runner::{Captured, Outcome as RunOutcome};
+use crate::transport::runner::{capture, Captured, CommandSpec, Outcome as RunOutcome};
 use crate::transport::ssh::{Host, HostFacts, TransportError};
 use crate::transport::stream::{self, FetchError, RemoteFile};
 
@@ -58,8 +67,9 @@ pub const REMOTE_BASE: &str = ".cache/zoryn";
 /// result listing (`rpm=...`), so no extra round trip is needed for it.
 const MARKER: &str = "zoryn-remote:";
 
-/// Lists the result dirs, runs hsh in the workdir, lists them again, and
-/// keeps hsh's exit status: what hsh added is exactly the difference, with
+/// Lists the result dirs (one `find` for both), runs hsh in the workdir,
+/// lists them again, and keeps hsh's exit status: what hsh added is
+/// exactly the difference, with
 /// no round trip in between (hsh takes the workdir lock itself, so nobody
 /// else's build can land between the two listings without our hsh failing
 /// on the lock). `start` and `end` lines frame hsh's own output, in which a
@@ -74,9 +84,15 @@ dirs=
 while [ "$n" -gt 0 ]; do dirs="$dirs
 $1"; shift; n=$((n-1)); done
 list() {
-  printf '%s\n' "$dirs" | while IFS= read -r d; do
-    [ -n "$d" ] && [ -d "$d" ] && find "$d" -maxdepth 1 -type f -name '*.rpm' -printf "zoryn-remote:$1=%i %T@ %s %p\\n" 2>/dev/null
+  kind=$1 ifs=$IFS
+  set --
+  set -f; IFS='
+'
+  for d in $dirs; do
+    if [ -d "$d" ]; then set -- "$@" "$d"; fi
   done
+  set +f; IFS=$ifs
+  [ $# -eq 0 ] || find "$@" -maxdepth 1 -type f -name '*.rpm' -printf "zoryn-remote:$kind=%i %T@ %s %p\\n" 2>/dev/null
 }
 list before
 echo "zoryn-remote:start"
@@ -211,6 +227,42 @@ pub struct Plan {
 pub struct Prechecked {
     plan: Plan,
     answer: Captured,
+    /// The local apt config's checksums, worked out beside the pre-flight.
+    apt_local: Option<AptSums>,
+}
+
+/// A builder's apt config, file name → SHA-256.
+type AptSums = BTreeMap<String, String>;
+
+/// The SHA-256 of every file of the local apt config `dir` (one
+/// `sha256sum`); `None` when that cannot be told, or the directory holds
+/// something else than plain files: then the config is always sent.
+fn local_apt_sums(dir: &Path, cancel: &CancelToken) -> Option<AptSums> {
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(dir).ok()? {
+        let e = e.ok()?;
+        if !e.file_type().ok()?.is_file() {
+            return None;
+        }
+        names.push(format!("./{}", e.file_name().to_str()?));
+    }
+    if names.is_empty() {
+        return None;
+    }
+    let spec = CommandSpec::new(["sha256sum".to_string(), "--".to_string()])
+        .args(names.iter().cloned())
+        .cwd(dir);
+    let out = capture(&spec, cancel).ok().filter(|o| o.success())?;
+    let mut sums = AptSums::new();
+    for line in out.stdout.lines() {
+        let (sum, name) = line.split_once(char::is_whitespace)?;
+        if sum.len() != 64 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let name = name.trim_start().strip_prefix("./")?;
+        sums.insert(name.to_string(), sum.to_ascii_lowercase());
+    }
+    (sums.len() == names.len()).then_some(sums)
 }
 
 impl Plan {
@@ -276,11 +328,12 @@ impl Plan {
         }
         // No result listing here: the build wrapper lists the result dirs
         // itself, right before and after hsh.
-        let preflight = preflight_argv_with_source(
+        let preflight = preflight_argv_full(
             &workdir,
             &priv_config::candidate_files(&caller, number),
             &mkdirs,
             Some(&remote_tar),
+            has_apt.then_some(remote_apt.as_str()),
             &[],
         );
         Plan {
@@ -368,6 +421,58 @@ impl Plan {
     }
 }
 
+/// Send the source to `remote_tar` on the host: as a delta in one session
+/// when the host has an earlier source this side still keeps (its
+/// SHA-256, from the pre-flight, names a tarball cache entry), else (or
+/// when that fails) whole or with rsync, once per host and run (see
+/// [`RunContext::upload_once`]). Returns the bytes sent (0 for a builder
+/// whose host this run already sent it to).
+fn upload_source(
+    ctx: &RunContext<'_>,
+    host: &Host,
+    remote_tar: &str,
+    remote_sha256: Option<&str>,
+    cancel: &CancelToken,
+) -> Result<u64, TransportError> {
+    let base = remote_sha256.and_then(|sum| {
+        let paths = crate::config::paths::Paths::from_env().ok()?;
+        // The cache `zoryn build` packs into (see run::session).
+        TarballCache::new(paths.cache_dir.join("tarballs")).entry_with_sha256(sum)
+    });
+    if let Some(base) = base.filter(|_| ctx.tarball.size > stream::STREAM_UP_LIMIT) {
+        // Builders on one host share the attempt, as they share the upload.
+        let cell = {
+            let key = format!("{}\0{remote_tar}\0delta", host.destination);
+            let mut map = ctx.uploads.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(key).or_default().clone()
+        };
+        let mut first = false;
+        let sent = cell.get_or_init(|| {
+            first = true;
+            let new = ctx.tarball.path.clone();
+            let sum_cancel = cancel.clone();
+            stream::put_delta(
+                host,
+                &base,
+                &ctx.tarball.path,
+                move || file_sha256(&new, &sum_cancel),
+                remote_tar,
+                cancel,
+            )
+        });
+        match sent {
+            Ok(bytes) => return Ok(if first { *bytes } else { 0 }),
+            Err(e) if cancel.is_cancelled() => return Err(e.clone()),
+            Err(e) => tracing::info!(
+                "{}: no delta upload ({}), sending the source as before",
+                host.destination,
+                e.message
+            ),
+        }
+    }
+    ctx.upload_once(host, remote_tar)
+}
+
 /// The workdir part of a remote pre-flight answer, as a problem.
 pub fn workdir_problem(
     pre: &Preflight,
@@ -417,14 +522,26 @@ pub fn precheck(
         .map_err(|e| transport_failure(e.clone()))?
         .clone();
     let plan = Plan::new(input, b, &facts);
-    let out = host
-        .query(&plan.preflight, cancel)
-        .map_err(transport_failure)?;
+    // The local apt config's checksums while the host answers.
+    let (out, apt_local) = std::thread::scope(|s| {
+        let local = s.spawn(|| {
+            plan.has_apt
+                .then(|| local_apt_sums(&plan.local_apt, cancel))
+                .flatten()
+        });
+        let out = host.query(&plan.preflight, cancel);
+        (out, local.join().ok().flatten())
+    });
+    let out = out.map_err(transport_failure)?;
     if !out.success() {
         return Err(transport_failure(host.error_from(&out.stderr, out.code())));
     }
     plan.check(&parse_preflight(&out.stdout), host, b)?;
-    Ok(Prechecked { plan, answer: out })
+    Ok(Prechecked {
+        plan,
+        answer: out,
+        apt_local,
+    })
 }
 
 fn build_inner(
@@ -443,9 +560,9 @@ fn build_inner(
         Ok(f) => f.clone(),
         Err(e) => return transport_failure(e.clone()),
     };
-    let (plan, answer) = match prechecked {
-        Some(p) => (p.plan, Some(p.answer)),
-        None => (Plan::new(&PlanInput::of(ctx), b, &facts), None),
+    let (plan, answer, apt_local) = match prechecked {
+        Some(p) => (p.plan, Some(p.answer), p.apt_local),
+        None => (Plan::new(&PlanInput::of(ctx), b, &facts), None, None),
     };
     let pre = match plan.preflight(&host, b, answer, cancel) {
         Ok(p) => p,
@@ -470,7 +587,20 @@ fn build_inner(
         builder: b.name.clone(),
         phase: Phase::Uploading,
     });
-    if has_apt {
+    // The host's copy of the apt config is sent only when it differs
+    // (file by file, by SHA-256) from this side's.
+    let apt_same = has_apt && {
+        let local = apt_local.or_else(|| local_apt_sums(&local_apt, cancel));
+        local.is_some() && local == pre.apt_sha256
+    };
+    if apt_same {
+        tracing::info!(
+            "{}: the apt config on {} is unchanged, not sent",
+            b.name,
+            host.destination
+        );
+    }
+    if has_apt && !apt_same {
         if let Err(e) = rsync::upload_dir(
             &ctx.global.commands.rsync,
             &host,
@@ -492,7 +622,13 @@ fn build_inner(
     let uploaded = if already_there {
         Ok(0)
     } else {
-        ctx.upload_once(&host, &remote_tar)
+        upload_source(
+            ctx,
+            &host,
+            &remote_tar,
+            pre.source_sha256.as_deref(),
+            cancel,
+        )
     };
     match uploaded {
         Ok(bytes) => emit.emit(EventKind::Uploaded {

@@ -11,12 +11,17 @@
 //! everything else gear's output depends on (HEAD and the tags, which
 //! decide specsubst; MERGE_HEAD; the repository's git config, where gear
 //! reads its settings; the gear command; the spec's path). Never mtimes.
+//! Changed files are only hashed (`update-index --info-only`), never
+//! stored: the key costs git's hashing of what changed, not a compressed
+//! copy of it.
 //!
 //! Owns the key, the cache directory (`$XDG_CACHE_HOME/zoryn/tarballs`:
 //! entries written to a temp name and renamed, at most [`MAX_ENTRIES`] and
 //! [`MAX_BYTES`], least recently used evicted; a batch's own directory
-//! beside it has other bounds, [`TarballCache::with_limits`]) and handing out a private
-//! hard link of an entry. It must not run gear, and any failure here only
+//! beside it has other bounds, [`TarballCache::with_limits`]), handing out
+//! a private hard link of an entry, and each entry's SHA-256 (by which a
+//! remote host says which source it has, and an upload finds the entry to
+//! send a delta against). It must not run gear, and any failure here only
 //! means "no reuse": the caller then runs gear as always.
 
 use std::collections::hash_map::DefaultHasher;
@@ -161,15 +166,27 @@ fn would_be_tree(
         cancel,
     )?;
     let changed: Vec<&str> = changed.split('\0').filter(|p| !p.is_empty()).collect();
+    // `--info-only`: hash the files but store no blobs (compressing a big
+    // source file only to learn its id was most of the key's cost); the
+    // tree is then written without checking for them.
     for chunk in changed.chunks(512) {
-        let mut args = vec!["update-index", "--remove", "--"];
+        let mut args = vec!["update-index", "--remove", "--info-only", "--"];
         args.extend(chunk.iter().copied());
         git_out(git, root, &args, &env, cancel)?;
     }
-    let tree = git_out(git, root, &["write-tree"], &env, cancel)?
+    let tree = git_out(git, root, &["write-tree", "--missing-ok"], &env, cancel)?
         .trim()
         .to_string();
     (!tree.is_empty() && tree.bytes().all(|b| b.is_ascii_hexdigit())).then_some(tree)
+}
+
+/// The SHA-256 of a file (hex), with `sha256sum`.
+pub fn file_sha256(path: &Path, cancel: &CancelToken) -> Option<String> {
+    let spec = CommandSpec::new(["sha256sum".into(), path.as_os_str().to_owned()])
+        .timeout(Duration::from_secs(60));
+    let out = capture(&spec, cancel).ok().filter(|o| o.success())?;
+    let sum = out.stdout.split_whitespace().next()?.to_ascii_lowercase();
+    (sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit())).then_some(sum)
 }
 
 /// The tarball cache directory.
@@ -241,16 +258,26 @@ impl TarballCache {
                 return Some(s.trim().to_string());
             }
         }
-        let tar = self.dir.join(format!("{stem}.tar"));
-        let spec = CommandSpec::new(["sha256sum".into(), tar.into_os_string()])
-            .timeout(Duration::from_secs(60));
-        let out = capture(&spec, cancel).ok().filter(|o| o.success())?;
-        let sum = out.stdout.split_whitespace().next()?.to_ascii_lowercase();
-        if !valid(&sum) {
-            return None;
-        }
+        let sum = file_sha256(&self.dir.join(format!("{stem}.tar")), cancel)?;
         let _ = crate::config::write_atomic(&kept, &sum);
         Some(sum)
+    }
+
+    /// The entry whose SHA-256 (as kept by [`Self::sha256`]) is `sum`: the
+    /// local copy of a source a host says it has, for sending a new one as
+    /// a delta against it.
+    pub fn entry_with_sha256(&self, sum: &str) -> Option<PathBuf> {
+        std::fs::read_dir(&self.dir).ok()?.flatten().find_map(|e| {
+            let path = e.path();
+            let name = e.file_name();
+            let name = name.to_str()?;
+            if name.starts_with('.') || !name.ends_with(".sha256") {
+                return None;
+            }
+            let kept = std::fs::read_to_string(&path).ok()?;
+            let tar = path.with_extension("tar");
+            (kept.trim().eq_ignore_ascii_case(sum) && tar.is_file()).then_some(tar)
+        })
     }
 
     /// Keep `tarball` (in a scratch dir of this cache) as the entry for
@@ -287,6 +314,9 @@ impl TarballCache {
             let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
             if name.starts_with("tmp.") && meta.is_dir() && mtime < day_ago {
                 let _ = std::fs::remove_dir_all(&path);
+            } else if name.starts_with(".zoryn-tmp.") && mtime < day_ago {
+                // A checksum file an exiting zoryn left half-written.
+                let _ = std::fs::remove_file(&path);
             } else if name.ends_with(".tar") && !name.starts_with('.') && meta.is_file() {
                 entries.push((mtime, meta.len(), path));
             }

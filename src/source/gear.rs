@@ -91,6 +91,12 @@ pub fn make_tarball_reusing_with(
     }
     let tarball = make_tarball_in(gear, git, repo, dir, specsubst, cancel)?;
     cache.store(&key, &tarball.path);
+    // The next unchanged build tells the host this source by its SHA-256:
+    // work it out now, beside this build's upload and hsh (which take far
+    // longer), so that build need not. Unfinished when zoryn exits: the
+    // next build computes it.
+    let kept = TarballCache::new(cache.dir().to_path_buf());
+    std::thread::spawn(move || kept.sha256(&key, &CancelToken::new()));
     Ok(tarball)
 }
 

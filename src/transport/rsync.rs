@@ -4,7 +4,8 @@
 //! and absolute remote paths. Uploads use `--ignore-times` so a tarball that
 //! changed within the same second with the same size is still compared, and
 //! rsync's delta algorithm keeps the bytes sent close to the size of the
-//! change. (Results, and tarballs too small for a delta to pay, go through
+//! change. (Results, tarballs too small for a delta to pay, and a new
+//! source whose old version the host has, as a block delta, go through
 //! [`super::stream`].)
 
 use std::os::unix::process::ExitStatusExt;

@@ -112,7 +112,15 @@ impl CommandSpec {
     }
 
     fn to_command(&self) -> Command {
-        let mut cmd = match (pdeathsig_wrapper(), self.resolve()) {
+        // A fork is cheap while zoryn has few threads (one build, the usual
+        // edit-build loop): then no setpriv process is started before each
+        // command. The wrapper pays off once many builds run at once.
+        let wrapper = if few_threads() {
+            None
+        } else {
+            pdeathsig_wrapper()
+        };
+        let mut cmd = match (wrapper, self.resolve()) {
             (Some(setpriv), Some(program)) => {
                 let mut c = Command::new(setpriv);
                 c.args(["--pdeathsig", "TERM", "--"]).arg(program);
@@ -168,12 +176,23 @@ impl CommandSpec {
     }
 }
 
+/// Threads up to which zoryn forks (with a pre-exec hook) rather than
+/// going through [`pdeathsig_wrapper`].
+const FORK_THREADS: usize = 16;
+
+/// Does this process have at most [`FORK_THREADS`] threads right now?
+fn few_threads() -> bool {
+    std::fs::read_dir("/proc/self/task")
+        .is_ok_and(|d| d.take(FORK_THREADS + 1).count() <= FORK_THREADS)
+}
+
 /// util-linux's `setpriv`, when installed and new enough: `setpriv --pdeathsig TERM --
 /// PROGRAM` sets the parent-death signal (see [`die_with_zoryn`]) and execs
 /// the program, so zoryn can start it with `posix_spawn` instead of a fork
 /// with a pre-exec hook. A fork of a many-threaded zoryn copies its page
 /// tables and flushes the TLBs of every CPU; with 64 builds running that was
-/// about half of zoryn's own CPU time.
+/// about half of zoryn's own CPU time. With few threads (see
+/// [`few_threads`]) the fork is cheaper than the extra exec.
 fn pdeathsig_wrapper() -> Option<&'static Path> {
     static WRAPPER: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     WRAPPER
@@ -183,7 +202,12 @@ fn pdeathsig_wrapper() -> Option<&'static Path> {
                 .map(PathBuf::from)
                 .find(|p| p.is_file())?;
             // util-linux before 2.33 has no --pdeathsig: then every child
-            // would fail. Ask once.
+            // would fail. Its option table names it: found there, no
+            // process is started to ask (one less before every run's
+            // first command); else ask once.
+            if std::fs::read(&setpriv).is_ok_and(|b| b.windows(10).any(|w| w == b"\0pdeathsig")) {
+                return Some(setpriv);
+            }
             Command::new(&setpriv)
                 .args(["--pdeathsig", "TERM", "--", "true"])
                 .stdin(Stdio::null())

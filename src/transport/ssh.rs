@@ -2,7 +2,8 @@
 //!
 //! A [`Host`] owns everything about one SSH destination: the ssh options
 //! (keepalives, BatchMode, the ControlMaster socket under the runtime dir),
-//! the stale-master check, a bound on concurrent sessions, and the facts
+//! the stale-master check (`ssh -O check`, not needed while the master
+//! the kept facts name still runs), a bound on concurrent sessions, and the facts
 //! learned from it once per run (home, `uname -m`, user, uid) — or, while
 //! the same ControlMaster process lives, once per master: they are kept in
 //! the private runtime dir under its pid and start time, saving a round
@@ -113,6 +114,15 @@ pub fn private_dir(dir: &std::path::Path) -> Result<(), String> {
             .map_err(|e| format!("cannot make {} private: {e}", dir.display()))?;
     }
     Ok(())
+}
+
+/// A process's state letter and start time (fields 3 and 22 of
+/// `/proc/PID/stat`, counted after the ")" that ends its name).
+fn proc_state_and_start(pid: u32) -> Option<(char, String)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.nth(18)?.to_string()))
 }
 
 /// Quote argv for the remote POSIX shell: each word stays one argument.
@@ -296,6 +306,13 @@ impl Host {
             return;
         }
         *checked = true;
+        // The master an earlier run kept facts for, still running (not
+        // stopped) as the same process: what `-O check` would say, without
+        // starting ssh for it (it is on the path of every build).
+        if let Some(pid) = self.kept_master() {
+            *self.master_pid.lock().unwrap_or_else(|p| p.into_inner()) = Some(pid);
+            return;
+        }
         // One `ssh -O check` answers the common cases: a live master, or no
         // socket at all. Only a socket nobody answers on is looked up
         // (`ssh -G`) and replaced.
@@ -366,6 +383,35 @@ impl Host {
             .map_err(Clone::clone)
     }
 
+    /// The file this host's facts are kept in (see [`Self::facts_cache`]).
+    fn facts_file(&self) -> PathBuf {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&self.destination, &mut h);
+        std::hash::Hash::hash(&self.settings.program, &mut h);
+        self.settings
+            .runtime_dir
+            .join(format!("facts-{:016x}", std::hash::Hasher::finish(&h)))
+    }
+
+    /// The first line of the kept facts, up to the master's identity.
+    fn facts_id_prefix(&self) -> String {
+        format!(
+            "zoryn host facts 1 {:?} {:?} ",
+            self.destination, self.settings.program
+        )
+    }
+
+    /// The master named in the kept facts, when that process still runs
+    /// with the same start time and is not stopped, traced or a zombie.
+    fn kept_master(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.facts_file()).ok()?;
+        let rest = text.lines().next()?.strip_prefix(&self.facts_id_prefix())?;
+        let (pid, start) = rest.strip_prefix("master=")?.split_once(" start=")?;
+        let pid: u32 = pid.parse().ok()?;
+        let (state, now) = proc_state_and_start(pid)?;
+        (now == start && matches!(state, 'R' | 'S' | 'D')).then_some(pid)
+    }
+
     /// Where this host's facts are kept between runs, and the identity of
     /// the connection they belong to: the live ControlMaster (its pid and
     /// start time, from `/proc`). The same master process is the same
@@ -377,26 +423,9 @@ impl Host {
             return None;
         }
         let pid = (*self.master_pid.lock().unwrap_or_else(|p| p.into_inner()))?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // Field 22 (start time), counted after the ")" that ends the name.
-        let start = stat
-            .rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(19)?
-            .to_string();
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        std::hash::Hash::hash(&self.destination, &mut h);
-        std::hash::Hash::hash(&self.settings.program, &mut h);
-        let file = self
-            .settings
-            .runtime_dir
-            .join(format!("facts-{:016x}", std::hash::Hasher::finish(&h)));
-        let id = format!(
-            "zoryn host facts 1 {:?} {:?} master={pid} start={start}",
-            self.destination, self.settings.program
-        );
-        Some((file, id))
+        let (_, start) = proc_state_and_start(pid)?;
+        let id = format!("{}master={pid} start={start}", self.facts_id_prefix());
+        Some((self.facts_file(), id))
     }
 
     fn probe(&self, cancel: &CancelToken) -> Result<HostFacts, TransportError> {

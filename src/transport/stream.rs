@@ -13,6 +13,11 @@
 //! Up, [`put_file`] streams the file into `PATH.zoryn-part` on the host and
 //! renames it over `PATH`: a reader there never sees half a file, and the
 //! file stays for rsync's delta when a later version is large.
+//! [`put_delta`] sends a new version of a file whose old version both
+//! sides have as a block delta worked out here ([`delta`]): one session,
+//! only the blocks the host lacks; the host rebuilds the file beside the
+//! old one, its SHA-256 is checked against this side's before it counts,
+//! and whatever goes wrong there leaves the caller to send it as before.
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -200,6 +205,219 @@ pub fn put_file(
         });
     }
     Ok(size)
+}
+
+/// One piece of a file rebuilt on the host by [`put_delta`]: a range of
+/// the copy it has, or a range of the new bytes sent along.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece {
+    Base { offset: u64, len: u64 },
+    Sent { offset: u64, len: u64 },
+}
+
+/// Block size of [`delta`]: tar's, so the members of a tarball (and of the
+/// tarballs inside it) line up in both versions.
+const BLOCK: usize = 512;
+/// [`put_delta`] gives up (the caller then uses rsync) beyond these.
+pub const DELTA_MAX_PIECES: usize = 256;
+pub const DELTA_MAX_BYTES: u64 = 256 << 20;
+/// New bytes a delta always may send; beyond that at most 1/16 of the file.
+const DELTA_SMALL: u64 = 64 * 1024;
+
+fn block_hash(b: &[u8]) -> u64 {
+    b.chunks(8).fold(0xcbf2_9ce4_8422_2325u64, |h, w| {
+        let mut x = [0u8; 8];
+        x[..w.len()].copy_from_slice(w);
+        (h.rotate_left(5) ^ u64::from_le_bytes(x)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// `new` as pieces of `base` and of itself, matching whole 512-byte blocks
+/// at block boundaries: a tarball whose one file grew keeps every other
+/// member's data, only headers and the changed file are sent. Every match
+/// is compared byte for byte.
+pub fn delta(base: &[u8], new: &[u8]) -> Vec<Piece> {
+    let mut index: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    for (i, b) in base.chunks_exact(BLOCK).enumerate() {
+        index.entry(block_hash(b)).or_insert(i * BLOCK);
+    }
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut at = 0usize;
+    while at < new.len() {
+        let end = (at + BLOCK).min(new.len());
+        let block = &new[at..end];
+        let len = block.len() as u64;
+        // The base run goes on, or a block found anywhere in the base.
+        let next = match pieces.last() {
+            Some(Piece::Base { offset, len }) => Some((offset + len) as usize),
+            _ => None,
+        };
+        let found = next
+            .filter(|&o| base.get(o..o + block.len()) == Some(block))
+            .or_else(|| {
+                (block.len() == BLOCK)
+                    .then(|| index.get(&block_hash(block)).copied())
+                    .flatten()
+                    .filter(|&o| base.get(o..o + BLOCK) == Some(block))
+            });
+        match (found, pieces.last_mut()) {
+            (Some(o), Some(Piece::Base { offset, len: l })) if (*offset + *l) as usize == o => {
+                *l += len
+            }
+            (Some(o), _) => pieces.push(Piece::Base {
+                offset: o as u64,
+                len,
+            }),
+            (None, Some(Piece::Sent { offset, len: l })) if (*offset + *l) as usize == at => {
+                *l += len
+            }
+            (None, _) => pieces.push(Piece::Sent {
+                offset: at as u64,
+                len,
+            }),
+        }
+        at = end;
+    }
+    pieces
+}
+
+/// Rebuilds a file on the host from the copy there and the bytes on stdin:
+/// the pieces in order (`b:OFFSET:LEN` from the old copy, `s:OFFSET:LEN`
+/// from what was sent) into a temporary file, then prints its SHA-256 and
+/// renames it over the old copy. Arguments: PATH PIECE...
+const DELTA_SCRIPT: &str = r#"f=$1; shift
+umask 022
+part="$f.zoryn-part.$$" sent="$f.zoryn-sent.$$"
+trap 'rm -f -- "$part" "$sent"' EXIT
+cat >"$sent" || exit 1
+for p; do
+  r=${p#?:} off=${r%%:*} len=${r#*:}
+  case $p in b:*) src=$f ;; s:*) src=$sent ;; *) exit 2 ;; esac
+  dd if="$src" iflag=skip_bytes,count_bytes skip="$off" count="$len" bs=65536 status=none || exit 1
+done >"$part" || exit 1
+sum=$(sha256sum <"$part" | cut -c1-64)
+echo "sha256=$sum"
+mv -f -- "$part" "$f" || exit 1
+# The checksum the next pre-flight reads instead of hashing the file again
+# (its format is the pre-flight's, see hasher::remote).
+id=$(stat -c '%d %i %s %y %z' -- "$f" 2>/dev/null) &&
+  printf '%s|%s\n' "$id" "$sum" >"$f.zoryn-sha256.$$" && mv -f -- "$f.zoryn-sha256.$$" "$f.zoryn-sha256"
+exit 0"#;
+
+/// Send `new` to `remote_path` on `host`, which holds `base` there (the
+/// caller knows it by its checksum): one session carrying only the blocks
+/// the host does not have ([`delta`]); the host rebuilds the file beside
+/// the old one and renames it into place. The result is checked against
+/// `new_sha256` (the host's answer of the rebuilt file's SHA-256); a
+/// mismatch, a host without GNU `dd`, or too many pieces is an error, and
+/// the caller then sends the file as before. Returns the bytes sent.
+pub fn put_delta(
+    host: &Host,
+    base: &Path,
+    new: &Path,
+    new_sha256: impl FnOnce() -> Option<String> + Send,
+    remote_path: &str,
+    cancel: &CancelToken,
+) -> Result<u64, TransportError> {
+    let fail = |message: String| TransportError {
+        host: host.destination.clone(),
+        message,
+        hint: String::new(),
+    };
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(u64::MAX);
+    if size(base) > DELTA_MAX_BYTES || size(new) > DELTA_MAX_BYTES {
+        return Err(fail("too big for a delta".into()));
+    }
+    let read =
+        |p: &Path| std::fs::read(p).map_err(|e| fail(format!("cannot read {}: {e}", p.display())));
+    let (old, now) = (read(base)?, read(new)?);
+    let pieces = delta(&old, &now);
+    if pieces.len() > DELTA_MAX_PIECES {
+        return Err(fail(format!(
+            "{} pieces, too many for a delta",
+            pieces.len()
+        )));
+    }
+    // A change inside one big file shifts the rest of it off the block
+    // boundaries: rsync's rolling match finds what this does not.
+    let to_send: u64 = pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Sent { len, .. } => *len,
+            Piece::Base { .. } => 0,
+        })
+        .sum();
+    if to_send > DELTA_SMALL && to_send.saturating_mul(16) > now.len() as u64 {
+        return Err(fail(format!(
+            "{to_send} of {} bytes differ on block boundaries, rsync does better",
+            now.len()
+        )));
+    }
+    let sent_file =
+        tempfile::NamedTempFile::new().map_err(|e| fail(format!("a temporary file: {e}")))?;
+    let mut argv: Vec<String> = ["sh", "-c", DELTA_SCRIPT, "zoryn-delta", remote_path]
+        .map(String::from)
+        .to_vec();
+    let mut sent: u64 = 0;
+    {
+        let mut w = std::io::BufWriter::new(sent_file.as_file());
+        for p in &pieces {
+            match *p {
+                Piece::Base { offset, len } => argv.push(format!("b:{offset}:{len}")),
+                Piece::Sent { offset, len } => {
+                    argv.push(format!("s:{sent}:{len}"));
+                    std::io::Write::write_all(
+                        &mut w,
+                        &now[offset as usize..(offset + len) as usize],
+                    )
+                    .map_err(|e| fail(format!("a temporary file: {e}")))?;
+                    sent += len;
+                }
+            }
+        }
+        std::io::Write::flush(&mut w).map_err(|e| fail(format!("a temporary file: {e}")))?;
+    }
+    drop((old, now));
+    let _slot = host.session();
+    let spec = host.command(&argv).stdin_file(sent_file.path());
+    // The new file's checksum is worked out while the host rebuilds it.
+    let (out, want) = std::thread::scope(|s| {
+        let want = s.spawn(new_sha256);
+        let out = capture_stream(&spec, cancel, |r| {
+            let mut text = String::new();
+            let _ = r.read_to_string(&mut text);
+            text
+        });
+        (out, want.join().ok().flatten())
+    });
+    let (out, text) = out.map_err(|e| fail(format!("uploading to {}: {e}", host.destination)))?;
+    if cancel.is_cancelled() {
+        return Err(fail(format!(
+            "uploading to {}: interrupted",
+            host.destination
+        )));
+    }
+    if out.code() == Some(255) {
+        let mut e = host.error_from(&out.stderr, Some(255));
+        e.message = format!("uploading the source: {}", e.message);
+        return Err(e);
+    }
+    let got = text
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256=").map(str::to_string));
+    match (out.success(), got, want) {
+        (true, Some(got), Some(want)) if got.eq_ignore_ascii_case(&want) => Ok(sent),
+        (true, got, want) => Err(fail(format!(
+            "the rebuilt source on {} does not match (sha256 {got:?}, expected {want:?})",
+            host.destination
+        ))),
+        (false, _, _) => Err(fail(format!(
+            "rebuilding the source on {} failed: {}",
+            host.destination,
+            out.stderr.trim()
+        ))),
+    }
 }
 
 /// Why a fetch failed: writing here (a full disk, permissions: the host
@@ -449,6 +667,90 @@ mod tests {
         assert_eq!(
             std::fs::read(dir.path().join("a-1.0-alt1.src.rpm")).unwrap(),
             b"mine"
+        );
+    }
+
+    /// The pieces rebuild the new file exactly; an unchanged tail after a
+    /// grown block is taken from the base, shifted.
+    #[test]
+    fn delta_pieces_rebuild_the_new_file() {
+        let base: Vec<u8> = (0..40 * 512u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let mut new = base[..3 * 512].to_vec();
+        new.extend_from_slice(&[b'x'; 512]); // a block more
+        new.extend_from_slice(&base[3 * 512..]);
+        new[7] ^= 1; // and a changed byte in the first block
+        new.extend_from_slice(b"tail");
+        let pieces = delta(&base, &new);
+        let mut rebuilt = Vec::new();
+        let mut sent = 0u64;
+        for p in &pieces {
+            match *p {
+                Piece::Base { offset, len } => {
+                    rebuilt.extend_from_slice(&base[offset as usize..(offset + len) as usize])
+                }
+                Piece::Sent { offset, len } => {
+                    rebuilt.extend_from_slice(&new[offset as usize..(offset + len) as usize]);
+                    sent += len;
+                }
+            }
+        }
+        assert_eq!(rebuilt, new);
+        assert_eq!(sent, 512 + 512 + 4, "{pieces:?}");
+        assert!(pieces.len() <= 5, "{pieces:?}");
+        assert_eq!(delta(&[], b"abc"), [Piece::Sent { offset: 0, len: 3 }]);
+    }
+
+    /// The host's half: the script rebuilds the file from the pieces (run
+    /// here by a real sh, GNU dd) and reports the result's checksum.
+    #[test]
+    fn the_delta_script_rebuilds_the_file() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("pkg.tar");
+        std::fs::write(&f, b"0123456789abcdef").unwrap();
+        let out = std::process::Command::new("sh")
+            .args(["-c", DELTA_SCRIPT, "zoryn-delta"])
+            .arg(&f)
+            .args(["b:0:4", "s:0:3", "b:10:6", "s:3:1"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                std::io::Write::write_all(c.stdin.as_mut().unwrap(), b"XYZ!")?;
+                drop(c.stdin.take());
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(std::fs::read(&f).unwrap(), b"0123XYZabcdef!");
+        let text = String::from_utf8(out.stdout).unwrap();
+        // sha256("0123XYZabcdef!")
+        let want = std::process::Command::new("sha256sum")
+            .arg(&f)
+            .output()
+            .unwrap();
+        let want = String::from_utf8(want.stdout).unwrap();
+        assert_eq!(text.trim(), format!("sha256={}", &want[..64]));
+        let left: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "no temporary files left: {left:?}");
+        // The checksum kept for the next pre-flight, in its format.
+        let id = std::process::Command::new("stat")
+            .args(["-c", "%d %i %s %y %z", "--"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(t.path().join("pkg.tar.zoryn-sha256")).unwrap(),
+            format!(
+                "{}|{}\n",
+                String::from_utf8(id.stdout).unwrap().trim_end(),
+                &want[..64]
+            )
         );
     }
 

@@ -1,0 +1,265 @@
+//! The edit-build cycle on a remote builder does not repeat transfers whose
+//! input did not change (issue 13 item 6): real zoryn, a real sshd test
+//! host, real rsync behind a wrapper that records its runs.
+
+mod support;
+
+use support::{both, TestEnv};
+
+/// A builder's generated apt config is sent to its host only when the
+/// host's copy differs from this side's, file by file: not again for an
+/// unchanged config, but after a local change, after the host's copy was
+/// changed there, and when the host has a file this side does not.
+#[test]
+fn an_unchanged_apt_config_is_not_sent_again() {
+    let env = TestEnv::new();
+    let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    let repo = env.gear_repo("hello", "");
+    let local_apt = env.home.join(".config/zoryn/builders.d/arm/apt");
+    std::fs::create_dir_all(&local_apt).unwrap();
+    std::fs::write(local_apt.join("apt.conf"), "// zoryn test config, one\n").unwrap();
+    std::fs::write(local_apt.join("sources.list"), "# no sources\n").unwrap();
+    let runs = env.home.join("tmp/rsync.runs");
+    let wrapper = env.bin_dir.join("counting-rsync");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\nexec rsync \"$@\"\n",
+            runs.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    env.write(
+        ".zoryn",
+        &format!("{}rsync = \"counting-rsync\"\n", env.ssh_commands_toml()),
+    );
+    let remote_apt = host.home.join(".cache/zoryn/apt/arm");
+    // Build; whether the apt config went to the host (an rsync of the apt dir).
+    let build = || -> bool {
+        let before = std::fs::read_to_string(&runs).unwrap_or_default();
+        env.chown_all();
+        let out = env.zoryn(&["build", "-b", "arm"], &repo);
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+        let after = std::fs::read_to_string(&runs).unwrap_or_default();
+        let new = &after[before.len()..];
+        // The builder's hsh got that config.
+        let log = std::fs::read_to_string(repo.join(".gear/build.arm.log")).unwrap_or_default();
+        assert!(
+            !log.contains("broken Dir::Etc"),
+            "the build did not get a usable apt config: {log}"
+        );
+        new.lines().any(|l| l.contains("/apt/"))
+    };
+    let same_as_local = || {
+        for f in ["apt.conf", "sources.list"] {
+            assert_eq!(
+                std::fs::read(remote_apt.join(f)).unwrap(),
+                std::fs::read(local_apt.join(f)).unwrap(),
+                "{f} on the host"
+            );
+        }
+    };
+
+    assert!(build(), "the first build sends the apt config");
+    same_as_local();
+    assert!(!build(), "unchanged: not sent again");
+
+    std::fs::write(local_apt.join("apt.conf"), "// zoryn test config, two\n").unwrap();
+    assert!(build(), "changed here: sent");
+    same_as_local();
+    assert!(!build(), "unchanged again");
+
+    let out = env.ssh(
+        "arm",
+        &format!(
+            "printf 'theirs\\n' >'{}'",
+            remote_apt.join("sources.list").display()
+        ),
+    );
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(build(), "changed on the host: sent");
+    same_as_local();
+
+    let out = env.ssh(
+        "arm",
+        &format!(
+            "printf 'x\\n' >'{}'",
+            remote_apt.join("preferences").display()
+        ),
+    );
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(build(), "a file only the host has: sent");
+    assert!(
+        !remote_apt.join("preferences").exists(),
+        "the stray file was removed"
+    );
+    assert!(!build());
+}
+
+fn uploaded_bytes(out: &std::process::Output) -> u64 {
+    support::stdout(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "uploaded")
+        .and_then(|v| v["bytes_sent"].as_u64())
+        .expect("an uploaded event")
+}
+
+/// After a small change the source goes to the host as a delta against
+/// the copy it has, in one ssh session without rsync: only the changed
+/// blocks are sent, and the host ends up with exactly the new tarball
+/// (its build runs the edit). An edit inside one big file, which shifts
+/// the rest of it, goes with rsync as before.
+#[test]
+fn a_changed_source_goes_as_a_delta_against_the_hosts_copy() {
+    let env = TestEnv::new();
+    let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    let repo = env.gear_repo("hello", "");
+    // Big enough that it is not simply sent whole (over 64 KiB).
+    let data: String = (0..20_000u64)
+        .map(|i| format!("{i:06} {:016x}\n", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+        .collect();
+    std::fs::write(repo.join("hello/data.txt"), &data).unwrap();
+    env.sh("git add -A && git commit -qm data", &repo);
+    let runs = env.home.join("tmp/rsync.runs");
+    let wrapper = env.bin_dir.join("counting-rsync");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\nexec rsync \"$@\"\n",
+            runs.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    env.write(
+        ".zoryn",
+        &format!("{}rsync = \"counting-rsync\"\n", env.ssh_commands_toml()),
+    );
+    let remote_tar = host.home.join(".cache/zoryn/upload/hello/hello.tar");
+    // Build; the bytes sent and whether rsync sent the tarball.
+    let build = || -> (u64, bool) {
+        let before = std::fs::read_to_string(&runs).unwrap_or_default();
+        env.chown_all();
+        let out = env.zoryn(&["build", "-b", "arm", "--json"], &repo);
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+        let after = std::fs::read_to_string(&runs).unwrap_or_default();
+        let rsync = after[before.len()..]
+            .lines()
+            .any(|l| l.contains("hello.tar"));
+        (uploaded_bytes(&out), rsync)
+    };
+    let log = || std::fs::read_to_string(repo.join(".gear/build.arm.log")).unwrap();
+    let (first, _) = build();
+    assert!(
+        first > 300_000,
+        "the first build sends it all ({first} bytes)"
+    );
+
+    env.sh(
+        "sed -i 's/^echo building hello$/echo building hello, edit 1/' hello.spec && echo more >>hello/README",
+        &repo,
+    );
+    let (sent, rsync) = build();
+    assert!(!rsync, "the delta went without rsync");
+    assert!(sent > 0 && sent < 16 * 1024, "a delta of {sent} bytes");
+    assert!(log().contains("building hello, edit 1"), "{}", log());
+    let remote = std::fs::read(&remote_tar).unwrap();
+    assert!(
+        remote.windows(6).any(|w| w == b"edit 1"),
+        "the host has the new source"
+    );
+    assert_eq!(build().0, 0, "unchanged: nothing sent");
+
+    // A line inserted in the middle of the big file: not block-aligned.
+    let changed = data.replacen("010000 ", "010000 inserted ", 1);
+    std::fs::write(repo.join("hello/data.txt"), changed).unwrap();
+    let (sent, rsync) = build();
+    assert!(rsync, "rsync sends an edit inside one big file");
+    assert!(sent < 64 * 1024, "still a delta: {sent} bytes");
+    let remote = std::fs::read(&remote_tar).unwrap();
+    assert!(remote.windows(15).any(|w| w == b"010000 inserted"));
+}
+
+/// The ControlMaster an earlier run kept the host's facts for is not
+/// asked after with `ssh -O check` while it still runs: a warm rebuild
+/// starts no ssh for it. A stopped master is checked (and replaced) as
+/// before, and the build still works.
+#[test]
+fn a_running_master_is_not_asked_after_again() {
+    let env = TestEnv::new();
+    let _host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    let repo = env.gear_repo("hello", "");
+    let runs = env.home.join("tmp/ssh.runs");
+    let wrapper = env.bin_dir.join("counting-ssh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\nexec ssh \"$@\"\n",
+            runs.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    env.write(
+        ".zoryn",
+        &format!(
+            "[commands]\nssh = \"counting-ssh -F {}\"\n",
+            env.ssh_config_path().display()
+        ),
+    );
+    // Build; how many `-O check`s it ran.
+    let build = || -> usize {
+        let before = std::fs::read_to_string(&runs).unwrap_or_default();
+        env.chown_all();
+        let out = env.zoryn(&["build", "-q", "-b", "arm"], &repo);
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+        let after = std::fs::read_to_string(&runs).unwrap_or_default();
+        after[before.len()..]
+            .lines()
+            .filter(|l| l.contains("-O check"))
+            .count()
+    };
+    assert_eq!(build(), 1, "a new master is checked");
+    assert_eq!(build(), 1, "its facts are kept by this run");
+    assert_eq!(build(), 0, "the kept master runs: not asked again");
+    assert_eq!(build(), 0);
+    // The master stopped: asked again (and replaced); the build works.
+    let kept: Vec<_> = std::fs::read_dir(env.root.join("run/zoryn"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("facts-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let pid: i32 = kept[0]
+        .split("master=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("the master's pid in the kept facts");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    let checks = build();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert!(checks >= 1, "a stopped master is checked");
+}
