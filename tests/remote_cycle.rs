@@ -19,25 +19,7 @@ fn an_unchanged_apt_config_is_not_sent_again() {
     std::fs::create_dir_all(&local_apt).unwrap();
     std::fs::write(local_apt.join("apt.conf"), "// zoryn test config, one\n").unwrap();
     std::fs::write(local_apt.join("sources.list"), "# no sources\n").unwrap();
-    let runs = env.home.join("tmp/rsync.runs");
-    let wrapper = env.bin_dir.join("counting-rsync");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\necho \"$*\" >>'{}'\nexec rsync \"$@\"\n",
-            runs.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    env.write(
-        ".zoryn",
-        &format!("{}rsync = \"counting-rsync\"\n", env.ssh_commands_toml()),
-    );
+    let runs = counting_rsync(&env);
     let remote_apt = host.home.join(".cache/zoryn/apt/arm");
     // Build; whether the apt config went to the host (an rsync of the apt dir).
     let build = || -> bool {
@@ -110,22 +92,21 @@ fn uploaded_bytes(out: &std::process::Output) -> u64 {
         .expect("an uploaded event")
 }
 
-/// After a small change the source goes to the host as a delta against
-/// the copy it has, in one ssh session without rsync: only the changed
-/// blocks are sent, and the host ends up with exactly the new tarball
-/// (its build runs the edit). An edit inside one big file, which shifts
-/// the rest of it, goes with rsync as before.
-#[test]
-fn a_changed_source_goes_as_a_delta_against_the_hosts_copy() {
-    let env = TestEnv::new();
-    let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+/// A gear repo `hello` with a data file big enough that it is not simply
+/// sent whole (over 64 KiB); returns the repo and the file's text.
+fn big_package(env: &TestEnv) -> (std::path::PathBuf, String) {
     let repo = env.gear_repo("hello", "");
-    // Big enough that it is not simply sent whole (over 64 KiB).
     let data: String = (0..20_000u64)
         .map(|i| format!("{i:06} {:016x}\n", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
         .collect();
     std::fs::write(repo.join("hello/data.txt"), &data).unwrap();
     env.sh("git add -A && git commit -qm data", &repo);
+    (repo, data)
+}
+
+/// Make `~/.zoryn`'s rsync a wrapper that logs each run's arguments to
+/// the returned file, then runs rsync.
+fn counting_rsync(env: &TestEnv) -> std::path::PathBuf {
     let runs = env.home.join("tmp/rsync.runs");
     let wrapper = env.bin_dir.join("counting-rsync");
     std::fs::write(
@@ -145,6 +126,57 @@ fn a_changed_source_goes_as_a_delta_against_the_hosts_copy() {
         ".zoryn",
         &format!("{}rsync = \"counting-rsync\"\n", env.ssh_commands_toml()),
     );
+    runs
+}
+
+/// A batch keeps its packages' tarballs in a cache of its own: a changed
+/// package there goes to the host as a delta against the copy it has too,
+/// and the host's copy is then the new source.
+#[test]
+fn a_batch_sends_a_changed_package_as_a_delta_too() {
+    let env = TestEnv::new();
+    let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    let (repo, _) = big_package(&env);
+    let runs = counting_rsync(&env);
+    env.write(
+        ".config/zoryn/batch/t.conf",
+        "[batch]\nbasedir = \"~/src\"\nbuilders = \"arm\"\n\n[hello]\n",
+    );
+    // Run the batch; whether rsync sent the tarball.
+    let batch = || -> bool {
+        let before = std::fs::read_to_string(&runs).unwrap_or_default();
+        env.chown_all();
+        let out = env.zoryn(&["task", "batch", "t"], &env.home);
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+        let after = std::fs::read_to_string(&runs).unwrap_or_default();
+        after[before.len()..]
+            .lines()
+            .any(|l| l.contains("hello.tar"))
+    };
+    assert!(batch(), "the first run sends the tarball with rsync");
+    env.sh("echo batch edit >>hello/README", &repo);
+    assert!(
+        !batch(),
+        "the changed package went as a delta, without rsync"
+    );
+    let remote = std::fs::read(host.home.join(".cache/zoryn/upload/hello/hello.tar")).unwrap();
+    assert!(
+        remote.windows(10).any(|w| w == b"batch edit"),
+        "the host has the new source"
+    );
+}
+
+/// After a small change the source goes to the host as a delta against
+/// the copy it has, in one ssh session without rsync: only the changed
+/// blocks are sent, and the host ends up with exactly the new tarball
+/// (its build runs the edit). An edit inside one big file, which shifts
+/// the rest of it, goes with rsync as before.
+#[test]
+fn a_changed_source_goes_as_a_delta_against_the_hosts_copy() {
+    let env = TestEnv::new();
+    let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    let (repo, data) = big_package(&env);
+    let runs = counting_rsync(&env);
     let remote_tar = host.home.join(".cache/zoryn/upload/hello/hello.tar");
     // Build; the bytes sent and whether rsync sent the tarball.
     let build = || -> (u64, bool) {

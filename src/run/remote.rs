@@ -434,11 +434,10 @@ fn upload_source(
     remote_sha256: Option<&str>,
     cancel: &CancelToken,
 ) -> Result<u64, TransportError> {
-    let base = remote_sha256.and_then(|sum| {
-        let paths = crate::config::paths::Paths::from_env().ok()?;
-        // The cache `zoryn build` packs into (see run::session).
-        TarballCache::new(paths.cache_dir.join("tarballs")).entry_with_sha256(sum)
-    });
+    // The cache this source came from (`zoryn build`'s, or a batch's).
+    let base = remote_sha256
+        .zip(ctx.tarball.cache_dir.as_ref())
+        .and_then(|(sum, dir)| TarballCache::new(dir.clone()).entry_with_sha256(sum));
     if let Some(base) = base.filter(|_| ctx.tarball.size > stream::STREAM_UP_LIMIT) {
         // Builders on one host share the attempt, as they share the upload.
         let cell = {

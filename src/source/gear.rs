@@ -39,6 +39,10 @@ pub struct Tarball {
     /// Its SHA-256 (hex) when known (a reused tarball): a remote host that
     /// already has this source is not sent it again.
     pub sha256: Option<String>,
+    /// The tarball cache that keeps it (reused from it or stored in it):
+    /// an upload looks there for the copy a host already has, to send
+    /// only the difference.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Like [`make_tarball`], but reuse the cached tarball when what gear would
@@ -87,10 +91,12 @@ pub fn make_tarball_reusing_with(
         }
         let mut t = finish(dir, path, spec_text, true);
         t.sha256 = cache.sha256(&key, cancel);
+        t.cache_dir = Some(cache.dir().to_path_buf());
         return Ok(t);
     }
-    let tarball = make_tarball_in(gear, git, repo, dir, specsubst, cancel)?;
+    let mut tarball = make_tarball_in(gear, git, repo, dir, specsubst, cancel)?;
     cache.store(&key, &tarball.path);
+    tarball.cache_dir = Some(cache.dir().to_path_buf());
     // The next unchanged build tells the host this source by its SHA-256:
     // work it out now, beside this build's upload and hsh (which take far
     // longer), so that build need not. Unfinished when zoryn exits: the
@@ -132,6 +138,7 @@ fn finish(dir: tempfile::TempDir, path: PathBuf, spec_text: String, reused: bool
         size,
         reused,
         sha256: None,
+        cache_dir: None,
     }
 }
 
