@@ -53,7 +53,7 @@ use crate::hasher::remote::{
 use crate::hasher::results::{ResultDirs, Snapshot};
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::LockState;
-use crate::source::cache::{file_sha256, TarballCache};
+use crate::source::cache::TarballCache;
 use crate::transport::cancel::CancelToken;
 use crate::transport::rsync;
 use crate::transport::runner::{capture, Captured, CommandSpec, Outcome as RunOutcome};
@@ -448,13 +448,13 @@ fn upload_source(
         let mut first = false;
         let sent = cell.get_or_init(|| {
             first = true;
-            let new = ctx.tarball.path.clone();
+            let sha256 = ctx.tarball.sha256_now();
             let sum_cancel = cancel.clone();
             stream::put_delta(
                 host,
                 &base,
                 &ctx.tarball.path,
-                move || file_sha256(&new, &sum_cancel),
+                move || sha256(&sum_cancel),
                 remote_tar,
                 cancel,
             )

@@ -19,6 +19,7 @@
 //! or upload.
 
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use super::cache::{source_key, TarballCache};
 use super::repo::GearRepo;
@@ -43,6 +44,40 @@ pub struct Tarball {
     /// an upload looks there for the copy a host already has, to send
     /// only the difference.
     pub cache_dir: Option<PathBuf>,
+    /// A newly packed tarball's SHA-256, worked out beside the upload and
+    /// the build ([`Tarball::sha256_now`] waits for it).
+    pending_sha256: Option<Arc<PendingSha256>>,
+}
+
+/// A SHA-256 worked out once, by whichever asks first (the background
+/// thread or an upload); the other waits for that answer.
+pub struct PendingSha256 {
+    sum: OnceLock<Option<String>>,
+    compute: Box<Sha256Fn>,
+}
+
+type Sha256Fn = dyn Fn(&CancelToken) -> Option<String> + Send + Sync;
+
+impl PendingSha256 {
+    fn get(&self, cancel: &CancelToken) -> Option<String> {
+        self.sum.get_or_init(|| (self.compute)(cancel)).clone()
+    }
+}
+
+impl Tarball {
+    /// Its SHA-256: known, being worked out (then waited for), or worked
+    /// out now. A cloneable handle, for a thread of its own.
+    pub fn sha256_now(&self) -> impl Fn(&CancelToken) -> Option<String> + Send + 'static {
+        let known = self.sha256.clone();
+        let pending = self.pending_sha256.clone();
+        let path = self.path.clone();
+        move |cancel| {
+            known.clone().or_else(|| match &pending {
+                Some(p) => p.get(cancel),
+                None => super::cache::file_sha256(&path, cancel),
+            })
+        }
+    }
 }
 
 /// Like [`make_tarball`], but reuse the cached tarball when what gear would
@@ -99,10 +134,16 @@ pub fn make_tarball_reusing_with(
     tarball.cache_dir = Some(cache.dir().to_path_buf());
     // The next unchanged build tells the host this source by its SHA-256:
     // work it out now, beside this build's upload and hsh (which take far
-    // longer), so that build need not. Unfinished when zoryn exits: the
-    // next build computes it.
+    // longer), so that build need not; a delta upload of this build waits
+    // for the same answer instead of hashing the file again. Unfinished
+    // when zoryn exits: the next build computes it.
     let kept = TarballCache::new(cache.dir().to_path_buf());
-    std::thread::spawn(move || kept.sha256(&key, &CancelToken::new()));
+    let pending = Arc::new(PendingSha256 {
+        sum: OnceLock::new(),
+        compute: Box::new(move |cancel| kept.sha256(&key, cancel)),
+    });
+    tarball.pending_sha256 = Some(pending.clone());
+    std::thread::spawn(move || pending.get(&CancelToken::new()));
     Ok(tarball)
 }
 
@@ -139,6 +180,7 @@ fn finish(dir: tempfile::TempDir, path: PathBuf, spec_text: String, reused: bool
         reused,
         sha256: None,
         cache_dir: None,
+        pending_sha256: None,
     }
 }
 
