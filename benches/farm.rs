@@ -116,6 +116,23 @@ fn profiled(env: &TestEnv, zoryn: &Path, out: &Path, cwd: &Path) {
     assert!(o.status.success(), "strace zoryn: {}", both(&o));
 }
 
+/// One `zoryn build -q -b arm` without strace, with
+/// `ZORYN_LOG=zoryn::commands=debug,info`: each command zoryn ran and how
+/// long it took, stamped with the time since start, into `out`.
+fn logged(env: &TestEnv, zoryn: &Path, out: &Path, cwd: &Path) {
+    env.chown_all();
+    let o = env
+        .command(zoryn)
+        .args(["build", "-q", "-b", "arm"])
+        .env("ZORYN_LOG", "zoryn::commands=debug,info")
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run zoryn");
+    assert!(o.status.success(), "zoryn: {}", both(&o));
+    std::fs::write(out, &o.stderr).expect("write the log");
+}
+
 /// `ZORYN_BENCH_ONLY=a,b` runs only those sections (local, rebuild, remote, cycle,
 /// upload, startup, fanout, batch).
 fn wanted(section: &str) -> bool {
@@ -482,8 +499,9 @@ fn cycle(runs: usize) -> Vec<Row> {
         env.chown_all();
     };
     // ZORYN_BENCH_PROFILE=DIR: one change and one unchanged build under
-    // strace (processes started and ended, with times), into DIR; with
-    // ZORYN_BENCH_AB also of that binary (`before-*.strace`).
+    // strace (processes started and ended, with times), into DIR, and one
+    // of each without strace, logging each command zoryn ran and its time
+    // (`*.log`); with ZORYN_BENCH_AB also of that binary (`before-*`).
     if let Some(dir) = std::env::var_os("ZORYN_BENCH_PROFILE") {
         let dir = std::path::PathBuf::from(dir);
         std::fs::create_dir_all(&dir).expect("the profile dir");
@@ -503,6 +521,12 @@ fn cycle(runs: usize) -> Vec<Row> {
                     &dir.join(format!("{prefix}{name}.strace")),
                     &repo,
                 );
+            }
+            for (name, change) in [("change", true), ("unchanged", false)] {
+                if change {
+                    one_line_change(&env);
+                }
+                logged(&env, bin, &dir.join(format!("{prefix}{name}.log")), &repo);
             }
         }
     }

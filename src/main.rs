@@ -34,13 +34,20 @@ fn main() {
         (false, 2) => "info",
         (false, _) => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ZORYN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .init();
+    // `ZORYN_LOG` (a tracing filter) is for digging: its lines carry the
+    // time since zoryn started; `-v` lines stay plain.
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
+    match tracing_subscriber::EnvFilter::try_from_env("ZORYN_LOG") {
+        Ok(filter) => builder
+            .with_env_filter(filter)
+            .with_timer(tracing_subscriber::fmt::time::Uptime::default())
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        Err(_) => builder
+            .with_env_filter(tracing_subscriber::EnvFilter::new(default_level))
+            .without_time()
+            .init(),
+    }
     let code = cli::run(cli);
     if let Some(p) = std::env::var_os("ZORYN_STATS").filter(|p| !p.is_empty()) {
         write_stats(&p);

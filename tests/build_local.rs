@@ -326,3 +326,40 @@ fn result_words_are_coloured_only_when_asked_or_on_a_terminal() {
     assert!(no_color.contains("sisyphus  OK"), "{no_color:?}");
     assert!(!no_color.contains("\x1b[32m"), "{no_color:?}");
 }
+
+/// `ZORYN_LOG=zoryn::commands=debug` lists each command zoryn ran with its
+/// time, on lines stamped with the seconds since zoryn started (plain text
+/// when stderr is not a terminal); without `ZORYN_LOG`, none of it.
+#[test]
+fn zoryn_log_lists_each_command_with_its_time() {
+    let env = TestEnv::new();
+    env.hasher_slot("hasher", None);
+    let repo = env.gear_repo("hello", "");
+    env.chown_all();
+    let out = env
+        .command(env.bin_dir.join("zoryn"))
+        .args(["build", "-q"])
+        .env("ZORYN_LOG", "zoryn::commands=debug")
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let gear = err
+        .lines()
+        .find(|l| l.contains("ms: gear --commit"))
+        .unwrap_or_else(|| panic!("no timed gear line: {err}"));
+    let words: Vec<&str> = gear.split_whitespace().collect();
+    assert!(
+        words[0].ends_with('s') && words[0].trim_end_matches('s').parse::<f64>().is_ok(),
+        "stamped with the time since start: {gear}"
+    );
+    assert_eq!(&words[1..3], ["DEBUG", "zoryn::commands:"], "{gear}");
+    assert!(words[3].parse::<f64>().is_ok(), "{gear}");
+    assert!(!err.contains('\x1b'), "no colours off a terminal: {err}");
+    assert!(err.lines().any(|l| l.contains("ms: git ")), "{err}");
+
+    let out = env.zoryn(&["build", "-q"], &repo);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(out.stderr.is_empty(), "{}", both(&out));
+}

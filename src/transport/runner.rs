@@ -309,6 +309,44 @@ impl std::fmt::Display for SpawnError {
     }
 }
 
+/// Logs how long a command ran, at debug level under the target
+/// `zoryn::commands` (`ZORYN_LOG=zoryn::commands=debug`): where the time of
+/// a build goes, process by process.
+struct Timing<'a> {
+    spec: &'a CommandSpec,
+    started: std::time::Instant,
+}
+
+impl<'a> Timing<'a> {
+    fn start(spec: &'a CommandSpec) -> Self {
+        Timing {
+            spec,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for Timing<'_> {
+    fn drop(&mut self) {
+        if tracing::enabled!(target: "zoryn::commands", tracing::Level::DEBUG) {
+            // The program and the end of the line (for ssh, the remote
+            // command rather than its options).
+            let words = self.spec.display();
+            let program = self.spec.program_name();
+            let cut = words.len().saturating_sub(120);
+            let words = match (cut..words.len()).find(|&i| words.is_char_boundary(i)) {
+                Some(i) if i > program.len() => format!("{program} …{}", &words[i..]),
+                _ => words,
+            };
+            tracing::debug!(
+                target: "zoryn::commands",
+                "{:.1} ms: {words}",
+                self.started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+    }
+}
+
 enum Msg {
     Chunk(Vec<u8>),
     Eof,
@@ -324,6 +362,7 @@ pub fn run(
     cancel: &CancelToken,
     mut on_output: impl FnMut(&[u8]),
 ) -> Result<Outcome, SpawnError> {
+    let _timing = Timing::start(spec);
     let spawn_err = |source| SpawnError {
         program: spec.program_name(),
         source,
@@ -499,6 +538,7 @@ pub fn capture_stream<R: Send + 'static>(
     cancel: &CancelToken,
     consume: impl FnOnce(&mut dyn Read) -> R + Send + 'static,
 ) -> Result<(Captured, Option<R>), SpawnError> {
+    let _timing = Timing::start(spec);
     let spawn_err = |source| SpawnError {
         program: spec.program_name(),
         source,

@@ -353,6 +353,12 @@ pub fn put_delta(
             now.len()
         )));
     }
+    tracing::debug!(
+        "{}: a delta of {} pieces, {to_send} of {} bytes",
+        host.destination,
+        pieces.len(),
+        now.len()
+    );
     let sent_file =
         tempfile::NamedTempFile::new().map_err(|e| fail(format!("a temporary file: {e}")))?;
     let mut argv: Vec<String> = ["sh", "-c", DELTA_SCRIPT, "zoryn-delta", remote_path]
