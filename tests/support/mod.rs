@@ -207,19 +207,11 @@ impl TestEnv {
     /// Only what is not the user's yet is changed: a file that already is
     /// keeps its ctime, so git's stat data of it stays fresh, as in a
     /// maintainer's own checkout (a `chown -R` of everything made every
-    /// tracked file look modified to git before each command).
+    /// tracked file look modified to git before each command). Files that
+    /// vanish meanwhile (a running build's temporary ones) are skipped.
     pub fn chown_all(&self) {
         if let Some((uid, gid)) = self.user {
-            let st = Command::new("find")
-                .arg(&self.root)
-                .args(["(", "!", "-user", &uid.to_string(), "-o", "!", "-group"])
-                .arg(gid.to_string())
-                .args([")", "-exec", "chown", "-h"])
-                .arg(format!("{uid}:{gid}"))
-                .args(["{}", "+"])
-                .status()
-                .unwrap();
-            assert!(st.success());
+            chown_tree(&self.root, uid, gid);
         }
     }
 
@@ -486,4 +478,37 @@ pub fn names_in(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// `chown -R -h uid:gid dir`, changing only entries owned otherwise and
+/// skipping entries that vanish while it walks.
+fn chown_tree(dir: &Path, uid: u32, gid: u32) {
+    use std::os::unix::fs::MetadataExt;
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if gone(&e) => return,
+        Err(e) => panic!("{}: {e}", dir.display()),
+    };
+    if meta.uid() != uid || meta.gid() != gid {
+        match std::os::unix::fs::lchown(dir, Some(uid), Some(gid)) {
+            Err(e) if !gone(&e) => panic!("chown {}: {e}", dir.display()),
+            _ => {}
+        }
+    }
+    if !meta.is_dir() {
+        return;
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if gone(&e) => return,
+        Err(e) => panic!("{}: {e}", dir.display()),
+    };
+    for entry in entries {
+        match entry {
+            Ok(entry) => chown_tree(&entry.path(), uid, gid),
+            Err(e) if gone(&e) => {}
+            Err(e) => panic!("{}: {e}", dir.display()),
+        }
+    }
 }
