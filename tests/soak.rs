@@ -242,9 +242,14 @@ fn four_clients_share_three_hosts_and_ten_slots_for_200_builds() {
 
     // Start the four clients together; sample them until all have exited.
     let t0 = Instant::now();
-    let mut children: Vec<_> = (0..PROCESSES)
-        .map(|k| env.spawn_zoryn(&["task", "batch", &format!("soak{k}")], &env.home))
-        .collect();
+    // Clients still running when the test fails are stopped, not left behind.
+    let mut clients = Clients(Vec::new());
+    for k in 0..PROCESSES {
+        clients
+            .0
+            .push(env.spawn_zoryn(&["task", "batch", &format!("soak{k}")], &env.home));
+    }
+    let children = &mut clients.0;
     let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
     let done = Arc::new(AtomicBool::new(false));
     let sampler = {
@@ -416,5 +421,32 @@ fn four_clients_share_three_hosts_and_ten_slots_for_200_builds() {
     );
     for f in figures {
         eprintln!("soak: {f}");
+    }
+}
+
+/// zoryn clients of a test: any still running when it is dropped (the test
+/// failed half-way) get SIGTERM, as on Ctrl-C, then SIGKILL if they have
+/// not ended 10 s later, and are reaped.
+struct Clients(Vec<std::process::Child>);
+
+impl Drop for Clients {
+    fn drop(&mut self) {
+        use nix::sys::signal::{kill, Signal};
+        let pid = |c: &std::process::Child| nix::unistd::Pid::from_raw(c.id() as i32);
+        for c in &mut self.0 {
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = kill(pid(c), Signal::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for c in &mut self.0 {
+            while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = kill(pid(c), Signal::SIGKILL);
+            }
+            let _ = c.wait();
+        }
     }
 }
