@@ -235,7 +235,7 @@ fn checks_run_while_other_builders_still_build() {
     let rec = env.home.join("tmp/lint.rec");
     check_program(&env, "lint-ok", &rec, 1, 0);
     checks_config(&env, &["lint-ok"], "");
-    let child = env.spawn_zoryn(&["build", "-p", "-b", "fast,slow"], &repo);
+    let mut child = env.spawn_zoryn(&["build", "-p", "-b", "fast,slow"], &repo);
     // fast's check runs although slow never ends its build (it hangs until
     // the SIGINT below): the check did not wait for the other builder.
     let line = support::wait_for_line(
@@ -245,13 +245,35 @@ fn checks_run_while_other_builders_still_build() {
         " (fast's check)",
     );
     assert!(!line.contains("hasher_out/slow"), "{line}");
+    // fast ends (its check done) while slow still builds; only then Ctrl-C.
+    // (Progress lines go to stderr, the summary to stdout.)
+    let (tx, rx) = std::sync::mpsc::channel();
+    let so = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(so)).map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("fast never finished");
+        if line.starts_with("[fast] OK in ") {
+            break;
+        }
+    }
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
     )
     .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", both(&out));
+    let progress = reader.join().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}{progress}", both(&out));
     let s = stdout(&out);
     assert!(s.contains("fast: checks passed: lint-ok"), "{s}");
     assert!(s.contains("slow     x86_64  sisyphus  CANCELLED"), "{s}");
