@@ -236,6 +236,9 @@ fn checks_run_while_other_builders_still_build() {
     check_program(&env, "lint-ok", &rec, 1, 0);
     checks_config(&env, &["lint-ok"], "");
     let mut child = env.spawn_zoryn(&["build", "-p", "-b", "fast,slow"], &repo);
+    // If the test fails before the Ctrl-C below, slow's hanging build is
+    // stopped all the same.
+    let mut ctrl_c = CtrlCOnDrop(Some(child.id()));
     // fast's check runs although slow never ends its build (it hangs until
     // the SIGINT below): the check did not wait for the other builder.
     let line = support::wait_for_line(
@@ -272,6 +275,7 @@ fn checks_run_while_other_builders_still_build() {
     )
     .unwrap();
     let out = child.wait_with_output().unwrap();
+    ctrl_c.0 = None;
     let progress = reader.join().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}{progress}", both(&out));
     let s = stdout(&out);
@@ -332,4 +336,19 @@ fn each_batch_job_runs_the_checks_on_its_packages() {
         &env.home,
     );
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+}
+
+/// Sends zoryn SIGINT (Ctrl-C: it stops its builds and exits) when dropped
+/// while still armed: a test that fails half-way leaves nothing running.
+struct CtrlCOnDrop(Option<u32>);
+
+impl Drop for CtrlCOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGINT,
+            );
+        }
+    }
 }
