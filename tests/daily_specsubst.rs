@@ -41,6 +41,18 @@ fn tag(env: &TestEnv, repo: &Path, name: &str, message: &str) {
     );
 }
 
+/// [`subst_repo`] with the release tagged as gear would, `flavour=main`.
+fn tagged_subst_repo(env: &TestEnv) -> PathBuf {
+    let repo = subst_repo(env);
+    tag(
+        env,
+        &repo,
+        "subst-1.0-alt1",
+        "subst-1.0-alt1\n\nX-gear-specsubst: flavour=main",
+    );
+    repo
+}
+
 fn commit(env: &TestEnv, repo: &Path, what: &str) {
     env.sh(
         &format!("echo '{what}' >> subst/README && git commit -qam '{what}'"),
@@ -150,13 +162,7 @@ fn build_takes_the_values_from_the_nearest_tag_as_gear_does() {
 fn rebuild_and_sections_get_the_substituted_spec() {
     let env = TestEnv::new();
     let workdir = env.hasher_slot("hasher", None);
-    let repo = subst_repo(&env);
-    tag(
-        &env,
-        &repo,
-        "subst-1.0-alt1",
-        "subst-1.0-alt1\n\nX-gear-specsubst: flavour=main",
-    );
+    let repo = tagged_subst_repo(&env);
     let out = env.zoryn(&["build"], &repo);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
 
@@ -188,13 +194,7 @@ fn rebuild_and_sections_get_the_substituted_spec() {
 fn a_remote_builder_gets_the_substituted_spec_too() {
     let env = TestEnv::new();
     let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
-    let repo = subst_repo(&env);
-    tag(
-        &env,
-        &repo,
-        "subst-1.0-alt1",
-        "subst-1.0-alt1\n\nX-gear-specsubst: flavour=main",
-    );
+    let repo = tagged_subst_repo(&env);
     let out = env.zoryn(&["build", "-b", "arm"], &repo);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     assert!(
@@ -215,13 +215,7 @@ fn a_remote_builder_gets_the_substituted_spec_too() {
 fn the_run_header_names_the_substituted_package() {
     let env = TestEnv::new();
     env.hasher_slot("hasher", None);
-    let repo = subst_repo(&env);
-    tag(
-        &env,
-        &repo,
-        "subst-1.0-alt1",
-        "subst-1.0-alt1\n\nX-gear-specsubst: flavour=main",
-    );
+    let repo = tagged_subst_repo(&env);
     let out = env.zoryn(&["build"], &repo);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let text = both(&out);

@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::busy::BusyPolicy;
 use super::chain::ChainRepo;
 use super::checks::PostBuildCheck;
+use super::emitter::Emitter;
+use super::ended::Ended;
+use super::events::BuilderResult;
 use crate::config::global::{ChecksSection, GlobalConfig};
 use crate::farm::loaded::Loaded;
 use crate::farm::Builder;
@@ -131,6 +134,28 @@ pub struct RunContext<'a> {
 }
 
 impl<'a> RunContext<'a> {
+    /// A builder's end: the post-build checks on a successful build's
+    /// packages ([`super::checks::run_after_build`]), then its result with
+    /// the time since `started`.
+    pub fn finish(
+        &self,
+        b: &Builder,
+        started: std::time::Instant,
+        ended: Ended,
+        emit: &Emitter,
+        cancel: &CancelToken,
+    ) -> BuilderResult {
+        let ended = super::checks::run_after_build(
+            &self.options.checks,
+            ended,
+            &self.git_root,
+            emit,
+            &b.name,
+            cancel,
+        );
+        ended.into_result(b, started.elapsed())
+    }
+
     /// The context of builds of `repo`'s `tarball`: waits for a busy
     /// builder, does not stop at the first failure and has no chain repo
     /// until told otherwise ([`RunContext::with_policy`],

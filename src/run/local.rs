@@ -37,15 +37,7 @@ pub fn build(
 ) -> BuilderResult {
     let started = Instant::now();
     let ended = build_inner(ctx, b, emit, cancel);
-    let ended = super::checks::run_after_build(
-        &ctx.options.checks,
-        ended,
-        &ctx.git_root,
-        emit,
-        &b.name,
-        cancel,
-    );
-    ended.into_result(b, started.elapsed())
+    ctx.finish(b, started, ended, emit, cancel)
 }
 
 fn workdir_of(ctx: &RunContext<'_>, b: &Builder) -> PathBuf {

@@ -167,15 +167,7 @@ pub fn build(
 ) -> BuilderResult {
     let started = Instant::now();
     let ended = build_inner(ctx, b, host_name, emit, cancel, prechecked);
-    let ended = super::checks::run_after_build(
-        &ctx.options.checks,
-        ended,
-        &ctx.git_root,
-        emit,
-        &b.name,
-        cancel,
-    );
-    ended.into_result(b, started.elapsed())
+    ctx.finish(b, started, ended, emit, cancel)
 }
 
 /// The workdir lock on the host right now (`None`: cannot tell).
