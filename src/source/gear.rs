@@ -21,7 +21,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use super::cache::{source_key, TarballCache};
+use super::cache::{source_key, SourceKey, TarballCache};
 use super::repo::GearRepo;
 use super::specdeps::SpecText;
 use super::specsubst::substitute;
@@ -51,16 +51,19 @@ pub struct Tarball {
 
 /// A SHA-256 worked out once, by whichever asks first (the background
 /// thread or an upload); the other waits for that answer.
-pub struct PendingSha256 {
+/// It is the cache entry's ([`TarballCache::sha256`], which also keeps it
+/// beside the entry for later builds).
+struct PendingSha256 {
     sum: OnceLock<Option<String>>,
-    compute: Box<Sha256Fn>,
+    cache: TarballCache,
+    key: SourceKey,
 }
-
-type Sha256Fn = dyn Fn(&CancelToken) -> Option<String> + Send + Sync;
 
 impl PendingSha256 {
     fn get(&self, cancel: &CancelToken) -> Option<String> {
-        self.sum.get_or_init(|| (self.compute)(cancel)).clone()
+        self.sum
+            .get_or_init(|| self.cache.sha256(&self.key, cancel))
+            .clone()
     }
 }
 
@@ -137,10 +140,10 @@ pub fn make_tarball_reusing_with(
     // longer), so that build need not; a delta upload of this build waits
     // for the same answer instead of hashing the file again. Unfinished
     // when zoryn exits: the next build computes it.
-    let kept = TarballCache::new(cache.dir().to_path_buf());
     let pending = Arc::new(PendingSha256 {
         sum: OnceLock::new(),
-        compute: Box::new(move |cancel| kept.sha256(&key, cancel)),
+        cache: TarballCache::new(cache.dir().to_path_buf()),
+        key,
     });
     tarball.pending_sha256 = Some(pending.clone());
     std::thread::spawn(move || pending.get(&CancelToken::new()));
