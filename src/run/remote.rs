@@ -53,12 +53,12 @@ use crate::hasher::remote::{
 use crate::hasher::results::{ResultDirs, Snapshot};
 use crate::hasher::stage::Phase;
 use crate::hasher::workdir::LockState;
-use crate::source::cache::TarballCache;
+use crate::source::cache::{file_sha256, TarballCache};
 use crate::transport::cancel::CancelToken;
 use crate::transport::rsync;
-use crate::transport::runner::{capture, Captured, CommandSpec, Outcome as RunOutcome};
+use crate::transport::runner::{Captured, Outcome as RunOutcome};
 use crate::transport::ssh::{Host, HostFacts, TransportError};
-use crate::transport::stream::{self, FetchError, RemoteFile};
+use crate::transport::stream::{self, Delta, FetchError, RemoteFile};
 
 /// zoryn's directory in the remote home.
 pub const REMOTE_BASE: &str = ".cache/zoryn";
@@ -226,35 +226,20 @@ pub struct Prechecked {
 /// A builder's apt config, file name → SHA-256.
 type AptSums = BTreeMap<String, String>;
 
-/// The SHA-256 of every file of the local apt config `dir` (one
-/// `sha256sum`); `None` when that cannot be told, or the directory holds
-/// something else than plain files: then the config is always sent.
+/// The SHA-256 of every file of the local apt config `dir`; `None` when
+/// that cannot be told, or the directory holds something else than plain
+/// files: then the config is always sent.
 fn local_apt_sums(dir: &Path, cancel: &CancelToken) -> Option<AptSums> {
-    let mut names = Vec::new();
+    let mut sums = AptSums::new();
     for e in std::fs::read_dir(dir).ok()? {
         let e = e.ok()?;
         if !e.file_type().ok()?.is_file() {
             return None;
         }
-        names.push(format!("./{}", e.file_name().to_str()?));
+        let name = e.file_name().to_str()?.to_string();
+        sums.insert(name, file_sha256(&e.path(), cancel)?);
     }
-    if names.is_empty() {
-        return None;
-    }
-    let spec = CommandSpec::new(["sha256sum".to_string(), "--".to_string()])
-        .args(names.iter().cloned())
-        .cwd(dir);
-    let out = capture(&spec, cancel).ok().filter(|o| o.success())?;
-    let mut sums = AptSums::new();
-    for line in out.stdout.lines() {
-        let (sum, name) = line.split_once(char::is_whitespace)?;
-        if sum.len() != 64 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let name = name.trim_start().strip_prefix("./")?;
-        sums.insert(name.to_string(), sum.to_ascii_lowercase());
-    }
-    (sums.len() == names.len()).then_some(sums)
+    (!sums.is_empty()).then_some(sums)
 }
 
 impl Plan {
@@ -440,16 +425,20 @@ fn upload_source(
         let mut first = false;
         let sent = cell.get_or_init(|| {
             first = true;
-            let sha256 = ctx.tarball.sha256_now();
-            let sum_cancel = cancel.clone();
-            stream::put_delta(
-                host,
-                &base,
-                &ctx.tarball.path,
-                move || sha256(&sum_cancel),
-                remote_tar,
-                cancel,
-            )
+            let sum = remote_sha256.unwrap_or_default();
+            let new_sum = ctx.tarball.sha256_now()(cancel).ok_or_else(|| TransportError {
+                host: host.destination.clone(),
+                message: "the source's checksum is not known".into(),
+                hint: String::new(),
+            })?;
+            let delta = Delta::new(&base, sum, &ctx.tarball.path, &new_sum).map_err(|e| {
+                TransportError {
+                    host: host.destination.clone(),
+                    message: e.0,
+                    hint: String::new(),
+                }
+            })?;
+            stream::put_delta(host, &delta, remote_tar, cancel)
         });
         match sent {
             Ok(bytes) => return Ok(if first { *bytes } else { 0 }),

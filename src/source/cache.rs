@@ -180,13 +180,37 @@ fn would_be_tree(
     (!tree.is_empty() && tree.bytes().all(|b| b.is_ascii_hexdigit())).then_some(tree)
 }
 
-/// The SHA-256 of a file (hex), with `sha256sum`.
+/// The SHA-256 of a file (hex), hashed here (the CPU's SHA instructions
+/// where it has them: a few ms for a tarball, no process to start).
+/// `None` when the file cannot be read or `cancel` fires meanwhile.
 pub fn file_sha256(path: &Path, cancel: &CancelToken) -> Option<String> {
-    let spec = CommandSpec::new(["sha256sum".into(), path.as_os_str().to_owned()])
-        .timeout(Duration::from_secs(60));
-    let out = capture(&spec, cancel).ok().filter(|o| o.success())?;
-    let sum = out.stdout.split_whitespace().next()?.to_ascii_lowercase();
-    (sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit())).then_some(sum)
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        if cancel.is_cancelled() {
+            return None;
+        }
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(hex(&hasher.finalize()))
+}
+
+/// The SHA-256 of `bytes` (hex).
+pub fn bytes_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The tarball cache directory.
@@ -246,8 +270,7 @@ impl TarballCache {
         true
     }
 
-    /// The SHA-256 of the entry for `key` (hex), computed once with
-    /// `sha256sum` and kept next to it; `None` when that is not possible.
+    /// The SHA-256 of the entry for `key` (hex), computed once and kept next to it; `None` when that is not possible.
     /// Lets a remote builder skip the upload of a source it already has.
     pub fn sha256(&self, key: &SourceKey, cancel: &CancelToken) -> Option<String> {
         let stem = key.stem();

@@ -281,41 +281,167 @@ pub fn delta(base: &[u8], new: &[u8]) -> Vec<Piece> {
     pieces
 }
 
-/// Rebuilds a file on the host from the copy there and the bytes on stdin:
-/// the pieces in order (`b:OFFSET:LEN` from the old copy, `s:OFFSET:LEN`
-/// from what was sent) into a temporary file, then prints its SHA-256 and
-/// renames it over the old copy. Arguments: PATH PIECE...
-const DELTA_SCRIPT: &str = r#"f=$1; shift
+/// Rebuilds a file on the host from the copy there and the new bytes: the
+/// pieces in order (`b:OFFSET:LEN` from the old copy, `s:OFFSET:LEN` from
+/// the new bytes) into a temporary file, which is renamed over the old
+/// copy. The new bytes come on stdin (DATA `-`) or in DATA itself, escaped
+/// for `printf %b` (a builtin: no process, no decoder needed there).
+///
+/// Nothing is hashed on the host: the old copy must still be the very file
+/// the pre-flight hashed (its identity — device, inode, size, mtime and
+/// ctime — and BASE-SUM, as kept beside it), read through one open
+/// descriptor; the result must have the expected size. The new copy's
+/// checksum (this side's) is then kept beside it in the pre-flight's
+/// format, under the identity of the file this script renamed into place.
+/// Exit 3: the old copy is not the expected one; 4: wrong size.
+/// Arguments: PATH BASE-SUM NEW-SUM NEW-SIZE DATA PIECE...
+pub const DELTA_SCRIPT: &str = r#"f=$1 base=$2 sum=$3 size=$4 data=$5; shift 5
 umask 022
 part="$f.zoryn-part.$$" sent="$f.zoryn-sent.$$"
 trap 'rm -f -- "$part" "$sent"' EXIT
-cat >"$sent" || exit 1
+exec 3<"$f" || exit 3
+kept=
+IFS= read -r kept 2>/dev/null <"$f.zoryn-sha256"
+[ -n "$kept" ] && [ "$kept" = "$(stat -L -c '%d %i %s %y %z' /dev/fd/3 2>/dev/null)|$base" ] || exit 3
+if [ "$data" = - ]; then cat; else printf %b "$data"; fi >"$sent" || exit 1
 for p; do
   r=${p#?:} off=${r%%:*} len=${r#*:}
-  case $p in b:*) src=$f ;; s:*) src=$sent ;; *) exit 2 ;; esac
+  case $p in b:*) src=/dev/fd/3 ;; s:*) src=$sent ;; *) exit 2 ;; esac
   dd if="$src" iflag=skip_bytes,count_bytes skip="$off" count="$len" bs=65536 status=none || exit 1
 done >"$part" || exit 1
-sum=$(sha256sum <"$part" | cut -c1-64)
-echo "sha256=$sum"
+[ "$(stat -c %s -- "$part")" = "$size" ] || exit 4
+exec 4<"$part"
 mv -f -- "$part" "$f" || exit 1
-# The checksum the next pre-flight reads instead of hashing the file again
-# (its format is the pre-flight's, see hasher::remote).
-id=$(stat -c '%d %i %s %y %z' -- "$f" 2>/dev/null) &&
+id=$(stat -L -c '%d %i %s %y %z' /dev/fd/4 2>/dev/null) &&
   printf '%s|%s\n' "$id" "$sum" >"$f.zoryn-sha256.$$" && mv -f -- "$f.zoryn-sha256.$$" "$f.zoryn-sha256"
 exit 0"#;
 
-/// Send `new` to `remote_path` on `host`, which holds `base` there (the
-/// caller knows it by its checksum): one session carrying only the blocks
-/// the host does not have ([`delta`]); the host rebuilds the file beside
-/// the old one and renames it into place. The result is checked against
-/// `new_sha256` (the host's answer of the rebuilt file's SHA-256); a
-/// mismatch, a host without GNU `dd`, or too many pieces is an error, and
-/// the caller then sends the file as before. Returns the bytes sent.
+/// A new version of a file as a block delta against an old version the
+/// host has ([`delta`]), ready to send: the pieces, the new bytes, and
+/// both checksums.
+pub struct Delta {
+    pieces: Vec<String>,
+    sent: Vec<u8>,
+    size: u64,
+    base_sha256: String,
+    sha256: String,
+}
+
+/// Why no delta: the caller sends the file as before.
+#[derive(Debug, Clone)]
+pub struct NoDelta(pub String);
+
+impl Delta {
+    /// `new` against `base` (which the host has, by `base_sha256`), with
+    /// `new_sha256` its checksum. Too big, too many pieces, or too much
+    /// changed off the block boundaries (rsync's rolling match does
+    /// better) is a [`NoDelta`].
+    pub fn new(
+        base: &Path,
+        base_sha256: &str,
+        new: &Path,
+        new_sha256: &str,
+    ) -> Result<Delta, NoDelta> {
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(u64::MAX);
+        if size(base) > DELTA_MAX_BYTES || size(new) > DELTA_MAX_BYTES {
+            return Err(NoDelta("too big for a delta".into()));
+        }
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|e| NoDelta(format!("cannot read {}: {e}", p.display())))
+        };
+        let (old, now) = (read(base)?, read(new)?);
+        let found = delta(&old, &now);
+        if found.len() > DELTA_MAX_PIECES {
+            return Err(NoDelta(format!(
+                "{} pieces, too many for a delta",
+                found.len()
+            )));
+        }
+        let mut pieces = Vec::with_capacity(found.len());
+        let mut sent = Vec::new();
+        for p in &found {
+            match *p {
+                Piece::Base { offset, len } => pieces.push(format!("b:{offset}:{len}")),
+                Piece::Sent { offset, len } => {
+                    pieces.push(format!("s:{}:{len}", sent.len()));
+                    sent.extend_from_slice(&now[offset as usize..(offset + len) as usize]);
+                }
+            }
+        }
+        let to_send = sent.len() as u64;
+        if to_send > DELTA_SMALL && to_send.saturating_mul(16) > now.len() as u64 {
+            return Err(NoDelta(format!(
+                "{to_send} of {} bytes differ on block boundaries, rsync does better",
+                now.len()
+            )));
+        }
+        Ok(Delta {
+            pieces,
+            sent,
+            size: now.len() as u64,
+            base_sha256: base_sha256.to_ascii_lowercase(),
+            sha256: new_sha256.to_ascii_lowercase(),
+        })
+    }
+
+    /// The new bytes this delta sends.
+    pub fn sent_bytes(&self) -> u64 {
+        self.sent.len() as u64
+    }
+
+    /// The new bytes escaped for `printf %b` in an argument, when that
+    /// stays within [`DELTA_INLINE_MAX`] characters.
+    fn inline_data(&self) -> Option<String> {
+        let mut out = String::new();
+        for &b in &self.sent {
+            if b.is_ascii_alphanumeric() || b" .,:;_+-=/@#()[]{}<>!?~^*".contains(&b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("\\0{b:03o}"));
+            }
+            if out.len() > DELTA_INLINE_MAX {
+                return None;
+            }
+        }
+        Some(out)
+    }
+
+    /// The host's part as arguments of `sh -c` ([`DELTA_SCRIPT`] first),
+    /// with the new bytes inside them: for a delta small enough to ride on
+    /// another session's command line (`None` otherwise).
+    pub fn inline_argv(&self, remote_path: &str) -> Option<Vec<String>> {
+        let data = self.inline_data()?;
+        Some(self.argv(remote_path, data))
+    }
+
+    fn argv(&self, remote_path: &str, data: String) -> Vec<String> {
+        let mut argv: Vec<String> = vec![
+            DELTA_SCRIPT.into(),
+            "zoryn-delta".into(),
+            remote_path.into(),
+            self.base_sha256.clone(),
+            self.sha256.clone(),
+            self.size.to_string(),
+            data,
+        ];
+        argv.extend(self.pieces.iter().cloned());
+        argv
+    }
+}
+
+/// Escaped new bytes up to this many characters go inline (see
+/// [`Delta::inline_argv`]): far below Linux's 128 KiB for one argument
+/// and OpenSSH's packet size for the whole command.
+pub const DELTA_INLINE_MAX: usize = 48 * 1024;
+
+/// Send the new version `delta` describes to `remote_path` on `host`,
+/// which holds the old one there: one session carrying only the blocks the
+/// host does not have. Whatever goes wrong (the host's copy is no longer
+/// the expected one, no GNU `dd` there) is an error, and the caller then
+/// sends the file as before. Returns the bytes sent.
 pub fn put_delta(
     host: &Host,
-    base: &Path,
-    new: &Path,
-    new_sha256: impl FnOnce() -> Option<String> + Send,
+    delta: &Delta,
     remote_path: &str,
     cancel: &CancelToken,
 ) -> Result<u64, TransportError> {
@@ -324,79 +450,25 @@ pub fn put_delta(
         message,
         hint: String::new(),
     };
-    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(u64::MAX);
-    if size(base) > DELTA_MAX_BYTES || size(new) > DELTA_MAX_BYTES {
-        return Err(fail("too big for a delta".into()));
-    }
-    let read =
-        |p: &Path| std::fs::read(p).map_err(|e| fail(format!("cannot read {}: {e}", p.display())));
-    let (old, now) = (read(base)?, read(new)?);
-    let pieces = delta(&old, &now);
-    if pieces.len() > DELTA_MAX_PIECES {
-        return Err(fail(format!(
-            "{} pieces, too many for a delta",
-            pieces.len()
-        )));
-    }
-    // A change inside one big file shifts the rest of it off the block
-    // boundaries: rsync's rolling match finds what this does not.
-    let to_send: u64 = pieces
-        .iter()
-        .map(|p| match p {
-            Piece::Sent { len, .. } => *len,
-            Piece::Base { .. } => 0,
-        })
-        .sum();
-    if to_send > DELTA_SMALL && to_send.saturating_mul(16) > now.len() as u64 {
-        return Err(fail(format!(
-            "{to_send} of {} bytes differ on block boundaries, rsync does better",
-            now.len()
-        )));
-    }
     tracing::debug!(
-        "{}: a delta of {} pieces, {to_send} of {} bytes",
+        "{}: a delta of {} pieces, {} of {} bytes",
         host.destination,
-        pieces.len(),
-        now.len()
+        delta.pieces.len(),
+        delta.sent.len(),
+        delta.size
     );
     let sent_file =
         tempfile::NamedTempFile::new().map_err(|e| fail(format!("a temporary file: {e}")))?;
-    let mut argv: Vec<String> = ["sh", "-c", DELTA_SCRIPT, "zoryn-delta", remote_path]
-        .map(String::from)
-        .to_vec();
-    let mut sent: u64 = 0;
-    {
-        let mut w = std::io::BufWriter::new(sent_file.as_file());
-        for p in &pieces {
-            match *p {
-                Piece::Base { offset, len } => argv.push(format!("b:{offset}:{len}")),
-                Piece::Sent { offset, len } => {
-                    argv.push(format!("s:{sent}:{len}"));
-                    std::io::Write::write_all(
-                        &mut w,
-                        &now[offset as usize..(offset + len) as usize],
-                    )
-                    .map_err(|e| fail(format!("a temporary file: {e}")))?;
-                    sent += len;
-                }
-            }
-        }
-        std::io::Write::flush(&mut w).map_err(|e| fail(format!("a temporary file: {e}")))?;
-    }
-    drop((old, now));
+    std::fs::write(sent_file.path(), &delta.sent)
+        .map_err(|e| fail(format!("a temporary file: {e}")))?;
+    let mut argv: Vec<String> = vec!["sh".into(), "-c".into()];
+    argv.extend(delta.argv(remote_path, "-".into()));
     let _slot = host.session();
     let spec = host.command(&argv).stdin_file(sent_file.path());
-    // The new file's checksum is worked out while the host rebuilds it.
-    let (out, want) = std::thread::scope(|s| {
-        let want = s.spawn(new_sha256);
-        let out = capture_stream(&spec, cancel, |r| {
-            let mut text = String::new();
-            let _ = r.read_to_string(&mut text);
-            text
-        });
-        (out, want.join().ok().flatten())
-    });
-    let (out, text) = out.map_err(|e| fail(format!("uploading to {}: {e}", host.destination)))?;
+    let (out, _) = capture_stream(&spec, cancel, |r| {
+        let _ = std::io::copy(r, &mut std::io::sink());
+    })
+    .map_err(|e| fail(format!("uploading to {}: {e}", host.destination)))?;
     if cancel.is_cancelled() {
         return Err(fail(format!(
             "uploading to {}: interrupted",
@@ -408,21 +480,22 @@ pub fn put_delta(
         e.message = format!("uploading the source: {}", e.message);
         return Err(e);
     }
-    let got = text
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("sha256=").map(str::to_string));
-    match (out.success(), got, want) {
-        (true, Some(got), Some(want)) if got.eq_ignore_ascii_case(&want) => Ok(sent),
-        (true, got, want) => Err(fail(format!(
-            "the rebuilt source on {} does not match (sha256 {got:?}, expected {want:?})",
-            host.destination
-        ))),
-        (false, _, _) => Err(fail(format!(
-            "rebuilding the source on {} failed: {}",
-            host.destination,
-            out.stderr.trim()
-        ))),
+    if !out.success() {
+        return Err(fail(delta_failure(
+            out.code(),
+            &host.destination,
+            out.stderr.trim(),
+        )));
+    }
+    Ok(delta.sent_bytes())
+}
+
+/// Why [`DELTA_SCRIPT`] failed on `host`, by its exit status.
+pub fn delta_failure(code: Option<i32>, host: &str, stderr: &str) -> String {
+    match code {
+        Some(3) => format!("the source on {host} is no longer the copy the pre-flight hashed"),
+        Some(4) => format!("the source rebuilt on {host} has the wrong size"),
+        _ => format!("rebuilding the source on {host} failed: {stderr}"),
     }
 }
 
@@ -544,6 +617,7 @@ pub fn fetch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::cache::bytes_sha256;
 
     fn archive(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
@@ -708,55 +782,121 @@ mod tests {
         assert_eq!(delta(&[], b"abc"), [Piece::Sent { offset: 0, len: 3 }]);
     }
 
-    /// The host's half: the script rebuilds the file from the pieces (run
-    /// here by a real sh, GNU dd) and reports the result's checksum.
+    fn stat_id(f: &Path) -> String {
+        let id = std::process::Command::new("stat")
+            .args(["-c", "%d %i %s %y %z", "--"])
+            .arg(f)
+            .output()
+            .unwrap();
+        String::from_utf8(id.stdout).unwrap().trim_end().to_string()
+    }
+
+    /// Run the host's half here (a real sh, GNU dd) on `f`, the new bytes
+    /// on stdin when `stdin` is given; returns its exit status.
+    fn run_delta_script(args: &[String], stdin: Option<&[u8]>) -> Option<i32> {
+        let mut c = std::process::Command::new("sh")
+            .arg("-c")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(c.stdin.as_mut().unwrap(), stdin.unwrap_or_default()).unwrap();
+        drop(c.stdin.take());
+        c.wait().unwrap().code()
+    }
+
+    /// The host's half: the script rebuilds the file from the pieces, with
+    /// the new bytes on stdin or inline, keeps the new checksum beside it
+    /// under the new file's identity, and leaves no temporary file.
     #[test]
     fn the_delta_script_rebuilds_the_file() {
         let t = tempfile::tempdir().unwrap();
         let f = t.path().join("pkg.tar");
-        std::fs::write(&f, b"0123456789abcdef").unwrap();
-        let out = std::process::Command::new("sh")
-            .args(["-c", DELTA_SCRIPT, "zoryn-delta"])
-            .arg(&f)
-            .args(["b:0:4", "s:0:3", "b:10:6", "s:3:1"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                std::io::Write::write_all(c.stdin.as_mut().unwrap(), b"XYZ!")?;
-                drop(c.stdin.take());
-                c.wait_with_output()
-            })
-            .unwrap();
-        assert!(out.status.success());
-        assert_eq!(std::fs::read(&f).unwrap(), b"0123XYZabcdef!");
-        let text = String::from_utf8(out.stdout).unwrap();
-        // sha256("0123XYZabcdef!")
-        let want = std::process::Command::new("sha256sum")
-            .arg(&f)
-            .output()
-            .unwrap();
-        let want = String::from_utf8(want.stdout).unwrap();
-        assert_eq!(text.trim(), format!("sha256={}", &want[..64]));
-        let left: Vec<_> = std::fs::read_dir(t.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
-        assert_eq!(left.len(), 2, "no temporary files left: {left:?}");
-        // The checksum kept for the next pre-flight, in its format.
-        let id = std::process::Command::new("stat")
-            .args(["-c", "%d %i %s %y %z", "--"])
-            .arg(&f)
-            .output()
-            .unwrap();
-        assert_eq!(
-            std::fs::read_to_string(t.path().join("pkg.tar.zoryn-sha256")).unwrap(),
-            format!(
-                "{}|{}\n",
-                String::from_utf8(id.stdout).unwrap().trim_end(),
-                &want[..64]
+        let old: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut new = old.clone();
+        new[1000..1004].copy_from_slice(b"\0\\'%");
+        new.extend_from_slice(b"tail\n\0");
+        let new_path = t.path().join("new.tar");
+        std::fs::write(&new_path, &new).unwrap();
+        let (old_sum, new_sum) = (bytes_sha256(&old), bytes_sha256(&new));
+        for inline in [false, true] {
+            std::fs::write(&f, &old).unwrap();
+            std::fs::write(
+                t.path().join("pkg.tar.zoryn-sha256"),
+                format!("{}|{old_sum}\n", stat_id(&f)),
             )
+            .unwrap();
+            let base = t.path().join("base.tar");
+            std::fs::write(&base, &old).unwrap();
+            let d = Delta::new(&base, &old_sum, &new_path, &new_sum).unwrap();
+            assert!(d.sent_bytes() <= 1024, "{}", d.sent_bytes());
+            let remote = f.to_string_lossy();
+            let code = if inline {
+                run_delta_script(&d.inline_argv(&remote).unwrap(), None)
+            } else {
+                run_delta_script(&d.argv(&remote, "-".into()), Some(&d.sent))
+            };
+            assert_eq!(code, Some(0), "inline: {inline}");
+            assert_eq!(std::fs::read(&f).unwrap(), new, "inline: {inline}");
+            assert_eq!(
+                std::fs::read_to_string(t.path().join("pkg.tar.zoryn-sha256")).unwrap(),
+                format!("{}|{new_sum}\n", stat_id(&f)),
+                "the checksum kept for the next pre-flight, in its format"
+            );
+            std::fs::remove_file(&base).unwrap();
+            let left: Vec<_> = std::fs::read_dir(t.path())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .collect();
+            assert_eq!(left.len(), 3, "no temporary files left: {left:?}");
+        }
+    }
+
+    /// The host's copy is not the one the pre-flight hashed (another
+    /// client replaced it, or nothing is kept beside it): exit 3, and the
+    /// copy stays as it is.
+    #[test]
+    fn the_delta_script_refuses_a_different_base() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("pkg.tar");
+        let base = t.path().join("base.tar");
+        let new_path = t.path().join("new.tar");
+        std::fs::write(&base, vec![1u8; 2048]).unwrap();
+        std::fs::write(&new_path, vec![2u8; 2048]).unwrap();
+        let d = Delta::new(&base, &bytes_sha256(&[1u8; 2048]), &new_path, "ab").unwrap();
+        let remote = f.to_string_lossy().into_owned();
+        let sidecar = t.path().join("pkg.tar.zoryn-sha256");
+        // No record beside it.
+        std::fs::write(&f, vec![1u8; 2048]).unwrap();
+        let argv = d.inline_argv(&remote).unwrap();
+        assert_eq!(run_delta_script(&argv, None), Some(3));
+        // A record of another file (this one was replaced since).
+        std::fs::write(
+            &sidecar,
+            format!("1 2 3 x y|{}\n", bytes_sha256(&[1u8; 2048])),
+        )
+        .unwrap();
+        assert_eq!(run_delta_script(&argv, None), Some(3));
+        // Its own identity but another checksum.
+        std::fs::write(&sidecar, format!("{}|{}\n", stat_id(&f), "0".repeat(64))).unwrap();
+        assert_eq!(run_delta_script(&argv, None), Some(3));
+        assert_eq!(std::fs::read(&f).unwrap(), vec![1u8; 2048], "untouched");
+        // The expected copy, but the new bytes arrive short: exit 4.
+        std::fs::write(
+            &sidecar,
+            format!("{}|{}\n", stat_id(&f), bytes_sha256(&[1u8; 2048])),
+        )
+        .unwrap();
+        assert_eq!(
+            run_delta_script(&d.argv(&remote, "-".into()), Some(b"x")),
+            Some(4)
+        );
+        assert_eq!(std::fs::read(&f).unwrap(), vec![1u8; 2048], "untouched");
+        assert_eq!(
+            std::fs::read_dir(t.path()).unwrap().count(),
+            4,
+            "no temporary files left"
         );
     }
 
