@@ -295,3 +295,125 @@ fn a_running_master_is_not_asked_after_again() {
     );
     assert!(checks >= 1, "a stopped master is checked");
 }
+
+/// Make `~/.zoryn`'s ssh and rsync wrappers that log each run's arguments
+/// (one line per run) to the returned files: (ssh runs, rsync runs).
+fn counting_ssh_and_rsync(env: &TestEnv) -> (std::path::PathBuf, std::path::PathBuf) {
+    let rsync_runs = counting_rsync(env);
+    let ssh_runs = env.home.join("tmp/ssh.runs");
+    let wrapper = env.bin_dir.join("counting-ssh");
+    // One line per run, whatever the arguments hold (a delta's escaped
+    // bytes, a script's newlines).
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" | tr '\\n' ' ' >>'{0}'\necho >>'{0}'\nexec ssh \"$@\"\n",
+            ssh_runs.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    env.write(
+        ".zoryn",
+        &format!(
+            "[commands]\nssh = \"counting-ssh -F {}\"\nrsync = \"counting-rsync\"\n",
+            env.ssh_config_path().display()
+        ),
+    );
+    (ssh_runs, rsync_runs)
+}
+
+/// Alone on its host, a builder sends a small delta on its build
+/// session's command line: the host rebuilds the source and then runs
+/// hsh in that same session, so a changed source costs no session of its
+/// own (pre-flight, build, download). When the delta cannot be applied
+/// there, hsh does not run on the old source: the source goes with rsync
+/// and the build runs after it. Two builders on one host share one
+/// upload, which goes first, in a session of its own.
+#[test]
+fn a_small_delta_rides_on_the_build_session() {
+    let env = TestEnv::new();
+    let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    let (repo, _) = big_package(&env);
+    let (ssh_runs, rsync_runs) = counting_ssh_and_rsync(&env);
+    let remote_tar = host.home.join(".cache/zoryn/upload/hello/hello.tar");
+    let new_lines = |file: &std::path::Path, before: &str| -> Vec<String> {
+        let after = std::fs::read_to_string(file).unwrap_or_default();
+        after[before.len()..].lines().map(str::to_string).collect()
+    };
+    // Build; (ssh runs, whether rsync sent the tarball, bytes sent).
+    let build = |builders: &str, edit: &str| -> (Vec<String>, bool, u64) {
+        env.sh(&format!("echo {edit} >>hello/README"), &repo);
+        let ssh_before = std::fs::read_to_string(&ssh_runs).unwrap_or_default();
+        let rsync_before = std::fs::read_to_string(&rsync_runs).unwrap_or_default();
+        env.chown_all();
+        let out = env.zoryn(&["build", "-b", builders, "--json"], &repo);
+        assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+        let remote = std::fs::read(&remote_tar).unwrap();
+        assert!(
+            remote.windows(edit.len()).any(|w| w == edit.as_bytes()),
+            "the host has the new source"
+        );
+        let log = std::fs::read_to_string(repo.join(".gear/build.arm.log")).unwrap();
+        assert!(log.contains("hello"), "{log}");
+        let rsync = new_lines(&rsync_runs, &rsync_before)
+            .iter()
+            .any(|l| l.contains("hello.tar"));
+        (
+            new_lines(&ssh_runs, &ssh_before),
+            rsync,
+            uploaded_bytes(&out),
+        )
+    };
+    let (_, rsync, _) = build("arm", "first-edit");
+    assert!(rsync, "the first build sends the whole source");
+
+    let (ssh, rsync, sent) = build("arm", "second-edit");
+    assert!(!rsync, "the delta went without rsync");
+    assert!(sent > 0 && sent < 16 * 1024, "a delta of {sent} bytes");
+    let carrying: Vec<&String> = ssh.iter().filter(|l| l.contains("zoryn-delta")).collect();
+    assert_eq!(carrying.len(), 1, "{ssh:#?}");
+    assert!(
+        carrying[0].contains("zoryn-hsh"),
+        "the delta rode on the build session: {}",
+        carrying[0]
+    );
+    // Besides asking after the master and the host's facts (kept from
+    // the second run on).
+    let sessions = ssh
+        .iter()
+        .filter(|l| !l.contains(" -O ") && !l.contains("home=%s"))
+        .count();
+    assert_eq!(sessions, 3, "pre-flight, build, download: {ssh:#?}");
+
+    // The host cannot rebuild it (its dd fails): hsh does not run on the
+    // old source; rsync sends it and the build goes on.
+    let dd = env.root.join("emu/bin/dd");
+    std::fs::write(&dd, "#!/bin/sh\necho 'dd: broken on purpose' >&2\nexit 1\n").unwrap();
+    std::fs::set_permissions(&dd, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (ssh, rsync, _) = build("arm", "third-edit");
+    std::fs::remove_file(&dd).unwrap();
+    assert!(ssh.iter().any(|l| l.contains("zoryn-delta")), "{ssh:#?}");
+    assert!(rsync, "the source went with rsync after the failed delta");
+    let builds = host
+        .events_text()
+        .lines()
+        .filter(|l| l.contains("third-edit"))
+        .count();
+    assert!(builds <= 1, "hsh ran once, on the new source");
+
+    // Two builders on the host: one shared upload, in its own session.
+    env.remote_builder_on(&host, "arm2", "aarch64", 2);
+    let (ssh, rsync, _) = build("arm,arm2", "fourth-edit");
+    assert!(!rsync, "still a delta");
+    let carrying: Vec<&String> = ssh.iter().filter(|l| l.contains("zoryn-delta")).collect();
+    assert_eq!(carrying.len(), 1, "sent once: {ssh:#?}");
+    assert!(
+        !carrying[0].contains("zoryn-hsh"),
+        "shared: not on a build session"
+    );
+}

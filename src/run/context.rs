@@ -4,7 +4,7 @@
 //! to make it (the build session per run, the batch runner per job); every
 //! build job reads it. It holds no decisions of its own and never prints.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -131,6 +131,10 @@ pub struct RunContext<'a> {
     pub builders_dir: PathBuf,
     /// One upload of the tarball per host and run.
     pub uploads: Mutex<HashMap<String, Arc<UploadCell>>>,
+    /// Hosts (by name) with more than one builder of this run: their
+    /// builders share one upload, so none of them may send the source on
+    /// its own build session ([`RunContext::shares_upload`]).
+    pub shared_hosts: HashSet<String>,
 }
 
 impl<'a> RunContext<'a> {
@@ -183,7 +187,31 @@ impl<'a> RunContext<'a> {
             hosts,
             builders_dir: loaded.paths.builders_dir.clone(),
             uploads: Default::default(),
+            shared_hosts: HashSet::new(),
         }
+    }
+
+    /// The run builds on `builders`: a host with more than one of them
+    /// shares its upload between them.
+    pub fn with_builders(self, builders: &[&Builder]) -> RunContext<'a> {
+        let mut seen = HashSet::new();
+        let shared_hosts = builders
+            .iter()
+            .filter_map(|b| match &b.location {
+                crate::farm::Location::Remote { host } => Some(host.clone()),
+                crate::farm::Location::Local => None,
+            })
+            .filter(|h| !seen.insert(h.clone()))
+            .collect();
+        RunContext {
+            shared_hosts,
+            ..self
+        }
+    }
+
+    /// Whether other builders of this run upload to `host` too.
+    pub fn shares_upload(&self, host: &str) -> bool {
+        self.shared_hosts.contains(host)
     }
 
     /// What a busy builder does, and whether the first failure stops the run.

@@ -58,7 +58,7 @@ use crate::transport::cancel::CancelToken;
 use crate::transport::rsync;
 use crate::transport::runner::{Captured, Outcome as RunOutcome};
 use crate::transport::ssh::{Host, HostFacts, TransportError};
-use crate::transport::stream::{self, Delta, FetchError, RemoteFile};
+use crate::transport::stream::{self, Delta, FetchError, NoDelta, RemoteFile};
 
 /// zoryn's directory in the remote home.
 pub const REMOTE_BASE: &str = ".cache/zoryn";
@@ -111,6 +111,9 @@ struct WrapperLines {
     pid: Option<u32>,
     before: Snapshot,
     after: Snapshot,
+    /// The source's delta riding on this session did not apply (its
+    /// script's exit status): hsh did not run.
+    delta_failed: Option<i32>,
 }
 
 impl WrapperLines {
@@ -141,6 +144,10 @@ impl WrapperLines {
                 .and_then(|p| p.trim().parse().ok()),
             before: listing(head, "before="),
             after: listing(tail, "rpm="),
+            delta_failed: head
+                .iter()
+                .find_map(|l| l.strip_prefix("delta=failed "))
+                .and_then(|c| c.trim().parse().ok()),
         }
     }
 }
@@ -398,12 +405,40 @@ impl Plan {
     }
 }
 
+/// The source as a delta against the copy the host has: its SHA-256, from
+/// the pre-flight, names an entry of the tarball cache this source came
+/// from (`zoryn build`'s, or a batch's). Not when there is no such
+/// entry, the source is small enough to send whole, or a delta does not
+/// pay ([`Delta::new`]): then why not.
+fn source_delta(
+    ctx: &RunContext<'_>,
+    remote_sha256: Option<&str>,
+    cancel: &CancelToken,
+) -> Result<Delta, NoDelta> {
+    let no = |why: &str| NoDelta(why.to_string());
+    let sum = remote_sha256.ok_or_else(|| no("the host has no earlier source"))?;
+    if ctx.tarball.size <= stream::STREAM_UP_LIMIT {
+        return Err(no("small enough to send whole"));
+    }
+    let dir = ctx
+        .tarball
+        .cache_dir
+        .as_ref()
+        .ok_or_else(|| no("no tarball cache"))?;
+    let base = TarballCache::new(dir.clone())
+        .entry_with_sha256(sum)
+        .ok_or_else(|| no("the host's source is no longer in the tarball cache"))?;
+    // The new source's checksum is being worked out meanwhile.
+    Delta::new(&base, sum, &ctx.tarball.path, || {
+        ctx.tarball.sha256_now()(cancel)
+    })
+}
+
 /// Send the source to `remote_tar` on the host: as a delta in one session
-/// when the host has an earlier source this side still keeps (its
-/// SHA-256, from the pre-flight, names a tarball cache entry), else (or
-/// when that fails) whole or with rsync, once per host and run (see
-/// [`RunContext::upload_once`]). Returns the bytes sent (0 for a builder
-/// whose host this run already sent it to).
+/// when the host has an earlier source this side still keeps
+/// ([`source_delta`]), else (or when that fails) whole or with rsync,
+/// once per host and run (see [`RunContext::upload_once`]). Returns the
+/// bytes sent (0 for a builder whose host this run already sent it to).
 fn upload_source(
     ctx: &RunContext<'_>,
     host: &Host,
@@ -411,11 +446,7 @@ fn upload_source(
     remote_sha256: Option<&str>,
     cancel: &CancelToken,
 ) -> Result<u64, TransportError> {
-    // The cache this source came from (`zoryn build`'s, or a batch's).
-    let base = remote_sha256
-        .zip(ctx.tarball.cache_dir.as_ref())
-        .and_then(|(sum, dir)| TarballCache::new(dir.clone()).entry_with_sha256(sum));
-    if let Some(base) = base.filter(|_| ctx.tarball.size > stream::STREAM_UP_LIMIT) {
+    if remote_sha256.is_some() && ctx.tarball.cache_dir.is_some() {
         // Builders on one host share the attempt, as they share the upload.
         let cell = {
             let key = format!("{}\0{remote_tar}\0delta", host.destination);
@@ -425,20 +456,14 @@ fn upload_source(
         let mut first = false;
         let sent = cell.get_or_init(|| {
             first = true;
-            let sum = remote_sha256.unwrap_or_default();
-            let new_sum = ctx.tarball.sha256_now()(cancel).ok_or_else(|| TransportError {
-                host: host.destination.clone(),
-                message: "the source's checksum is not known".into(),
-                hint: String::new(),
-            })?;
-            let delta = Delta::new(&base, sum, &ctx.tarball.path, &new_sum).map_err(|e| {
-                TransportError {
+            match source_delta(ctx, remote_sha256, cancel) {
+                Ok(delta) => stream::put_delta(host, &delta, remote_tar, cancel),
+                Err(NoDelta(why)) => Err(TransportError {
                     host: host.destination.clone(),
-                    message: e.0,
+                    message: why,
                     hint: String::new(),
-                }
-            })?;
-            stream::put_delta(host, &delta, remote_tar, cancel)
+                }),
+            }
         });
         match sent {
             Ok(bytes) => return Ok(if first { *bytes } else { 0 }),
@@ -599,8 +624,17 @@ fn build_inner(
     // upload round trip.
     let already_there = pre.source_sha256.is_some()
         && pre.source_sha256.as_deref() == ctx.tarball.sha256.as_deref();
+    // Alone on its host, a small delta rides on the build session's
+    // command line: one session less (a shared upload happens once, before
+    // any of the host's builds).
+    let mut inline = (!already_there && !ctx.shares_upload(host_name))
+        .then(|| source_delta(ctx, pre.source_sha256.as_deref(), cancel).ok())
+        .flatten()
+        .filter(Delta::fits_inline);
     let uploaded = if already_there {
         Ok(0)
+    } else if let Some(delta) = &inline {
+        Ok(delta.sent_bytes())
     } else {
         upload_source(
             ctx,
@@ -657,7 +691,6 @@ fn build_inner(
     ];
     wrapped.extend(result_dirs.iter().cloned());
     wrapped.extend(argv.iter().cloned());
-    let cmd = host.command_tty(&wrapped);
     // The pre-flight's lock state first, then a fresh probe each time.
     let mut latest = Some(pre.lock.clone());
     let out = loop {
@@ -694,6 +727,16 @@ fn build_inner(
             }
         }
         let missing = "install openssh-client, or set [commands] ssh in ~/.zoryn";
+        // The delta goes with the first attempt only: it either applied
+        // then, or the source goes as before.
+        let delta = inline.take();
+        let cmd = match delta
+            .as_ref()
+            .and_then(|d| d.inline_argv(&remote_tar, &wrapped))
+        {
+            Some(both) => host.command_tty(&both),
+            None => host.command_tty(&wrapped),
+        };
         let out = {
             let _slot = host.session();
             match run_logged(
@@ -710,7 +753,8 @@ fn build_inner(
                 Err(e) => return e,
             }
         };
-        let remote_pid = WrapperLines::of(&out.markers).pid;
+        let lines = WrapperLines::of(&out.markers);
+        let remote_pid = lines.pid;
         match &out.outcome {
             RunOutcome::Cancelled | RunOutcome::TimedOut => {
                 stop_remote(&host, remote_pid, &workdir);
@@ -726,6 +770,23 @@ fn build_inner(
                     log_tail: out.log_tail,
                     ..transport_failure(e)
                 };
+            }
+            _ if delta.is_some() && lines.delta_failed.is_some() => {
+                tracing::info!(
+                    "{}: {}; sending the source as before",
+                    b.name,
+                    stream::delta_failure(lines.delta_failed, &host.destination, "")
+                );
+                match ctx.upload_once(&host, &remote_tar) {
+                    Ok(bytes) => emit.emit(EventKind::Uploaded {
+                        builder: b.name.clone(),
+                        bytes_sent: bytes,
+                        tarball_bytes: ctx.tarball.size,
+                    }),
+                    Err(_) if cancel.is_cancelled() => return Ended::cancelled(None),
+                    Err(e) => return transport_failure(e),
+                }
+                continue;
             }
             o if !o.success() && busy::lost_lock_race(&out.log_tail) => continue,
             o if !o.success() => {

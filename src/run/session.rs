@@ -299,7 +299,8 @@ impl<'a> BuildSession<'a> {
             &self.hosts,
             self.run_token.clone(),
         )
-        .with_policy(self.busy, self.fail_fast);
+        .with_policy(self.busy, self.fail_fast)
+        .with_builders(ready);
         // Logs and results inside the repository stay out of git.
         let excludes: Vec<PathBuf> = ready
             .iter()

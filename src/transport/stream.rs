@@ -294,17 +294,23 @@ pub fn delta(base: &[u8], new: &[u8]) -> Vec<Piece> {
 /// checksum (this side's) is then kept beside it in the pre-flight's
 /// format, under the identity of the file this script renamed into place.
 /// Exit 3: the old copy is not the expected one; 4: wrong size.
-/// Arguments: PATH BASE-SUM NEW-SUM NEW-SIZE DATA PIECE...
+///
+/// Arguments: PATH BASE-SUM NEW-SUM NEW-SIZE DATA PIECE... [-- COMMAND...]:
+/// with a COMMAND the script `exec`s it once the file is in place (the
+/// build, in the same session) or, failing, prints
+/// `zoryn-remote:delta=failed STATUS` instead of running it.
 pub const DELTA_SCRIPT: &str = r#"f=$1 base=$2 sum=$3 size=$4 data=$5; shift 5
 umask 022
-part="$f.zoryn-part.$$" sent="$f.zoryn-sent.$$"
-trap 'rm -f -- "$part" "$sent"' EXIT
+part="$f.zoryn-part.$$" sent="$f.zoryn-sent.$$" then=
+trap 'rc=$?; rm -f -- "$part" "$sent"; [ $rc -eq 0 ] || [ -z "$then" ] || echo "zoryn-remote:delta=failed $rc"' EXIT
+for p; do [ "$p" = -- ] && then=1; done
 exec 3<"$f" || exit 3
 kept=
 IFS= read -r kept 2>/dev/null <"$f.zoryn-sha256"
 [ -n "$kept" ] && [ "$kept" = "$(stat -L -c '%d %i %s %y %z' /dev/fd/3 2>/dev/null)|$base" ] || exit 3
 if [ "$data" = - ]; then cat; else printf %b "$data"; fi >"$sent" || exit 1
-for p; do
+while [ $# -gt 0 ] && [ "$1" != -- ]; do
+  p=$1; shift
   r=${p#?:} off=${r%%:*} len=${r#*:}
   case $p in b:*) src=/dev/fd/3 ;; s:*) src=$sent ;; *) exit 2 ;; esac
   dd if="$src" iflag=skip_bytes,count_bytes skip="$off" count="$len" bs=65536 status=none || exit 1
@@ -314,7 +320,11 @@ exec 4<"$part"
 mv -f -- "$part" "$f" || exit 1
 id=$(stat -L -c '%d %i %s %y %z' /dev/fd/4 2>/dev/null) &&
   printf '%s|%s\n' "$id" "$sum" >"$f.zoryn-sha256.$$" && mv -f -- "$f.zoryn-sha256.$$" "$f.zoryn-sha256"
-exit 0"#;
+[ -n "$then" ] || exit 0
+rm -f -- "$sent"
+trap - EXIT
+shift
+exec 3<&- 4<&- "$@""#;
 
 /// A new version of a file as a block delta against an old version the
 /// host has ([`delta`]), ready to send: the pieces, the new bytes, and
@@ -333,14 +343,15 @@ pub struct NoDelta(pub String);
 
 impl Delta {
     /// `new` against `base` (which the host has, by `base_sha256`), with
-    /// `new_sha256` its checksum. Too big, too many pieces, or too much
-    /// changed off the block boundaries (rsync's rolling match does
-    /// better) is a [`NoDelta`].
+    /// `new_sha256` its checksum (asked for once the delta is worked out).
+    /// Too big, too many pieces, too much changed off the block boundaries
+    /// (rsync's rolling match does better), or no checksum is a
+    /// [`NoDelta`].
     pub fn new(
         base: &Path,
         base_sha256: &str,
         new: &Path,
-        new_sha256: &str,
+        new_sha256: impl FnOnce() -> Option<String>,
     ) -> Result<Delta, NoDelta> {
         let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(u64::MAX);
         if size(base) > DELTA_MAX_BYTES || size(new) > DELTA_MAX_BYTES {
@@ -375,12 +386,14 @@ impl Delta {
                 now.len()
             )));
         }
+        let sha256 = new_sha256()
+            .ok_or_else(|| NoDelta("the new version's checksum is not known".into()))?;
         Ok(Delta {
             pieces,
             sent,
             size: now.len() as u64,
             base_sha256: base_sha256.to_ascii_lowercase(),
-            sha256: new_sha256.to_ascii_lowercase(),
+            sha256: sha256.to_ascii_lowercase(),
         })
     }
 
@@ -389,13 +402,26 @@ impl Delta {
         self.sent.len() as u64
     }
 
+    /// Whether the new bytes are few enough to go inline
+    /// ([`Delta::inline_argv`]).
+    pub fn fits_inline(&self) -> bool {
+        self.inline_data().is_some()
+    }
+
     /// The new bytes escaped for `printf %b` in an argument, when that
     /// stays within [`DELTA_INLINE_MAX`] characters.
     fn inline_data(&self) -> Option<String> {
         let mut out = String::new();
-        for &b in &self.sent {
+        for (i, &b) in self.sent.iter().enumerate() {
+            let octal_digit_next = self
+                .sent
+                .get(i + 1)
+                .is_some_and(|n| (b'0'..=b'7').contains(n));
             if b.is_ascii_alphanumeric() || b" .,:;_+-=/@#()[]{}<>!?~^*".contains(&b) {
                 out.push(b as char);
+            } else if b == 0 && !octal_digit_next {
+                // Tar headers are mostly NULs: the short form where it is unambiguous.
+                out.push_str("\\0");
             } else {
                 out.push_str(&format!("\\0{b:03o}"));
             }
@@ -406,12 +432,19 @@ impl Delta {
         Some(out)
     }
 
-    /// The host's part as arguments of `sh -c` ([`DELTA_SCRIPT`] first),
-    /// with the new bytes inside them: for a delta small enough to ride on
-    /// another session's command line (`None` otherwise).
-    pub fn inline_argv(&self, remote_path: &str) -> Option<Vec<String>> {
+    /// The host's part with the new bytes inside its arguments, then
+    /// `command` in the same session once the file is in place: for a
+    /// delta small enough to ride on another session's command line
+    /// (`None` otherwise). An argv for the host (`sh -c` first).
+    pub fn inline_argv(&self, remote_path: &str, command: &[String]) -> Option<Vec<String>> {
         let data = self.inline_data()?;
-        Some(self.argv(remote_path, data))
+        let mut argv: Vec<String> = vec!["sh".into(), "-c".into()];
+        argv.extend(self.argv(remote_path, data));
+        if !command.is_empty() {
+            argv.push("--".into());
+            argv.extend(command.iter().cloned());
+        }
+        Some(argv)
     }
 
     fn argv(&self, remote_path: &str, data: String) -> Vec<String> {
@@ -791,18 +824,33 @@ mod tests {
         String::from_utf8(id.stdout).unwrap().trim_end().to_string()
     }
 
-    /// Run the host's half here (a real sh, GNU dd) on `f`, the new bytes
-    /// on stdin when `stdin` is given; returns its exit status.
-    fn run_delta_script(args: &[String], stdin: Option<&[u8]>) -> Option<i32> {
-        let mut c = std::process::Command::new("sh")
-            .arg("-c")
-            .args(args)
+    /// Run the host's half here (a real sh, GNU dd), the new bytes on
+    /// stdin when `stdin` is given; returns its exit status and output.
+    fn run_script(argv: &[String], stdin: Option<&[u8]>) -> (Option<i32>, String) {
+        let mut c = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
             .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         std::io::Write::write_all(c.stdin.as_mut().unwrap(), stdin.unwrap_or_default()).unwrap();
         drop(c.stdin.take());
-        c.wait().unwrap().code()
+        let out = c.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    fn run_delta_script(argv: &[String], stdin: Option<&[u8]>) -> Option<i32> {
+        run_script(argv, stdin).0
+    }
+
+    /// The new bytes on stdin: the standalone session's argv.
+    fn stdin_argv(d: &Delta, remote: &str) -> Vec<String> {
+        let mut argv = vec!["sh".to_string(), "-c".to_string()];
+        argv.extend(d.argv(remote, "-".into()));
+        argv
     }
 
     /// The host's half: the script rebuilds the file from the pieces, with
@@ -815,7 +863,8 @@ mod tests {
         let old: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
         let mut new = old.clone();
         new[1000..1004].copy_from_slice(b"\0\\'%");
-        new.extend_from_slice(b"tail\n\0");
+        // NULs before octal digits and not (the short escape where it is unambiguous).
+        new.extend_from_slice(b"tail\n\x007\x000\x00\x00a\x008\0");
         let new_path = t.path().join("new.tar");
         std::fs::write(&new_path, &new).unwrap();
         let (old_sum, new_sum) = (bytes_sha256(&old), bytes_sha256(&new));
@@ -828,13 +877,13 @@ mod tests {
             .unwrap();
             let base = t.path().join("base.tar");
             std::fs::write(&base, &old).unwrap();
-            let d = Delta::new(&base, &old_sum, &new_path, &new_sum).unwrap();
+            let d = Delta::new(&base, &old_sum, &new_path, || Some(new_sum.clone())).unwrap();
             assert!(d.sent_bytes() <= 1024, "{}", d.sent_bytes());
             let remote = f.to_string_lossy();
             let code = if inline {
-                run_delta_script(&d.inline_argv(&remote).unwrap(), None)
+                run_delta_script(&d.inline_argv(&remote, &[]).unwrap(), None)
             } else {
-                run_delta_script(&d.argv(&remote, "-".into()), Some(&d.sent))
+                run_delta_script(&stdin_argv(&d, &remote), Some(&d.sent))
             };
             assert_eq!(code, Some(0), "inline: {inline}");
             assert_eq!(std::fs::read(&f).unwrap(), new, "inline: {inline}");
@@ -864,12 +913,15 @@ mod tests {
         let new_path = t.path().join("new.tar");
         std::fs::write(&base, vec![1u8; 2048]).unwrap();
         std::fs::write(&new_path, vec![2u8; 2048]).unwrap();
-        let d = Delta::new(&base, &bytes_sha256(&[1u8; 2048]), &new_path, "ab").unwrap();
+        let d = Delta::new(&base, &bytes_sha256(&[1u8; 2048]), &new_path, || {
+            Some("ab".into())
+        })
+        .unwrap();
         let remote = f.to_string_lossy().into_owned();
         let sidecar = t.path().join("pkg.tar.zoryn-sha256");
         // No record beside it.
         std::fs::write(&f, vec![1u8; 2048]).unwrap();
-        let argv = d.inline_argv(&remote).unwrap();
+        let argv = d.inline_argv(&remote, &[]).unwrap();
         assert_eq!(run_delta_script(&argv, None), Some(3));
         // A record of another file (this one was replaced since).
         std::fs::write(
@@ -889,7 +941,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            run_delta_script(&d.argv(&remote, "-".into()), Some(b"x")),
+            run_delta_script(&stdin_argv(&d, &remote), Some(b"x")),
             Some(4)
         );
         assert_eq!(std::fs::read(&f).unwrap(), vec![1u8; 2048], "untouched");
@@ -897,6 +949,58 @@ mod tests {
             std::fs::read_dir(t.path()).unwrap().count(),
             4,
             "no temporary files left"
+        );
+    }
+
+    /// Riding on another session: the command after `--` runs once the
+    /// file is in place, with no descriptor of the script's left open;
+    /// when the delta fails it does not run and a marker says why.
+    #[test]
+    fn the_delta_script_runs_the_build_after_it_or_says_it_failed() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("pkg.tar");
+        let base = t.path().join("base.tar");
+        let new_path = t.path().join("new.tar");
+        let old = vec![5u8; 4096];
+        let mut new = old.clone();
+        new[600] = 6;
+        std::fs::write(&base, &old).unwrap();
+        std::fs::write(&new_path, &new).unwrap();
+        std::fs::write(&f, &old).unwrap();
+        let sidecar = t.path().join("pkg.tar.zoryn-sha256");
+        let old_sum = bytes_sha256(&old);
+        std::fs::write(&sidecar, format!("{}|{old_sum}\n", stat_id(&f))).unwrap();
+        let d = Delta::new(&base, &old_sum, &new_path, || Some(bytes_sha256(&new))).unwrap();
+        let build: Vec<String> = [
+            "sh",
+            "-c",
+            "echo ran $1; ls -l /proc/$$/fd | grep -c pkg.tar; cmp -s \"$2\" \"$3\" && echo same",
+            "zoryn-hsh",
+            "arg",
+        ]
+        .map(String::from)
+        .to_vec()
+        .into_iter()
+        .chain([
+            f.to_string_lossy().into(),
+            new_path.to_string_lossy().into(),
+        ])
+        .collect();
+        let remote = f.to_string_lossy().into_owned();
+        let (code, out) = run_script(&d.inline_argv(&remote, &build).unwrap(), None);
+        assert_eq!(code, Some(0), "{out}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.first(), Some(&"ran arg"), "{out}");
+        // No descriptor of the old or the new copy stays open.
+        assert_eq!(lines.get(1).map(|l| l.trim()), Some("0"), "{out}");
+        assert_eq!(lines.get(2), Some(&"same"), "{out}");
+        // Again: the host's copy is now the new one, not the expected base.
+        let (code, out) = run_script(&d.inline_argv(&remote, &build).unwrap(), None);
+        assert_eq!(code, Some(3));
+        assert_eq!(
+            out.trim(),
+            "zoryn-remote:delta=failed 3",
+            "the build did not run"
         );
     }
 
