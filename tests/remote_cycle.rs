@@ -416,4 +416,88 @@ fn a_small_delta_rides_on_the_build_session() {
         !carrying[0].contains("zoryn-hsh"),
         "shared: not on a build session"
     );
+    assert!(
+        !ssh.iter().any(|l| l.contains("zoryn-fetch")),
+        "shared: no download session opened ahead either"
+    );
+}
+
+/// Processes on this machine (the test hosts run here too) whose command
+/// line holds `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if !e
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                found.push(cmd);
+            }
+        }
+    }
+    found
+}
+
+/// A build alone on its host opens its download's session before hsh
+/// runs: the host's shell waits for the list of results, so after the
+/// build only the transfer is left, and the results arrive as before.
+/// Unused (the build failed), it ends with the run and leaves nothing
+/// running, here or on the host.
+#[test]
+fn the_download_session_opens_while_hsh_runs() {
+    let env = TestEnv::new();
+    let host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
+    let repo = env.gear_repo("hello", "");
+    let (ssh_runs, _) = counting_ssh_and_rsync(&env);
+    let build = |code: i32| -> Vec<String> {
+        let before = std::fs::read_to_string(&ssh_runs).unwrap_or_default();
+        env.chown_all();
+        let out = env.zoryn(&["build", "-b", "arm"], &repo);
+        assert_eq!(out.status.code(), Some(code), "{}", both(&out));
+        let after = std::fs::read_to_string(&ssh_runs).unwrap_or_default();
+        after[before.len()..].lines().map(str::to_string).collect()
+    };
+    let ssh = build(0);
+    let opened = ssh.iter().position(|l| l.contains("zoryn-fetch"));
+    let built = ssh.iter().position(|l| l.contains("zoryn-hsh"));
+    assert!(
+        opened.is_some() && opened < built,
+        "the download's session opened before the build's: {ssh:#?}"
+    );
+    assert!(
+        !ssh.iter().any(|l| l.contains("-- arm tar -c")),
+        "no download session of its own after the build: {ssh:#?}"
+    );
+    let results = repo.join("hasher_out/arm");
+    let rpms: Vec<_> = std::fs::read_dir(&results)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        rpms.iter().any(|n| n.ends_with(".aarch64.rpm"))
+            && rpms.iter().any(|n| n.ends_with(".src.rpm")),
+        "{rpms:?}"
+    );
+    assert!(!rpms.iter().any(|n| n.starts_with(".zoryn-dl")), "{rpms:?}");
+
+    host.set_knob("HASHER_EMU_FAIL", "build");
+    let ssh = build(1);
+    assert!(ssh.iter().any(|l| l.contains("zoryn-fetch")), "{ssh:#?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !processes_with("zoryn-fetch").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        processes_with("zoryn-fetch"),
+        Vec::<String>::new(),
+        "nothing left"
+    );
 }

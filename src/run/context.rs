@@ -135,6 +135,11 @@ pub struct RunContext<'a> {
     /// builders share one upload, so none of them may send the source on
     /// its own build session ([`RunContext::shares_upload`]).
     pub shared_hosts: HashSet<String>,
+    /// Open a remote build's download session while hsh still runs (see
+    /// [`crate::transport::stream::PreparedFetch`]): `zoryn build` and
+    /// `up`, whose builders are known ([`RunContext::with_builders`]); not
+    /// a batch, whose many builds on one host need the sessions.
+    pub prefetch: bool,
 }
 
 impl<'a> RunContext<'a> {
@@ -188,11 +193,13 @@ impl<'a> RunContext<'a> {
             builders_dir: loaded.paths.builders_dir.clone(),
             uploads: Default::default(),
             shared_hosts: HashSet::new(),
+            prefetch: false,
         }
     }
 
-    /// The run builds on `builders`: a host with more than one of them
-    /// shares its upload between them.
+    /// The run builds on `builders` (`zoryn build`, `up`): a host with more
+    /// than one of them shares its upload between them, and a build alone
+    /// on its host opens its download session ahead.
     pub fn with_builders(self, builders: &[&Builder]) -> RunContext<'a> {
         let mut seen = HashSet::new();
         let shared_hosts = builders
@@ -205,6 +212,7 @@ impl<'a> RunContext<'a> {
             .collect();
         RunContext {
             shared_hosts,
+            prefetch: true,
             ..self
         }
     }

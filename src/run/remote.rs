@@ -58,7 +58,7 @@ use crate::transport::cancel::CancelToken;
 use crate::transport::rsync;
 use crate::transport::runner::{Captured, Outcome as RunOutcome};
 use crate::transport::ssh::{Host, HostFacts, TransportError};
-use crate::transport::stream::{self, Delta, FetchError, NoDelta, RemoteFile};
+use crate::transport::stream::{self, Delta, FetchError, NoDelta, PreparedFetch, RemoteFile};
 
 /// zoryn's directory in the remote home.
 pub const REMOTE_BASE: &str = ".cache/zoryn";
@@ -691,6 +691,12 @@ fn build_inner(
     ];
     wrapped.extend(result_dirs.iter().cloned());
     wrapped.extend(argv.iter().cloned());
+    // The download's session opens now and waits on the host while hsh
+    // runs (`zoryn build` and `up` on a builder alone on its host, and
+    // only while a session slot is free: it never holds up a build).
+    let mut prepared = (ctx.prefetch && !ctx.shares_upload(host_name))
+        .then(|| PreparedFetch::open(&host, cancel))
+        .flatten();
     // The pre-flight's lock state first, then a fresh probe each time.
     let mut latest = Some(pre.lock.clone());
     let out = loop {
@@ -843,7 +849,7 @@ fn build_inner(
     let packages = if wanted.is_empty() {
         Vec::new()
     } else {
-        match download(&host, &wanted, &dest, cancel) {
+        match download(&host, &wanted, &dest, prepared.take(), cancel) {
             Ok((packages, missing)) => {
                 rejected.extend(missing);
                 packages
@@ -958,6 +964,7 @@ fn download(
     host: &Host,
     wanted: &[(String, String)],
     dest: &Path,
+    prepared: Option<PreparedFetch<'_>>,
     cancel: &CancelToken,
 ) -> Result<(Vec<PathBuf>, Vec<String>), FetchError> {
     let local_err = FetchError::Write;
@@ -976,7 +983,10 @@ fn download(
             name: name.clone(),
         })
         .collect();
-    let skipped = stream::fetch(host, &remote_files, staging.path(), cancel)?;
+    let skipped = match prepared.filter(|_| PreparedFetch::can_list(&remote_files)) {
+        Some(p) => p.fetch(&remote_files, staging.path())?,
+        None => stream::fetch(host, &remote_files, staging.path(), cancel)?,
+    };
     let mut out = Vec::new();
     let mut missing = Vec::new();
     for (n, remote) in wanted {

@@ -538,14 +538,28 @@ pub fn capture_stream<R: Send + 'static>(
     cancel: &CancelToken,
     consume: impl FnOnce(&mut dyn Read) -> R + Send + 'static,
 ) -> Result<(Captured, Option<R>), SpawnError> {
+    let stdin = match &spec.stdin {
+        Some(p) => Stdio::from(std::fs::File::open(p).map_err(|source| SpawnError {
+            program: spec.program_name(),
+            source,
+        })?),
+        None => Stdio::null(),
+    };
+    capture_stream_from(spec, stdin, cancel, consume)
+}
+
+/// [`capture_stream`] with stdin read from `stdin` (say, a pipe this side
+/// writes to while the command runs) instead of `spec`'s.
+pub fn capture_stream_from<R: Send + 'static>(
+    spec: &CommandSpec,
+    stdin: Stdio,
+    cancel: &CancelToken,
+    consume: impl FnOnce(&mut dyn Read) -> R + Send + 'static,
+) -> Result<(Captured, Option<R>), SpawnError> {
     let _timing = Timing::start(spec);
     let spawn_err = |source| SpawnError {
         program: spec.program_name(),
         source,
-    };
-    let stdin = match &spec.stdin {
-        Some(p) => Stdio::from(std::fs::File::open(p).map_err(spawn_err)?),
-        None => Stdio::null(),
     };
     let mut cmd = spec.to_command();
     cmd.stdin(stdin)

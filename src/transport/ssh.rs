@@ -215,6 +215,18 @@ impl Host {
         }
     }
 
+    /// A free session slot on this host if there is one, without waiting.
+    pub fn try_session(&self) -> Option<SessionGuard<'_>> {
+        let mut free = self.sessions.free.lock().unwrap_or_else(|p| p.into_inner());
+        if *free == 0 {
+            return None;
+        }
+        *free -= 1;
+        Some(SessionGuard {
+            sessions: &self.sessions,
+        })
+    }
+
     /// About how long a silent host is waited for before ssh gives up on it
     /// (`alive_interval × alive_count` seconds).
     pub fn keepalive_bound_secs(&self) -> u32 {

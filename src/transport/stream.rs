@@ -24,7 +24,7 @@ use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::runner::capture_stream;
+use super::runner::{capture_stream, capture_stream_from, Captured};
 use super::ssh::{Host, TransportError};
 use crate::transport::cancel::CancelToken;
 
@@ -562,6 +562,41 @@ pub fn fetch(
     let spec = host.command(&tar_argv(files));
     let wanted: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
     let dest_owned = dest.to_path_buf();
+    let (out, unpacked) =
+        capture_stream(&spec, cancel, move |r| unpack_all(r, &wanted, &dest_owned))
+            .map_err(|e| spawn_failure(host, e))?;
+    fetched(host, out, unpacked, cancel)
+}
+
+/// What a download's unpacker returns.
+type Unpacked = Result<(Vec<PathBuf>, Vec<Skipped>), UnpackError>;
+
+/// [`unpack`], then read what is left so a well-behaved tar is not cut off
+/// by SIGPIPE (its trailing blocks); a broken stream is not read further.
+fn unpack_all(r: &mut dyn Read, wanted: &[String], dest: &Path) -> Unpacked {
+    let result = unpack(r, wanted, dest);
+    if result.is_ok() {
+        let _ = std::io::copy(r, &mut std::io::sink());
+    }
+    result
+}
+
+fn spawn_failure(host: &Host, e: impl std::fmt::Display) -> FetchError {
+    FetchError::Transfer(TransportError {
+        host: host.destination.clone(),
+        message: format!("downloading results from {}: {e}", host.destination),
+        hint: "install openssh-client, or set [commands] ssh in ~/.zoryn".into(),
+    })
+}
+
+/// The download's end: ssh's exit and the unpacker's result, as the
+/// members skipped or why it failed.
+fn fetched(
+    host: &Host,
+    out: Captured,
+    unpacked: Option<Unpacked>,
+    cancel: &CancelToken,
+) -> Result<Vec<Skipped>, FetchError> {
     let err = |message: String, hint: &str| {
         FetchError::Transfer(TransportError {
             host: host.destination.clone(),
@@ -569,21 +604,6 @@ pub fn fetch(
             hint: hint.into(),
         })
     };
-    let (out, unpacked) = capture_stream(&spec, cancel, move |r| {
-        let result = unpack(r, &wanted, &dest_owned);
-        // Read what is left so a well-behaved tar is not cut off by SIGPIPE
-        // (its trailing blocks); a broken stream is not read further.
-        if result.is_ok() {
-            let _ = std::io::copy(r, &mut std::io::sink());
-        }
-        result
-    })
-    .map_err(|e| {
-        err(
-            format!("downloading results from {}: {e}", host.destination),
-            "install openssh-client, or set [commands] ssh in ~/.zoryn",
-        )
-    })?;
     if cancel.is_cancelled() {
         return Err(err(
             format!("downloading results from {}: interrupted", host.destination),
@@ -644,6 +664,109 @@ pub fn fetch(
             ),
             "please report this",
         )),
+    }
+}
+
+/// The host's half of a [`PreparedFetch`]: reads pairs of lines (directory,
+/// file name) until its stdin closes, then sends those files with `tar`
+/// (nothing for an empty list).
+const FETCH_LATER: &str = r#"set --
+while IFS= read -r d && IFS= read -r n; do set -- "$@" -C "$d" "./$n"; done
+[ $# -eq 0 ] || exec tar -c -f - --no-recursion "$@""#;
+
+/// A download whose ssh session is opened ahead, while the build still
+/// runs: on the host a shell waits for the list of files, so once the
+/// build has listed its results only the transfer is left ([`Self::fetch`]).
+/// Dropped unused, the host's side ends with nothing sent.
+pub struct PreparedFetch<'h> {
+    host: &'h Host,
+    _slot: super::ssh::SessionGuard<'h>,
+    list: Option<std::io::PipeWriter>,
+    want: Option<std::sync::mpsc::Sender<(Vec<String>, PathBuf)>>,
+    run: Option<PreparedRun>,
+    cancel: CancelToken,
+}
+
+type PreparedRun =
+    std::thread::JoinHandle<Result<(Captured, Option<Unpacked>), super::runner::SpawnError>>;
+
+impl<'h> PreparedFetch<'h> {
+    /// Open the session when a slot is free right now (never waits: a
+    /// download can always open its own later); `None` otherwise.
+    pub fn open(host: &'h Host, cancel: &CancelToken) -> Option<PreparedFetch<'h>> {
+        let slot = host.try_session()?;
+        let (reader, writer) = std::io::pipe().ok()?;
+        let argv: Vec<String> = ["sh", "-c", FETCH_LATER, "zoryn-fetch"]
+            .map(String::from)
+            .to_vec();
+        let spec = host.command(&argv);
+        let (want, wanted) = std::sync::mpsc::channel::<(Vec<String>, PathBuf)>();
+        // Its own token: dropped unused, it is stopped (a dead link would
+        // keep ssh waiting for minutes).
+        let cancel = cancel.child();
+        let run_cancel = cancel.clone();
+        let run = std::thread::spawn(move || {
+            capture_stream_from(&spec, reader.into(), &run_cancel, move |r| {
+                match wanted.recv() {
+                    Ok((names, dest)) => unpack_all(r, &names, &dest),
+                    // Not used: whatever comes is not asked for.
+                    Err(_) => {
+                        let _ = std::io::copy(r, &mut std::io::sink());
+                        Ok((Vec::new(), Vec::new()))
+                    }
+                }
+            })
+        });
+        Some(PreparedFetch {
+            host,
+            _slot: slot,
+            list: Some(writer),
+            want: Some(want),
+            run: Some(run),
+            cancel,
+        })
+    }
+
+    /// Fetch `files` into `dest`, as [`fetch`] does.
+    pub fn fetch(mut self, files: &[RemoteFile], dest: &Path) -> Result<Vec<Skipped>, FetchError> {
+        let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+        if let Some(want) = self.want.take() {
+            let _ = want.send((names, dest.to_path_buf()));
+        }
+        let mut text = String::new();
+        for f in files {
+            text.push_str(&format!("{}\n{}\n", f.dir, f.name));
+        }
+        if let Some(mut list) = self.list.take() {
+            // A failed write shows as the session's failure below.
+            let _ = std::io::Write::write_all(&mut list, text.as_bytes());
+        }
+        let run = self.run.take().map(|r| r.join());
+        match run {
+            Some(Ok(Ok((out, unpacked)))) => fetched(self.host, out, unpacked, &self.cancel),
+            Some(Ok(Err(e))) => Err(spawn_failure(self.host, e)),
+            _ => Err(spawn_failure(self.host, "the download's thread crashed")),
+        }
+    }
+
+    /// Whether `files` can go through this session: the list is line by
+    /// line, so no directory or name may hold a line break.
+    pub fn can_list(files: &[RemoteFile]) -> bool {
+        files
+            .iter()
+            .all(|f| !f.dir.contains('\n') && !f.name.contains('\n'))
+    }
+}
+
+impl Drop for PreparedFetch<'_> {
+    fn drop(&mut self) {
+        // Unused: end the list (empty) and stop the session.
+        drop(self.want.take());
+        drop(self.list.take());
+        if let Some(run) = self.run.take() {
+            self.cancel.cancel();
+            let _ = run.join();
+        }
     }
 }
 
