@@ -7,23 +7,25 @@
 //! host per run, into a per-package directory that stays there so the
 //! next upload is a delta; not at all when the pre-flight says the host
 //! already has this very tarball — its SHA-256 matches the reused local
-//! one; as a block delta in one session when the host has an earlier
-//! source this side still keeps in its tarball cache, else with rsync),
-//! run hsh on a
-//! remote terminal with its output streamed into the local log, list the
-//! results again and download only the new ones. Ctrl-C stops the remote hsh
+//! one; as a block delta when the host has an earlier source this side
+//! still keeps in its tarball cache, else with rsync), run hsh on a remote
+//! terminal with its output streamed into the local log, list the results
+//! again and download only the new ones. Ctrl-C stops the remote hsh
 //! and waits until its workdir lock is free. With `-r`/`--section` the
 //! pre-flight also requires the chroot an earlier build left, and a section's
 //! `--rebuild-prog` script is uploaded next to the tarball.
 //!
 //! Sessions per build through a warm master: host facts (once per master,
 //! see [`crate::transport::ssh`]), pre-flight (while gear packs the
-//! source), upload (skipped for an unchanged source; one session for a
-//! delta or a small file, rsync's otherwise), build, download: 4 for a
-//! changed source and 3 for an unchanged one once the master is known,
-//! plus one rsync for the apt config when it changed. Before them, one
-//! `ssh -O check` per host and run asks after the master (no session),
-//! unless the master the kept facts name is still running.
+//! source), upload (none for an unchanged source; none either for a small
+//! delta of a builder alone on its host, which rides on the build
+//! session's command line; else one for a delta or a small file, rsync's
+//! otherwise), build, download (for `zoryn build` and `up` alone on the
+//! host, opened before hsh runs and waiting there for the list): 3 for a
+//! rebuild, changed or not, once the master is known, plus one rsync for
+//! the apt config when it changed. Before them, one `ssh -O check` per
+//! host and run asks after the master (no session), unless the master the
+//! kept facts name is still running.
 //!
 //! The host is not trusted with what lands on this machine: every listed
 //! result must be a plain `*.rpm` name directly in one of the two result

@@ -9,15 +9,20 @@
 //! existing file) in the caller's directory, which is meant to be a private
 //! staging directory. One session through the ControlMaster and no remote
 //! rsync: about half the time of an rsync download of a few RPMs.
+//! [`PreparedFetch`] opens that session ahead (while the build runs): the
+//! host's shell waits for the list of files, so only the transfer is left.
 //!
 //! Up, [`put_file`] streams the file into `PATH.zoryn-part` on the host and
 //! renames it over `PATH`: a reader there never sees half a file, and the
 //! file stays for rsync's delta when a later version is large.
-//! [`put_delta`] sends a new version of a file whose old version both
-//! sides have as a block delta worked out here ([`delta`]): one session,
-//! only the blocks the host lacks; the host rebuilds the file beside the
-//! old one, its SHA-256 is checked against this side's before it counts,
-//! and whatever goes wrong there leaves the caller to send it as before.
+//! A [`Delta`] is a new version of a file whose old version both sides
+//! have, as blocks worked out here ([`delta`]): [`put_delta`] sends it in
+//! one session, or [`Delta::inline_argv`] puts it on another session's
+//! command line (the build's) with that session's command after it. The
+//! host ([`DELTA_SCRIPT`]) rebuilds the file beside the old one only from
+//! the very copy the pre-flight hashed, checks its size and renames it
+//! into place; whatever goes wrong there leaves the caller to send it as
+//! before.
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -670,9 +675,7 @@ fn fetched(
 /// The host's half of a [`PreparedFetch`]: reads pairs of lines (directory,
 /// file name) until its stdin closes, then sends those files with `tar`
 /// (nothing for an empty list).
-const FETCH_LATER: &str = r#"set --
-while IFS= read -r d && IFS= read -r n; do set -- "$@" -C "$d" "./$n"; done
-[ $# -eq 0 ] || exec tar -c -f - --no-recursion "$@""#;
+const FETCH_LATER: &str = r#"set --; while IFS= read -r d && IFS= read -r n; do set -- "$@" -C "$d" "./$n"; done; [ $# -eq 0 ] || exec tar -c -f - --no-recursion "$@""#;
 
 /// A download whose ssh session is opened ahead, while the build still
 /// runs: on the host a shell waits for the list of files, so once the
