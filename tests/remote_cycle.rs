@@ -488,6 +488,14 @@ fn the_download_session_opens_while_hsh_runs() {
     );
     assert!(!rpms.iter().any(|n| n.starts_with(".zoryn-dl")), "{rpms:?}");
 
+    // One session at a time to the host: none is held for the download
+    // (the build would wait for it forever).
+    let config = std::fs::read_to_string(env.home.join(".zoryn")).unwrap();
+    env.write(".zoryn", &format!("{config}\n[ssh]\nmax_sessions = 1\n"));
+    let ssh = build(0);
+    assert!(!ssh.iter().any(|l| l.contains("zoryn-fetch")), "{ssh:#?}");
+    env.write(".zoryn", &config);
+
     host.set_knob("HASHER_EMU_FAIL", "build");
     let ssh = build(1);
     assert!(ssh.iter().any(|l| l.contains("zoryn-fetch")), "{ssh:#?}");

@@ -215,10 +215,12 @@ impl Host {
         }
     }
 
-    /// A free session slot on this host if there is one, without waiting.
-    pub fn try_session(&self) -> Option<SessionGuard<'_>> {
+    /// A session slot on this host without waiting, when one more than
+    /// that is free: the caller's own next [`Host::session`] must not wait
+    /// for the slot this one holds.
+    pub fn try_spare_session(&self) -> Option<SessionGuard<'_>> {
         let mut free = self.sessions.free.lock().unwrap_or_else(|p| p.into_inner());
-        if *free == 0 {
+        if *free < 2 {
             return None;
         }
         *free -= 1;

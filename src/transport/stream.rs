@@ -694,10 +694,11 @@ type PreparedRun =
     std::thread::JoinHandle<Result<(Captured, Option<Unpacked>), super::runner::SpawnError>>;
 
 impl<'h> PreparedFetch<'h> {
-    /// Open the session when a slot is free right now (never waits: a
+    /// Open the session when a slot is free right now and another one is
+    /// left for the build ([`Host::try_spare_session`]; never waits: a
     /// download can always open its own later); `None` otherwise.
     pub fn open(host: &'h Host, cancel: &CancelToken) -> Option<PreparedFetch<'h>> {
-        let slot = host.try_session()?;
+        let slot = host.try_spare_session()?;
         let (reader, writer) = std::io::pipe().ok()?;
         let argv: Vec<String> = ["sh", "-c", FETCH_LATER, "zoryn-fetch"]
             .map(String::from)
