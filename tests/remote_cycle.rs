@@ -446,10 +446,10 @@ fn processes_with(needle: &str) -> Vec<String> {
 }
 
 /// A build alone on its host opens its download's session before hsh
-/// runs: the host's shell waits for the list of results, so after the
-/// build only the transfer is left, and the results arrive as before.
-/// Unused (the build failed), it ends with the run and leaves nothing
-/// running, here or on the host.
+/// runs: the host's shell waits for the list of results while hsh builds,
+/// so after the build only the transfer is left, and the results arrive as
+/// before. Unused (the build failed, or was interrupted), it ends with the
+/// run and leaves nothing running, here or on the host.
 #[test]
 fn the_download_session_opens_while_hsh_runs() {
     let env = TestEnv::new();
@@ -464,12 +464,21 @@ fn the_download_session_opens_while_hsh_runs() {
         let after = std::fs::read_to_string(&ssh_runs).unwrap_or_default();
         after[before.len()..].lines().map(str::to_string).collect()
     };
+    let none_left = || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !processes_with("zoryn-fetch").is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            processes_with("zoryn-fetch"),
+            Vec::<String>::new(),
+            "nothing left"
+        );
+    };
     let ssh = build(0);
-    let opened = ssh.iter().position(|l| l.contains("zoryn-fetch"));
-    let built = ssh.iter().position(|l| l.contains("zoryn-hsh"));
     assert!(
-        opened.is_some() && opened < built,
-        "the download's session opened before the build's: {ssh:#?}"
+        ssh.iter().any(|l| l.contains("zoryn-fetch")),
+        "the download went through the session opened ahead: {ssh:#?}"
     );
     assert!(
         !ssh.iter().any(|l| l.contains("-- arm tar -c")),
@@ -496,16 +505,36 @@ fn the_download_session_opens_while_hsh_runs() {
     assert!(!ssh.iter().any(|l| l.contains("zoryn-fetch")), "{ssh:#?}");
     env.write(".zoryn", &config);
 
+    // The build fails: the session opened for nothing ends.
     host.set_knob("HASHER_EMU_FAIL", "build");
     let ssh = build(1);
     assert!(ssh.iter().any(|l| l.contains("zoryn-fetch")), "{ssh:#?}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !processes_with("zoryn-fetch").is_empty() && std::time::Instant::now() < deadline {
+    none_left();
+    host.set_knob("HASHER_EMU_FAIL", "");
+
+    // While hsh runs, the session is there; Ctrl-C ends it with the build.
+    host.set_knob("HASHER_EMU_HANG", "build");
+    env.chown_all();
+    let starts = || host.events_text().matches("build-start").count();
+    let earlier = starts();
+    let child = env.spawn_zoryn(&["build", "-b", "arm"], &repo);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while starts() == earlier && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert_eq!(
-        processes_with("zoryn-fetch"),
-        Vec::<String>::new(),
-        "nothing left"
+    assert!(
+        starts() > earlier,
+        "hsh did not start:\n{}",
+        host.events_text()
     );
+    let open = processes_with("zoryn-fetch");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!open.is_empty(), "no download session while hsh ran");
+    assert_eq!(out.status.code(), Some(130), "{}", both(&out));
+    none_left();
 }

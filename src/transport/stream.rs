@@ -709,8 +709,11 @@ impl<'h> PreparedFetch<'h> {
         // keep ssh waiting for minutes).
         let cancel = cancel.child();
         let run_cancel = cancel.clone();
+        // Told once ssh runs (the unpacker starts right after the spawn).
+        let (spawned, running) = std::sync::mpsc::channel::<()>();
         let run = std::thread::spawn(move || {
             capture_stream_from(&spec, reader.into(), &run_cancel, move |r| {
+                let _ = spawned.send(());
                 match wanted.recv() {
                     Ok((names, dest)) => unpack_all(r, &names, &dest),
                     // Not used: whatever comes is not asked for.
@@ -721,6 +724,8 @@ impl<'h> PreparedFetch<'h> {
                 }
             })
         });
+        // ssh could not be started: the download opens its own session.
+        running.recv().ok()?;
         Some(PreparedFetch {
             host,
             _slot: slot,
