@@ -104,15 +104,16 @@ fn big_package(env: &TestEnv) -> (std::path::PathBuf, String) {
     (repo, data)
 }
 
-/// Make `~/.zoryn`'s rsync a wrapper that logs each run's arguments to
-/// the returned file, then runs rsync.
-fn counting_rsync(env: &TestEnv) -> std::path::PathBuf {
-    let runs = env.home.join("tmp/rsync.runs");
-    let wrapper = env.bin_dir.join("counting-rsync");
+/// A wrapper `counting-PROGRAM` on the PATH that logs each run's
+/// arguments (on one line, whatever they hold: a delta's escaped bytes, a
+/// script's newlines) to the returned file, then runs PROGRAM.
+fn counting(env: &TestEnv, program: &str) -> std::path::PathBuf {
+    let runs = env.home.join(format!("tmp/{program}.runs"));
+    let wrapper = env.bin_dir.join(format!("counting-{program}"));
     std::fs::write(
         &wrapper,
         format!(
-            "#!/bin/sh\necho \"$*\" >>'{}'\nexec rsync \"$@\"\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" | tr '\\n' ' ' >>'{0}'\necho >>'{0}'\nexec {program} \"$@\"\n",
             runs.display()
         ),
     )
@@ -122,6 +123,12 @@ fn counting_rsync(env: &TestEnv) -> std::path::PathBuf {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
+    runs
+}
+
+/// Make `~/.zoryn`'s rsync a wrapper that logs each run ([`counting`]).
+fn counting_rsync(env: &TestEnv) -> std::path::PathBuf {
+    let runs = counting(env, "rsync");
     env.write(
         ".zoryn",
         &format!("{}rsync = \"counting-rsync\"\n", env.ssh_commands_toml()),
@@ -231,21 +238,7 @@ fn a_running_master_is_not_asked_after_again() {
     let env = TestEnv::new();
     let _host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
     let repo = env.gear_repo("hello", "");
-    let runs = env.home.join("tmp/ssh.runs");
-    let wrapper = env.bin_dir.join("counting-ssh");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\necho \"$*\" >>'{}'\nexec ssh \"$@\"\n",
-            runs.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let runs = counting(&env, "ssh");
     env.write(
         ".zoryn",
         &format!(
@@ -296,27 +289,10 @@ fn a_running_master_is_not_asked_after_again() {
     assert!(checks >= 1, "a stopped master is checked");
 }
 
-/// Make `~/.zoryn`'s ssh and rsync wrappers that log each run's arguments
-/// (one line per run) to the returned files: (ssh runs, rsync runs).
+/// Make `~/.zoryn`'s ssh and rsync wrappers that log each run
+/// ([`counting`]): (ssh runs, rsync runs).
 fn counting_ssh_and_rsync(env: &TestEnv) -> (std::path::PathBuf, std::path::PathBuf) {
-    let rsync_runs = counting_rsync(env);
-    let ssh_runs = env.home.join("tmp/ssh.runs");
-    let wrapper = env.bin_dir.join("counting-ssh");
-    // One line per run, whatever the arguments hold (a delta's escaped
-    // bytes, a script's newlines).
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" | tr '\\n' ' ' >>'{0}'\necho >>'{0}'\nexec ssh \"$@\"\n",
-            ssh_runs.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let (ssh_runs, rsync_runs) = (counting(env, "ssh"), counting(env, "rsync"));
     env.write(
         ".zoryn",
         &format!(

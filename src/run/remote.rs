@@ -438,14 +438,16 @@ fn source_delta(
 
 /// Send the source to `remote_tar` on the host: as a delta in one session
 /// when the host has an earlier source this side still keeps
-/// ([`source_delta`]), else (or when that fails) whole or with rsync,
-/// once per host and run (see [`RunContext::upload_once`]). Returns the
-/// bytes sent (0 for a builder whose host this run already sent it to).
+/// ([`source_delta`], unless `worked_out` already says), else (or when
+/// that fails) whole or with rsync, once per host and run (see
+/// [`RunContext::upload_once`]). Returns the bytes sent (0 for a builder
+/// whose host this run already sent it to).
 fn upload_source(
     ctx: &RunContext<'_>,
     host: &Host,
     remote_tar: &str,
     remote_sha256: Option<&str>,
+    worked_out: Option<Result<Delta, NoDelta>>,
     cancel: &CancelToken,
 ) -> Result<u64, TransportError> {
     if remote_sha256.is_some() && ctx.tarball.cache_dir.is_some() {
@@ -458,7 +460,8 @@ fn upload_source(
         let mut first = false;
         let sent = cell.get_or_init(|| {
             first = true;
-            match source_delta(ctx, remote_sha256, cancel) {
+            let delta = worked_out.unwrap_or_else(|| source_delta(ctx, remote_sha256, cancel));
+            match delta {
                 Ok(delta) => stream::put_delta(host, &delta, remote_tar, cancel),
                 Err(NoDelta(why)) => Err(TransportError {
                     host: host.destination.clone(),
@@ -629,10 +632,13 @@ fn build_inner(
     // Alone on its host, a small delta rides on the build session's
     // command line: one session less (a shared upload happens once, before
     // any of the host's builds).
-    let mut inline = (!already_there && !ctx.shares_upload(host_name))
-        .then(|| source_delta(ctx, pre.source_sha256.as_deref(), cancel).ok())
-        .flatten()
-        .filter(Delta::fits_inline);
+    let (mut inline, mut worked_out) = (None, None::<Result<Delta, NoDelta>>);
+    if !already_there && !ctx.shares_upload(host_name) {
+        match source_delta(ctx, pre.source_sha256.as_deref(), cancel) {
+            Ok(delta) if delta.fits_inline() => inline = Some(delta),
+            other => worked_out = Some(other),
+        }
+    }
     let uploaded = if already_there {
         Ok(0)
     } else if let Some(delta) = &inline {
@@ -643,6 +649,7 @@ fn build_inner(
             &host,
             &remote_tar,
             pre.source_sha256.as_deref(),
+            worked_out.take(),
             cancel,
         )
     };

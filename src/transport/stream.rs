@@ -533,6 +533,10 @@ pub fn delta_failure(code: Option<i32>, host: &str, stderr: &str) -> String {
     match code {
         Some(3) => format!("the source on {host} is no longer the copy the pre-flight hashed"),
         Some(4) => format!("the source rebuilt on {host} has the wrong size"),
+        _ if stderr.is_empty() => format!(
+            "rebuilding the source on {host} failed (exit status {})",
+            code.map_or("unknown".into(), |c| c.to_string())
+        ),
         _ => format!("rebuilding the source on {host} failed: {stderr}"),
     }
 }
