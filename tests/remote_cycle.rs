@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{both, TestEnv};
+use support::{both, file_holds, uploaded_bytes, TestEnv};
 
 /// A builder's generated apt config is sent to its host only when the
 /// host's copy differs from this side's, file by file: not again for an
@@ -83,15 +83,6 @@ fn an_unchanged_apt_config_is_not_sent_again() {
     assert!(!build());
 }
 
-fn uploaded_bytes(out: &std::process::Output) -> u64 {
-    support::stdout(out)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["event"] == "uploaded")
-        .and_then(|v| v["bytes_sent"].as_u64())
-        .expect("an uploaded event")
-}
-
 /// A gear repo `hello` with a data file big enough that it is not simply
 /// sent whole (over 64 KiB); returns the repo and the file's text.
 fn big_package(env: &TestEnv) -> (std::path::PathBuf, String) {
@@ -104,31 +95,9 @@ fn big_package(env: &TestEnv) -> (std::path::PathBuf, String) {
     (repo, data)
 }
 
-/// A wrapper `counting-PROGRAM` on the PATH that logs each run's
-/// arguments (on one line, whatever they hold: a delta's escaped bytes, a
-/// script's newlines) to the returned file, then runs PROGRAM.
-fn counting(env: &TestEnv, program: &str) -> std::path::PathBuf {
-    let runs = env.home.join(format!("tmp/{program}.runs"));
-    let wrapper = env.bin_dir.join(format!("counting-{program}"));
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" | tr '\\n' ' ' >>'{0}'\necho >>'{0}'\nexec {program} \"$@\"\n",
-            runs.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    runs
-}
-
-/// Make `~/.zoryn`'s rsync a wrapper that logs each run ([`counting`]).
+/// Make `~/.zoryn`'s rsync a wrapper that logs each run ([`TestEnv::counting_wrapper`]).
 fn counting_rsync(env: &TestEnv) -> std::path::PathBuf {
-    let runs = counting(env, "rsync");
+    let runs = env.counting_wrapper("rsync");
     env.write(
         ".zoryn",
         &format!("{}rsync = \"counting-rsync\"\n", env.ssh_commands_toml()),
@@ -166,9 +135,11 @@ fn a_batch_sends_a_changed_package_as_a_delta_too() {
         !batch(),
         "the changed package went as a delta, without rsync"
     );
-    let remote = std::fs::read(host.home.join(".cache/zoryn/upload/hello/hello.tar")).unwrap();
     assert!(
-        remote.windows(10).any(|w| w == b"batch edit"),
+        file_holds(
+            &host.home.join(".cache/zoryn/upload/hello/hello.tar"),
+            b"batch edit"
+        ),
         "the host has the new source"
     );
 }
@@ -212,9 +183,8 @@ fn a_changed_source_goes_as_a_delta_against_the_hosts_copy() {
     assert!(!rsync, "the delta went without rsync");
     assert!(sent > 0 && sent < 16 * 1024, "a delta of {sent} bytes");
     assert!(log().contains("building hello, edit 1"), "{}", log());
-    let remote = std::fs::read(&remote_tar).unwrap();
     assert!(
-        remote.windows(6).any(|w| w == b"edit 1"),
+        file_holds(&remote_tar, b"edit 1"),
         "the host has the new source"
     );
     assert_eq!(build().0, 0, "unchanged: nothing sent");
@@ -225,8 +195,7 @@ fn a_changed_source_goes_as_a_delta_against_the_hosts_copy() {
     let (sent, rsync) = build();
     assert!(rsync, "rsync sends an edit inside one big file");
     assert!(sent < 64 * 1024, "still a delta: {sent} bytes");
-    let remote = std::fs::read(&remote_tar).unwrap();
-    assert!(remote.windows(15).any(|w| w == b"010000 inserted"));
+    assert!(file_holds(&remote_tar, b"010000 inserted"));
 }
 
 /// The ControlMaster an earlier run kept the host's facts for is not
@@ -238,7 +207,7 @@ fn a_running_master_is_not_asked_after_again() {
     let env = TestEnv::new();
     let _host = env.remote_builder("arm", "arm", "aarch64", "aarch64", 1);
     let repo = env.gear_repo("hello", "");
-    let runs = counting(&env, "ssh");
+    let runs = env.counting_wrapper("ssh");
     env.write(
         ".zoryn",
         &format!(
@@ -290,9 +259,9 @@ fn a_running_master_is_not_asked_after_again() {
 }
 
 /// Make `~/.zoryn`'s ssh and rsync wrappers that log each run
-/// ([`counting`]): (ssh runs, rsync runs).
+/// ([`TestEnv::counting_wrapper`]): (ssh runs, rsync runs).
 fn counting_ssh_and_rsync(env: &TestEnv) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (ssh_runs, rsync_runs) = (counting(env, "ssh"), counting(env, "rsync"));
+    let (ssh_runs, rsync_runs) = (env.counting_wrapper("ssh"), env.counting_wrapper("rsync"));
     env.write(
         ".zoryn",
         &format!(
@@ -329,9 +298,8 @@ fn a_small_delta_rides_on_the_build_session() {
         env.chown_all();
         let out = env.zoryn(&["build", "-b", builders, "--json"], &repo);
         assert_eq!(out.status.code(), Some(0), "{}", both(&out));
-        let remote = std::fs::read(&remote_tar).unwrap();
         assert!(
-            remote.windows(edit.len()).any(|w| w == edit.as_bytes()),
+            file_holds(&remote_tar, edit.as_bytes()),
             "the host has the new source"
         );
         let log = std::fs::read_to_string(repo.join(".gear/build.arm.log")).unwrap();

@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{both, stdout, TestEnv};
+use support::{both, file_holds, stdout, uploaded_bytes, TestEnv};
 
 struct Loop {
     env: TestEnv,
@@ -19,21 +19,7 @@ impl Loop {
         let env = TestEnv::new();
         env.hasher_slot("hasher", None);
         let repo = env.gear_repo("hello", "");
-        let runs = env.home.join("tmp/gear.runs");
-        let wrapper = env.bin_dir.join("counting-gear");
-        std::fs::write(
-            &wrapper,
-            format!(
-                "#!/bin/sh\necho run >>'{}'\nexec gear \"$@\"\n",
-                runs.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(
-            &wrapper,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        let runs = env.counting_wrapper("gear");
         env.write(".zoryn", "[commands]\ngear = \"counting-gear\"\n");
         Loop { env, repo, runs }
     }
@@ -125,15 +111,6 @@ fn an_unchanged_tree_reuses_the_tarball_and_any_tracked_change_does_not() {
     assert!(l.build());
 }
 
-fn uploaded_bytes(out: &std::process::Output) -> u64 {
-    stdout(out)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["event"] == "uploaded")
-        .and_then(|v| v["bytes_sent"].as_u64())
-        .expect("an uploaded event")
-}
-
 /// An unchanged rebuild on a remote builder sends nothing: the host already
 /// has that very tarball (its SHA-256, asked in the pre-flight, matches).
 /// A tarball on the host that differs (another client, a damaged file) is
@@ -166,9 +143,8 @@ fn an_unchanged_rebuild_does_not_upload_again() {
         uploaded_bytes(&build()) > 0,
         "a different remote tarball is replaced"
     );
-    let remote = std::fs::read(&remote_tar).unwrap();
     assert!(
-        remote.windows(13).any(|w| w == b"one more line"),
+        file_holds(&remote_tar, b"one more line"),
         "the host has our source again"
     );
 }

@@ -313,6 +313,28 @@ impl TestEnv {
         dir
     }
 
+    /// A wrapper `counting-PROGRAM` on the PATH that logs each run's
+    /// arguments (on one line, whatever they hold: escaped bytes, a
+    /// script's newlines) to the returned file, then runs PROGRAM.
+    pub fn counting_wrapper(&self, program: &str) -> PathBuf {
+        let runs = self.home.join(format!("tmp/{program}.runs"));
+        let wrapper = self.bin_dir.join(format!("counting-{program}"));
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" | tr '\\n' ' ' >>'{0}'\necho >>'{0}'\nexec {program} \"$@\"\n",
+                runs.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &wrapper,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        runs
+    }
+
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.home.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -453,6 +475,22 @@ cp README %buildroot%_datadir/{name}/\n\
 * Sat Nov 28 2026 Test Maintainer <test@example.invalid> 1.0-alt1\n\
 - initial\n"
     )
+}
+
+/// The bytes sent to the host, from a `--json` build's `uploaded` event.
+pub fn uploaded_bytes(out: &Output) -> u64 {
+    stdout(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "uploaded")
+        .and_then(|v| v["bytes_sent"].as_u64())
+        .expect("an uploaded event")
+}
+
+/// Whether the file at `path` holds `needle` (a file that cannot be read
+/// holds nothing).
+pub fn file_holds(path: &Path, needle: &[u8]) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
 }
 
 pub fn stdout(o: &Output) -> String {
